@@ -1,0 +1,104 @@
+"""Where things live and how to reach the warehouse.
+
+Everything is derived from two environment variables so that a fresh clone runs with no setup:
+``ONETOONE_HOME`` (the git-ignored state folder, default ``<repo>/.state``) and, to use an external
+PostgreSQL instead of the embedded one, ``ONETOONE_WAREHOUSE_URL`` (a libpq URI).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+# The checkout (editable install); a container that installs the package sets ONETOONE_PROJECT_DIR
+# to where it mounts dbt_project/, expectations/ and include/.
+PROJECT_ROOT = Path(os.environ.get("ONETOONE_PROJECT_DIR") or Path(__file__).resolve().parents[2])
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+DAGS_DIR = PROJECT_ROOT / "dags"
+PLUGINS_DIR = PROJECT_ROOT / "plugins"
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+INCLUDE_DIR = PROJECT_ROOT / "include"
+
+WAREHOUSE_DB = "onetoone"
+ERP_SOURCE_DB = "erp_source"
+AIRFLOW_CONN_ID = "onetoone_warehouse"
+ERP_CONN_ID = "onetoone_erp_source"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The state folder's layout (all git-ignored, safe to delete when the warehouse is stopped)."""
+
+    home: Path
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pgdata"
+
+    @property
+    def pg_socket_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def pg_password_file(self) -> Path:
+        """The embedded server's superuser password, generated at first start (never committed)."""
+        return self.home / "warehouse.password"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def landing(self) -> Path:
+        """Where the source systems' extracts land (the demo's generator writes here)."""
+        return self.home / "landing"
+
+    @property
+    def gx_root(self) -> Path:
+        return self.home / "gx"
+
+    @property
+    def data_docs(self) -> Path:
+        return self.gx_root / "data_docs"
+
+    @property
+    def dbt_target(self) -> Path:
+        return self.home / "dbt" / "target"
+
+    @property
+    def dbt_logs(self) -> Path:
+        return self.home / "dbt" / "logs"
+
+    @property
+    def identity_models(self) -> Path:
+        return self.home / "identity" / "models"
+
+
+def paths() -> Paths:
+    return Paths(Path(os.environ.get("ONETOONE_HOME", PROJECT_ROOT / ".state")).resolve())
+
+
+def embedded_password() -> str:
+    password_file = paths().pg_password_file
+    return password_file.read_text().strip() if password_file.exists() else ""
+
+
+def embedded_url(database: str, user: str = "postgres") -> str:
+    """libpq URI of a database on the embedded server (Unix socket, password auth)."""
+    password = quote(embedded_password(), safe="") if user == "postgres" else ""
+    credentials = f"{user}:{password}" if password else user
+    return f"postgresql://{credentials}@/{database}?host={quote(str(paths().pg_socket_dir), safe='/')}"
+
+
+def warehouse_url() -> str:
+    return os.environ.get("ONETOONE_WAREHOUSE_URL") or embedded_url(WAREHOUSE_DB)
+
+
+def erp_source_url() -> str:
+    return os.environ.get("ONETOONE_ERP_URL") or embedded_url(ERP_SOURCE_DB)
+
+
+def uses_embedded_warehouse() -> bool:
+    return "ONETOONE_WAREHOUSE_URL" not in os.environ
