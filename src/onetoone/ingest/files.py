@@ -1,0 +1,147 @@
+"""Loading the daily file extracts (call center CSV, web NDJSON) into the raw layer."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import psycopg
+
+from onetoone.ingest.ledger import (
+    BatchResult,
+    QuarantinedRow,
+    close_batch,
+    loaded_checksums,
+    open_batch,
+)
+from onetoone.ingest.parsers import FileParser, FileRefused, parse_calls_csv, parse_web_ndjson
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FileSource:
+    source: str
+    entity: str
+    folder: str
+    pattern: re.Pattern[str]
+    parser: FileParser
+    copy_sql: str
+
+
+CALLCENTER_CALLS = FileSource(
+    source="callcenter",
+    entity="calls",
+    folder="callcenter",
+    pattern=re.compile(r"^calls_(\d{4}-\d{2}-\d{2})\.csv$"),
+    parser=parse_calls_csv,
+    copy_sql=(
+        "copy raw.callcenter_calls (call_id, called_at, contact_id, caller_name, phone, email,"
+        " reason, duration_seconds, satisfaction, is_complaint, resolution, agent_id, _batch_id,"
+        " _source_file, _line_number) from stdin"
+    ),
+)
+WEB_EVENTS = FileSource(
+    source="web",
+    entity="events",
+    folder="web",
+    pattern=re.compile(r"^events_(\d{4}-\d{2}-\d{2})\.ndjson$"),
+    parser=parse_web_ndjson,
+    copy_sql=(
+        "copy raw.web_events (event_id, event_type, occurred_at, account_id, session_id, payload,"
+        " _batch_id, _source_file, _line_number) from stdin"
+    ),
+)
+FILE_SOURCES = (CALLCENTER_CALLS, WEB_EVENTS)
+
+
+def files_due(landing: Path, spec: FileSource, until: datetime) -> list[tuple[Path, date | None]]:
+    """Every file in the source's folder; the dated ones only up to the end of the interval.
+    Files with an unexpected name are returned with no date so that they are refused visibly."""
+    folder = landing / spec.folder
+    if not folder.is_dir():
+        return []
+    due = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        match = spec.pattern.match(path.name)
+        if not match:
+            due.append((path, None))
+            continue
+        day = date.fromisoformat(match.group(1))
+        if day < until.date():
+            due.append((path, day))
+    return due
+
+
+def load_files(
+    conn: psycopg.Connection, landing: Path, spec: FileSource, *, until: datetime,
+    run_id: str | None = None,
+) -> list[BatchResult]:
+    """Load every due file not yet in the ledger (or whose bytes changed), one transaction each."""
+    results = []
+    for path, day in files_due(landing, spec, until):
+        data = path.read_bytes()
+        checksum = hashlib.sha256(data).hexdigest()
+        source_ref = str(path.relative_to(landing))
+        with conn.transaction():
+            known = loaded_checksums(conn, spec.source, spec.entity)
+            previous = known.get(checksum)
+            if previous and previous[0] == source_ref and previous[1] in ("loaded", "refused"):
+                results.append(BatchResult(0, spec.source, spec.entity, source_ref, "skipped"))
+                continue
+            batch_id = open_batch(conn, source=spec.source, entity=spec.entity,
+                                  source_ref=source_ref, checksum=checksum, run_id=run_id)
+            result = BatchResult(batch_id, spec.source, spec.entity, source_ref, "loaded")
+            if day is None:
+                _refuse(result, data, f"unexpected file name {path.name!r}; expected a name like "
+                        f"{spec.pattern.pattern}")
+            elif previous and previous[0] != source_ref:
+                _refuse(result, data, f"same bytes as {previous[0]}, already in the ledger:"
+                        " a duplicate delivery")
+            else:
+                try:
+                    _copy_rows(conn, spec, data, result, source_ref)
+                except FileRefused as err:
+                    _refuse(result, data, str(err))
+            close_batch(conn, result, source_file=source_ref)
+        if result.status == "refused":
+            log.warning("refused %s: %s", source_ref, result.message)
+        elif result.rows_quarantined:
+            log.warning("%s: %d of %d rows quarantined", source_ref, result.rows_quarantined,
+                        result.rows_read)
+        results.append(result)
+    return results
+
+
+def _copy_rows(conn: psycopg.Connection, spec: FileSource, data: bytes, result: BatchResult,
+               source_ref: str) -> None:
+    parsed = spec.parser(data)
+    # Pull the first line before COPY starts: a refused header must not abort a COPY mid-stream.
+    first = next(parsed, None)
+    if first is None:
+        return
+    with conn.cursor().copy(spec.copy_sql) as copy:
+        for line in itertools.chain([first], parsed):
+            result.rows_read += 1
+            if line.problem:
+                result.quarantined.append(line.problem)
+            else:
+                copy.write_row((*line.row, result.batch_id, source_ref, line.line_number))
+                result.rows_loaded += 1
+
+
+def _refuse(result: BatchResult, data: bytes, reason: str) -> None:
+    """A refused file keeps every line in quarantine, so a fix can re-process it."""
+    result.status = "refused"
+    result.message = reason
+    result.rows_loaded = 0
+    result.quarantined = [
+        QuarantinedRow(n, None, f"file refused: {reason}", raw.decode("utf-8", "backslashreplace"))
+        for n, raw in enumerate(data.splitlines(), start=1)
+    ]
+    result.rows_read = len(result.quarantined)

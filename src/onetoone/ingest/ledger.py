@@ -1,0 +1,133 @@
+"""The batch ledger: every file or ERP window is one batch, loaded once; a rerun replaces it.
+
+A batch is loaded inside one transaction (delete its previous rows, COPY the new ones, write its
+quarantine rows, close the ledger row), so a crash never leaves half a batch behind and a rerun of
+the same interval leaves the same tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.resources import files
+
+import psycopg
+from psycopg.types.json import Json
+
+RAW_DATA_TABLES = {
+    ("callcenter", "calls"): "raw.callcenter_calls",
+    ("web", "events"): "raw.web_events",
+    ("erp", "customers"): "raw.erp_customers",
+    ("erp", "products"): "raw.erp_products",
+    ("erp", "orders"): "raw.erp_orders",
+    ("erp", "order_lines"): "raw.erp_order_lines",
+}
+
+
+def ensure_raw_schema(conn: psycopg.Connection) -> None:
+    """Create the raw and identity tables if missing (idempotent)."""
+    conn.execute(files("onetoone.ingest").joinpath("schema.sql").read_text())
+
+
+@dataclass
+class QuarantinedRow:
+    line_number: int | None
+    field: str | None
+    reason: str
+    raw_record: str
+
+
+@dataclass
+class BatchResult:
+    batch_id: int
+    source: str
+    entity: str
+    source_ref: str
+    status: str  # loaded | skipped | refused
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    message: str | None = None
+    quarantined: list[QuarantinedRow] = field(default_factory=list, repr=False)
+
+
+def open_batch(
+    conn: psycopg.Connection,
+    *,
+    source: str,
+    entity: str,
+    source_ref: str,
+    checksum: str | None = None,
+    window_start: datetime | None = None,
+    window_end: datetime | None = None,
+    run_id: str | None = None,
+) -> int:
+    """Register (or re-open) a batch and delete whatever an earlier load of it wrote."""
+    batch_id = conn.execute(
+        """
+        insert into raw.load_batches
+            (source, entity, source_ref, checksum, window_start, window_end, status, run_id)
+        values (%s, %s, %s, %s, %s, %s, 'running', %s)
+        on conflict (source, entity, source_ref) do update
+            set checksum = excluded.checksum, window_start = excluded.window_start,
+                window_end = excluded.window_end, status = 'running', run_id = excluded.run_id,
+                rows_read = 0, rows_loaded = 0, rows_quarantined = 0, message = null,
+                started_at = now(), finished_at = null
+        returning batch_id
+        """,
+        (source, entity, source_ref, checksum, window_start, window_end, run_id),
+    ).fetchone()[0]
+    conn.execute(f"delete from {RAW_DATA_TABLES[(source, entity)]} where _batch_id = %s", (batch_id,))
+    conn.execute("delete from raw.quarantine where batch_id = %s", (batch_id,))
+    return batch_id
+
+
+def close_batch(
+    conn: psycopg.Connection,
+    result: BatchResult,
+    *,
+    source_file: str | None = None,
+) -> BatchResult:
+    """Write the batch's quarantine rows and its counts; the invariant read = loaded + quarantined
+    is checked here so that no code path can lose a row silently."""
+    result.rows_quarantined = len(result.quarantined)
+    if result.rows_read != result.rows_loaded + result.rows_quarantined:
+        raise AssertionError(
+            f"batch {result.batch_id} ({result.source_ref}): read {result.rows_read} rows but "
+            f"loaded {result.rows_loaded} and quarantined {result.rows_quarantined}"
+        )
+    if result.quarantined:
+        with conn.cursor().copy(
+            "copy raw.quarantine (batch_id, source, entity, source_file, line_number, field,"
+            " reason, raw_record) from stdin"
+        ) as copy:
+            for row in result.quarantined:
+                copy.write_row(
+                    (result.batch_id, result.source, result.entity, source_file,
+                     row.line_number, row.field, row.reason, row.raw_record)
+                )
+    conn.execute(
+        """
+        update raw.load_batches
+           set status = %s, rows_read = %s, rows_loaded = %s, rows_quarantined = %s,
+               message = %s, finished_at = now()
+         where batch_id = %s
+        """,
+        (result.status, result.rows_read, result.rows_loaded, result.rows_quarantined,
+         result.message, result.batch_id),
+    )
+    return result
+
+
+def loaded_checksums(conn: psycopg.Connection, source: str, entity: str) -> dict[str, tuple[str, str]]:
+    """checksum -> (source_ref, status) of the batches already in the ledger for an entity."""
+    rows = conn.execute(
+        "select checksum, source_ref, status from raw.load_batches"
+        " where source = %s and entity = %s and checksum is not null",
+        (source, entity),
+    ).fetchall()
+    return {checksum: (ref, status) for checksum, ref, status in rows}
+
+
+def as_json(value: dict) -> Json:
+    return Json(value)

@@ -1,0 +1,137 @@
+"""Row-level validation of the file extracts: every line is either a typed row or quarantined with
+the field and a reason; nothing is dropped."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from onetoone.ingest.parsers import CALL_COLUMNS, FileRefused, parse_calls_csv, parse_web_ndjson
+
+HEADER = ",".join(CALL_COLUMNS)
+GOOD_CALL = ("CL1,2025-03-01 10:00:00,CC1,José Pérez García,(11) 98765-4321,,billing,"
+             "120,4,false,resolved,AG001")
+
+
+def calls(*lines: str, header: str = HEADER, encoding: str = "utf-8") -> bytes:
+    return ("\n".join([header, *lines]) + "\n").encode(encoding)
+
+
+def test_good_call_is_typed():
+    [line] = list(parse_calls_csv(calls(GOOD_CALL)))
+    assert line.problem is None
+    call_id, called_at, contact_id, name, *_rest = line.row
+    assert (call_id, contact_id, name) == ("CL1", "CC1", "José Pérez García")
+    assert called_at.year == 2025
+    assert line.row[7] == 120 and line.row[8] == 4 and line.row[9] is False
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "field", "reason"),
+    [
+        ('CL2,2025-03-01 10:00:00,CC1,"José,(11) 1,,billing,1,4,false,resolved,AG1', None,
+         "unbalanced quote"),
+        ("CL2,2025-03-01 10:00:00,CC1,José", None, "expected 12 fields, found 4"),
+        ("CL2,01/03/2025,CC1,José,1,,billing,1,4,false,resolved,AG1", "called_at", "unparsable"),
+        ("CL2,2025-03-01 10:00:00,CC1,José,1,,billing,-5,4,false,resolved,AG1",
+         "duration_seconds", "negative"),
+        ("CL2,2025-03-01 10:00:00,CC1,José,1,,billing,5,7,false,resolved,AG1", "satisfaction",
+         "outside 1-5"),
+        ("CL2,2025-03-01 10:00:00,CC1,José,1,,billing,5,3,maybe,resolved,AG1", "is_complaint",
+         "true or false"),
+        (",2025-03-01 10:00:00,CC1,José,1,,billing,5,3,true,resolved,AG1", "call_id", "empty"),
+        ("", None, "empty line"),
+    ],
+)
+def test_bad_call_rows_are_quarantined_with_field_and_reason(bad_line, field, reason):
+    parsed = list(parse_calls_csv(calls(GOOD_CALL, bad_line)))
+    assert [p.problem is None for p in parsed] == [True, False]
+    problem = parsed[1].problem
+    assert problem.field == field
+    assert reason in problem.reason
+    assert problem.line_number == 3
+    assert problem.raw_record == bad_line
+
+
+def test_duplicate_call_id_in_one_file_is_quarantined():
+    parsed = list(parse_calls_csv(calls(GOOD_CALL, GOOD_CALL)))
+    assert "duplicate call_id CL1" in parsed[1].problem.reason
+
+
+def test_cp1252_line_is_quarantined_with_recoverable_bytes():
+    data = calls(GOOD_CALL, encoding="cp1252")
+    [line] = list(parse_calls_csv(data))
+    assert "not valid UTF-8" in line.problem.reason
+    assert "\\xe9" in line.problem.raw_record  # the é of José, kept as an escape
+
+
+def test_one_unbalanced_quote_does_not_swallow_the_next_lines():
+    broken = 'CL2,2025-03-01 10:00:00,CC1,"José,1,,billing,1,4,false,resolved,AG1'
+    good = GOOD_CALL.replace("CL1", "CL3")
+    parsed = list(parse_calls_csv(calls(broken, good)))
+    assert parsed[0].problem and parsed[1].row[0] == "CL3"
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        (HEADER.replace(",agent_id", ""), "missing columns: agent_id"),
+        (HEADER + ",loyalty_tier", "unexpected columns: loyalty_tier"),
+    ],
+)
+def test_header_drift_refuses_the_file(header, message):
+    with pytest.raises(FileRefused, match=message):
+        list(parse_calls_csv(calls(header=header)))
+
+
+def test_empty_file_is_refused():
+    with pytest.raises(FileRefused, match="empty file"):
+        list(parse_calls_csv(b""))
+
+
+def test_header_only_file_has_no_rows():
+    assert list(parse_calls_csv(calls())) == []
+
+
+def event(**fields) -> str:
+    base = {"event_id": "E1", "event_type": "login", "occurred_at": "2025-03-01T10:00:00-03:00",
+            "account_id": "W1", "session_id": "S1"}
+    base.update(fields)
+    return json.dumps({k: v for k, v in base.items() if v is not ...}, ensure_ascii=False)
+
+
+def test_good_event_keeps_the_whole_object_as_payload():
+    text = event(event_type="registration", first_name="João")
+    [line] = list(parse_web_ndjson((text + "\n").encode()))
+    assert line.row[0:2] == ("E1", "registration")
+    assert line.row[2].utcoffset().total_seconds() == -3 * 3600
+    assert json.loads(line.row[5])["first_name"] == "João"
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "reason"),
+    [
+        ('{"event_id": "E2", "event_type": "login"', None, "not JSON"),
+        ("[1, 2]", None, "expected a JSON object"),
+        (event(event_id=...), "event_id", "missing"),
+        (event(occurred_at="yesterday"), "occurred_at", "unparsable"),
+        (event(occurred_at="2025-03-01T10:00:00"), "occurred_at", "no UTC offset"),
+        (event(event_type="teleport"), "event_type", "unknown event_type"),
+        (event(account_id=None), "account_id", "without account_id"),
+    ],
+)
+def test_bad_events_are_quarantined(text, field, reason):
+    [line] = list(parse_web_ndjson((text + "\n").encode()))
+    assert line.problem.field == field
+    assert reason in line.problem.reason
+
+
+def test_anonymous_page_view_is_accepted():
+    [line] = list(parse_web_ndjson((event(event_type="page_view", account_id=None) + "\n").encode()))
+    assert line.problem is None and line.row[3] is None
+
+
+def test_huge_line_is_quarantined_not_loaded():
+    [line] = list(parse_web_ndjson((event(url="x" * 100_000) + "\n").encode()))
+    assert "over the" in line.problem.reason
