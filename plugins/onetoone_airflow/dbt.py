@@ -1,0 +1,43 @@
+"""Cosmos configuration for the project's dbt models, shared by the DAGs."""
+
+from __future__ import annotations
+
+from onetoone.config import AIRFLOW_CONN_ID, DBT_PROJECT_DIR, paths
+
+
+def dbt_configs():
+    """ProjectConfig, ProfileConfig, ExecutionConfig: dbt rendered from the manifest that
+    `onetoone dbt-parse` writes, run in-process (the fastest Cosmos mode measured here), with the
+    profile built from the warehouse's Airflow connection."""
+    from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig
+    from cosmos.constants import InvocationMode
+    from cosmos.profiles import PostgresUserPasswordProfileMapping
+
+    project = ProjectConfig(
+        dbt_project_path=DBT_PROJECT_DIR,
+        manifest_path=paths().dbt_target / "manifest.json",
+        install_dbt_deps=False,
+    )
+    profile = ProfileConfig(
+        profile_name="onetoone",
+        target_name="airflow",
+        profile_mapping=PostgresUserPasswordProfileMapping(
+            conn_id=AIRFLOW_CONN_ID, profile_args={"schema": "staging", "threads": 2}
+        ),
+    )
+    execution = ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER)
+    return project, profile, execution
+
+
+def render_config(*select: str, exclude: list[str] | None = None):
+    from cosmos import RenderConfig
+    from cosmos.constants import LoadMode, TestBehavior
+
+    return RenderConfig(
+        load_method=LoadMode.DBT_MANIFEST,
+        select=list(select),
+        exclude=exclude or [],
+        # One task per model running `dbt build` (model + its tests): half the tasks of
+        # AFTER_EACH and the same guarantee that a failed test stops what depends on it.
+        test_behavior=TestBehavior.BUILD,
+    )
