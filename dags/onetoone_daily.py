@@ -23,11 +23,11 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import DAG, chain, task
 from cosmos import DbtTaskGroup
+
+from onetoone.config import AIRFLOW_CONN_ID, ERP_CONN_ID
 from onetoone_airflow.assets import MARTS_ASSET, RAW_ASSETS
 from onetoone_airflow.connections import conninfo
 from onetoone_airflow.dbt import dbt_configs, render_config
-
-from onetoone.config import AIRFLOW_CONN_ID, ERP_CONN_ID
 
 IDENTITY_INPUT = "+int_customer_records_unioned"
 DBT_VARS = {"as_of": "{{ data_interval_end | ds }}"}

@@ -7,7 +7,7 @@ import logging
 import os
 import subprocess
 import sys
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from onetoone import config
@@ -44,7 +44,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from onetoone import pipeline
 
-    until = datetime.combine(args.until, datetime.min.time(), tzinfo=timezone.utc)
+    until = datetime.combine(args.until, datetime.min.time(), tzinfo=UTC)
     for source in args.sources:
         result = pipeline.ingest(source, warehouse=config.warehouse_url(),
                                  erp=config.erp_source_url(), until=until, landing=args.landing)

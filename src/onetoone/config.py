@@ -89,7 +89,8 @@ def embedded_url(database: str, user: str = "postgres") -> str:
     """libpq URI of a database on the embedded server (Unix socket, password auth)."""
     password = quote(embedded_password(), safe="") if user == "postgres" else ""
     credentials = f"{user}:{password}" if password else user
-    return f"postgresql://{credentials}@/{database}?host={quote(str(paths().pg_socket_dir), safe='/')}"
+    socket_dir = quote(str(paths().pg_socket_dir), safe="/")
+    return f"postgresql://{credentials}@/{database}?host={socket_dir}"
 
 
 def warehouse_url() -> str:

@@ -28,3 +28,47 @@ def publish(warehouse: str) -> list[dict]:
     from onetoone.publish import publish_marts
 
     return [{"table": t.name, "rows": t.rows} for t in publish_marts(warehouse)]
+
+
+def train_identity_model(warehouse: str) -> dict:
+    """Train the Splink model on the current records and make it the one scoring uses."""
+    import psycopg
+
+    from onetoone import identity_store
+    from onetoone.identity.linker import train
+    from onetoone.identity.standardise import standardise
+
+    with psycopg.connect(warehouse) as conn:
+        records = standardise(identity_store.read_records(conn))
+    model = train(records)
+    path = identity_store.save_as_current(model)
+    return {"model_version": model["model_version"], "records": len(records), "path": str(path)}
+
+
+def identify(warehouse: str, *, run_id: str | None = None, as_of: datetime) -> dict:
+    """Score every customer record with the current model, cluster, and assign stable keys.
+
+    The first run on a new warehouse has no model yet: it trains one (and says so); afterwards
+    the training DAG retrains on demand."""
+    import psycopg
+
+    from onetoone import identity_store
+    from onetoone.identity.keys import assign_customer_keys
+    from onetoone.identity.linker import load_model, resolve
+    from onetoone.identity.standardise import standardise
+
+    if not identity_store.current_model_path().exists():
+        log.warning("no identity model yet: training one on this run's records")
+        train_identity_model(warehouse)
+    model = load_model(identity_store.current_model_path())
+    with psycopg.connect(warehouse) as conn:
+        records = standardise(identity_store.read_records(conn))
+        clusters = resolve(records, model)
+        keys = assign_customer_keys(clusters, identity_store.read_previous_keys(conn))
+        written = identity_store.write_keys(conn, keys, model_version=model["model_version"],
+                                            assigned_at=as_of)
+    result = {"records": written, "customers": int(keys["customer_key"].nunique()),
+              "model_version": model["model_version"],
+              "largest_cluster": int(keys["cluster_size"].max()) if written else 0}
+    log.info("identity: %s", result)
+    return result

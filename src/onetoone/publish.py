@@ -45,7 +45,8 @@ def publish_marts(conninfo: str) -> list[PublishedTable]:
         tables = build_tables(conn)
         if not tables:
             raise RuntimeError(f"nothing to publish: schema {BUILD_SCHEMA} has no tables")
-        conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(PUBLISHED_SCHEMA)))
+        conn.execute(sql.SQL("create schema if not exists {}").format(
+            sql.Identifier(PUBLISHED_SCHEMA)))
         published = []
         for name in tables:
             target = sql.Identifier(PUBLISHED_SCHEMA, name)

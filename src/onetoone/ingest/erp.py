@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 
@@ -114,7 +114,7 @@ def extract_erp(
 ) -> list[BatchResult]:
     """Extract every ERP table's changes up to ``until`` (inclusive) into raw, one batch each."""
     if until.tzinfo is None:
-        until = until.replace(tzinfo=timezone.utc)
+        until = until.replace(tzinfo=UTC)
     context = ExtractContext(
         known_product_ids={r[0] for r in erp.execute("select product_id from erp.products")})
     results = []
@@ -152,7 +152,7 @@ def _copy_window(warehouse: psycopg.Connection, erp: psycopg.Connection, table: 
         )
         for values in source_rows:
             result.rows_read += 1
-            row = dict(zip(table.columns, values))
+            row = dict(zip(table.columns, values, strict=True))
             problem = table.check(row, context)
             if problem:
                 field, reason = problem

@@ -15,8 +15,9 @@ import psycopg
 from onetoone.ingest.ledger import (
     BatchResult,
     QuarantinedRow,
+    already_loaded,
     close_batch,
-    loaded_checksums,
+    loaded_elsewhere,
     open_batch,
 )
 from onetoone.ingest.parsers import FileParser, FileRefused, parse_calls_csv, parse_web_ndjson
@@ -89,19 +90,18 @@ def load_files(
         checksum = hashlib.sha256(data).hexdigest()
         source_ref = str(path.relative_to(landing))
         with conn.transaction():
-            known = loaded_checksums(conn, spec.source, spec.entity)
-            previous = known.get(checksum)
-            if previous and previous[0] == source_ref and previous[1] in ("loaded", "refused"):
+            if already_loaded(conn, spec.source, spec.entity, source_ref, checksum):
                 results.append(BatchResult(0, spec.source, spec.entity, source_ref, "skipped"))
                 continue
+            duplicate_of = loaded_elsewhere(conn, spec.source, spec.entity, source_ref, checksum)
             batch_id = open_batch(conn, source=spec.source, entity=spec.entity,
                                   source_ref=source_ref, checksum=checksum, run_id=run_id)
             result = BatchResult(batch_id, spec.source, spec.entity, source_ref, "loaded")
             if day is None:
                 _refuse(result, data, f"unexpected file name {path.name!r}; expected a name like "
                         f"{spec.pattern.pattern}")
-            elif previous and previous[0] != source_ref:
-                _refuse(result, data, f"same bytes as {previous[0]}, already in the ledger:"
+            elif duplicate_of:
+                _refuse(result, data, f"same bytes as {duplicate_of}, already loaded:"
                         " a duplicate delivery")
             else:
                 try:

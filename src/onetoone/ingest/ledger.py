@@ -12,7 +12,6 @@ from datetime import datetime
 from importlib.resources import files
 
 import psycopg
-from psycopg.types.json import Json
 
 RAW_DATA_TABLES = {
     ("callcenter", "calls"): "raw.callcenter_calls",
@@ -77,7 +76,8 @@ def open_batch(
         """,
         (source, entity, source_ref, checksum, window_start, window_end, run_id),
     ).fetchone()[0]
-    conn.execute(f"delete from {RAW_DATA_TABLES[(source, entity)]} where _batch_id = %s", (batch_id,))
+    table = RAW_DATA_TABLES[(source, entity)]
+    conn.execute(f"delete from {table} where _batch_id = %s", (batch_id,))
     conn.execute("delete from raw.quarantine where batch_id = %s", (batch_id,))
     return batch_id
 
@@ -119,15 +119,25 @@ def close_batch(
     return result
 
 
-def loaded_checksums(conn: psycopg.Connection, source: str, entity: str) -> dict[str, tuple[str, str]]:
-    """checksum -> (source_ref, status) of the batches already in the ledger for an entity."""
-    rows = conn.execute(
-        "select checksum, source_ref, status from raw.load_batches"
-        " where source = %s and entity = %s and checksum is not null",
-        (source, entity),
-    ).fetchall()
-    return {checksum: (ref, status) for checksum, ref, status in rows}
+def already_loaded(conn: psycopg.Connection, source: str, entity: str, source_ref: str,
+                   checksum: str) -> bool:
+    """The same file with the same bytes went through before (loaded or refused): skip it."""
+    row = conn.execute(
+        "select 1 from raw.load_batches where source = %s and entity = %s and source_ref = %s"
+        " and checksum = %s and status in ('loaded', 'refused')",
+        (source, entity, source_ref, checksum),
+    ).fetchone()
+    return row is not None
 
 
-def as_json(value: dict) -> Json:
-    return Json(value)
+def loaded_elsewhere(conn: psycopg.Connection, source: str, entity: str, source_ref: str,
+                     checksum: str) -> str | None:
+    """Another file with exactly these bytes is loaded already: a duplicate delivery."""
+    row = conn.execute(
+        "select source_ref from raw.load_batches where source = %s and entity = %s"
+        " and checksum = %s and source_ref <> %s and status = 'loaded' order by batch_id limit 1",
+        (source, entity, checksum, source_ref),
+    ).fetchone()
+    return row[0] if row else None
+
+

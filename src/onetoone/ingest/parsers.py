@@ -111,7 +111,8 @@ def _parse_call(text: str, line_number: int, header: list[str], position: dict[s
     try:
         called_at = datetime.strptime(value["called_at"], "%Y-%m-%d %H:%M:%S")
     except ValueError:
-        return bad("called_at", f"unparsable date {value['called_at']!r}, expected YYYY-MM-DD HH:MM:SS")
+        return bad("called_at",
+                   f"unparsable date {value['called_at']!r}, expected YYYY-MM-DD HH:MM:SS")
     try:
         duration = int(value["duration_seconds"])
     except ValueError:
