@@ -1,36 +1,58 @@
 """Shared fixtures. Tests never touch the developer's `.state`: the session gets its own state
-folder and its own embedded PostgreSQL server, stopped at the end."""
+folder (and so its own Airflow home and embedded PostgreSQL server), removed at the end."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
+_SESSION_HOME: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point ONETOONE_HOME and Airflow at a throw-away folder before anything imports Airflow."""
+    global _SESSION_HOME
+    _SESSION_HOME = Path(tempfile.mkdtemp(prefix="onetoone-test-"))
+    os.environ["ONETOONE_HOME"] = str(_SESSION_HOME)
+    os.environ.pop("ONETOONE_WAREHOUSE_URL", None)
+    os.environ.pop("ONETOONE_ERP_URL", None)
+    from onetoone.airflow_env import airflow_environment
+
+    for name, value in airflow_environment().items():
+        if not name.startswith("AIRFLOW_CONN_"):
+            os.environ[name] = value
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _SESSION_HOME is None:
+        return
+    from onetoone import warehouse
+
+    if warehouse.status().running:
+        warehouse.stop()
+    shutil.rmtree(_SESSION_HOME, ignore_errors=True)
+
 
 @pytest.fixture(scope="session")
-def onetoone_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("home")
-    previous = os.environ.get("ONETOONE_HOME")
-    os.environ["ONETOONE_HOME"] = str(home)
-    yield home
-    if previous is None:
-        os.environ.pop("ONETOONE_HOME", None)
-    else:
-        os.environ["ONETOONE_HOME"] = previous
+def onetoone_home() -> Path:
+    return Path(os.environ["ONETOONE_HOME"])
 
 
 @pytest.fixture(scope="session")
 def warehouse(onetoone_home: Path):
-    """The embedded server of this test session; yields its status."""
+    """The embedded server of this test session (started once); Airflow's connections to it."""
     from onetoone import warehouse as embedded
+    from onetoone.airflow_env import connection_json
+    from onetoone.config import AIRFLOW_CONN_ID, ERP_CONN_ID, erp_source_url, warehouse_url
 
-    if "ONETOONE_WAREHOUSE_URL" in os.environ:
-        pytest.skip("tests run against their own embedded server; unset ONETOONE_WAREHOUSE_URL")
     status = embedded.start()
-    yield status
-    embedded.stop()
+    os.environ["AIRFLOW_CONN_" + AIRFLOW_CONN_ID.upper()] = connection_json(warehouse_url())
+    os.environ["AIRFLOW_CONN_" + ERP_CONN_ID.upper()] = connection_json(erp_source_url())
+    return status
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +67,14 @@ def erp_url(warehouse) -> str:
     from onetoone.config import erp_source_url
 
     return erp_source_url()
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest(onetoone_home: Path) -> Path:
+    """The manifest Cosmos renders the DAG from (written by `dbt parse`, no database needed)."""
+    from onetoone.demo import parse_dbt_project
+
+    parse_dbt_project()
+    manifest = onetoone_home / "dbt" / "target" / "manifest.json"
+    assert manifest.exists()
+    return manifest

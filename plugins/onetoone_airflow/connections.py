@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from psycopg.conninfo import make_conninfo
+from urllib.parse import quote
 
 
 def conninfo(conn_id: str) -> str:
-    """A libpq connection string for an Airflow Postgres connection (host may be a socket dir)."""
+    """A libpq URI for an Airflow Postgres connection; a host that is a directory is a Unix
+    socket directory (the embedded warehouse) and goes in the `host` query parameter."""
     from airflow.sdk import BaseHook
 
     conn = BaseHook.get_connection(conn_id)
-    return make_conninfo(
-        host=conn.host or "localhost",
-        port=conn.port or 5432,
-        user=conn.login or "postgres",
-        password=conn.password or None,
-        dbname=conn.schema or "postgres",
-    )
+    user = quote(conn.login or "postgres", safe="")
+    credentials = f"{user}:{quote(conn.password, safe='')}" if conn.password else user
+    database = quote(conn.schema or "postgres", safe="")
+    host = conn.host or "localhost"
+    port = conn.port or 5432
+    if host.startswith("/"):
+        return f"postgresql://{credentials}@/{database}?host={quote(host, safe='/')}&port={port}"
+    return f"postgresql://{credentials}@{host}:{port}/{database}"

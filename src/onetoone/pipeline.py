@@ -72,3 +72,19 @@ def identify(warehouse: str, *, run_id: str | None = None, as_of: datetime) -> d
               "largest_cluster": int(keys["cluster_size"].max()) if written else 0}
     log.info("identity: %s", result)
     return result
+
+
+def check_quality(layer: str, warehouse: str, *, run_id: str, as_of: datetime,
+                  ingested: list[dict] | None = None) -> dict:
+    """Run a layer's Great Expectations suites; a critical failure raises (stopping the run
+    before publish) with the failing checks, tables and sample rows in the message."""
+    from onetoone.quality import run_layer
+
+    batch_ids = None
+    if ingested is not None:
+        batch_ids = sorted({b for summary in ingested for b in summary["batch_ids"]})
+    report = run_layer(layer, run_id, as_of=as_of, batch_ids=batch_ids, warehouse=warehouse)
+    report.raise_on_critical()
+    return {"layer": layer, "passed": report.passed_count, "checks": len(report.checks),
+            "warnings_failed": len(report.warning_failures),
+            "data_docs": str(report.data_docs_index)}

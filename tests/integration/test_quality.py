@@ -1,0 +1,442 @@
+"""Data quality on a real PostgreSQL with real GX: good data passes, each bad fixture fails the
+rule meant to catch it with the right severity, and results land in ``audit`` for auditors.
+
+Uses ``ONETOONE_TEST_WAREHOUSE_URL`` if set, else the database ``onetoone_gxdev`` on the
+embedded server (started if needed). The tables it needs are recreated there; GX files go to a
+temporary ``ONETOONE_HOME``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from onetoone import warehouse
+from onetoone.config import PROJECT_ROOT, embedded_url
+from onetoone.quality import QualityGateFailed, QualityReport, data_docs_index, run_layer
+
+pytestmark = pytest.mark.integration
+
+TEST_DB = "onetoone_gxdev"
+AS_OF = datetime(2024, 6, 30, 23, 59, 59, tzinfo=UTC)
+EXTRACTED_AT = datetime(2024, 6, 30, 23, 0, tzinfo=UTC)
+
+MARTS_DDL = """
+drop schema if exists marts_build cascade;
+create schema marts_build;
+create table marts_build.dim_customers (customer_key text, full_name text);
+create table marts_build.mart_customer_value (
+    customer_key text, value_tier text, value_quintile integer, gross_margin numeric(14, 2));
+create table marts_build.mart_portfolios (
+    customer_key text, portfolio_id text, value_tier text, primary_need text);
+"""
+
+GOOD_ROWS: dict[tuple[str, str, str], list[dict[str, Any]]] = {
+    ("callcenter", "calls", "callcenter_calls"): [
+        {
+            "call_id": "CL00000001",
+            "called_at": datetime(2024, 6, 1, 10, 0),
+            "contact_id": "CC1",
+            "caller_name": "Ana Silva",
+            "phone": "(11) 98765-4321",
+            "email": "ana@example.com",
+            "reason": "billing",
+            "duration_seconds": 120,
+            "satisfaction": 5,
+            "is_complaint": False,
+            "resolution": "resolved",
+            "agent_id": "AG001",
+        },
+        {
+            "call_id": "CL00000002",
+            "called_at": datetime(2024, 6, 2, 11, 0),
+            "contact_id": "CC1",
+            "caller_name": "Silva Ana",
+            "phone": "11 98765 4321",
+            "email": None,
+            "reason": "delivery",
+            "duration_seconds": 0,
+            "satisfaction": None,
+            "is_complaint": False,
+            "resolution": "pending",
+            "agent_id": "AG002",
+        },
+    ],
+    ("web", "events", "web_events"): [
+        {
+            "event_id": "E1",
+            "event_type": "registration",
+            "occurred_at": datetime(2024, 6, 3, 9, 0, tzinfo=UTC),
+            "account_id": "W000001",
+            "session_id": "S1",
+            "payload": Jsonb({"email": "bo@example.com", "first_name": "Bo"}),
+        },
+        {
+            "event_id": "E2",
+            "event_type": "page_view",
+            "occurred_at": datetime(2024, 6, 3, 9, 5, tzinfo=UTC),
+            "account_id": None,
+            "session_id": "S2",
+            "payload": Jsonb({"page_category": "shoes"}),
+        },
+        {
+            "event_id": "E3",
+            "event_type": "consent_change",
+            "occurred_at": datetime(2024, 6, 3, 9, 9, tzinfo=UTC),
+            "account_id": "W000001",
+            "session_id": "S1",
+            "payload": Jsonb({"channel": "whatsapp", "granted": True}),
+        },
+    ],
+    ("erp", "customers", "erp_customers"): [
+        {
+            "customer_id": f"C{n}",
+            "first_name": "Ana",
+            "last_name": "Silva Souza",
+            "email": f"c{n}@example.com",
+            "country": "BR",
+            "birth_date": datetime(1980, 1, n),
+            "created_at": datetime(2020, 1, 1, tzinfo=UTC),
+            "updated_at": datetime(2024, 6, 1, tzinfo=UTC),
+        }
+        for n in (1, 2)
+    ],
+    ("erp", "products", "erp_products"): [
+        {
+            "product_id": "P1",
+            "product_name": "Shoe",
+            "category": "shoes",
+            "unit_cost": 6,
+            "unit_price": 10,
+            "updated_at": datetime(2024, 1, 1, tzinfo=UTC),
+        },
+    ],
+    ("erp", "orders", "erp_orders"): [
+        {
+            "order_id": order_id,
+            "customer_id": customer_id,
+            "ordered_at": ordered_at,
+            "channel": "web",
+            "status": "completed",
+            "updated_at": ordered_at,
+        }
+        for order_id, customer_id, ordered_at in [
+            ("O1", "C1", datetime(2024, 5, 1, tzinfo=UTC)),
+            ("O2", "C2", datetime(2024, 6, 1, tzinfo=UTC)),
+            ("O3", "C1", datetime(2023, 1, 1, tzinfo=UTC)),  # outside the trailing 12 months
+        ]
+    ],
+    ("erp", "order_lines", "erp_order_lines"): [
+        # margins: O1 2 * (10 - 6) - 1 = 7, O2 4, O3 20 (outside the window)
+        {
+            "order_id": order_id,
+            "line_number": 1,
+            "product_id": "P1",
+            "quantity": quantity,
+            "unit_price": 10,
+            "unit_cost": 6,
+            "discount": discount,
+            "updated_at": datetime(2024, 6, 1, tzinfo=UTC),
+        }
+        for order_id, quantity, discount in [("O1", 2, 1), ("O2", 1, 0), ("O3", 5, 0)]
+    ],
+}
+
+IDENTITY_ROWS = [  # (source, source_record_id, customer_key, cluster_size)
+    ("erp", "C1", "K1", 2),
+    ("callcenter", "CC1", "K1", 2),
+    ("erp", "C2", "K2", 1),
+    ("web", "W000001", "K3", 1),
+]
+VALUE_ROWS = [("K1", "MVC", 5, 7), ("K2", "MGC", 4, 4), ("K3", "other", 1, 0)]  # sum 11 = ERP
+
+
+def _test_url() -> str:
+    url = os.environ.get("ONETOONE_TEST_WAREHOUSE_URL")
+    if url:
+        return url
+    warehouse.start()  # idempotent: a running server is left as it is
+    with psycopg.connect(embedded_url("postgres"), autocommit=True) as conn:
+        if not conn.execute("select 1 from pg_database where datname = %s", (TEST_DB,)).fetchone():
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(TEST_DB)))
+    return embedded_url(TEST_DB)
+
+
+@pytest.fixture(scope="module")
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A clean warehouse schema with the good fixture loaded, and a private GX home."""
+    url = _test_url()
+    schema_sql = (PROJECT_ROOT / "src/onetoone/ingest/schema.sql").read_text()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("drop schema if exists raw, identity, audit cascade")
+        conn.execute(schema_sql)
+        conn.execute(MARTS_DDL)
+        _load_good_identity_and_marts(conn)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ONETOONE_WAREHOUSE_URL", url)
+        patch.setenv("ONETOONE_HOME", str(tmp_path_factory.mktemp("onetoone_home")))
+        yield url
+
+
+@pytest.fixture(scope="module")
+def good_batch_ids(db_url: str) -> list[int]:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        return [
+            _insert_batch(conn, source, entity, table, rows)
+            for (source, entity, table), rows in GOOD_ROWS.items()
+        ]
+
+
+@pytest.fixture(scope="module")
+def good_raw_report(good_batch_ids: list[int]) -> QualityReport:
+    return run_layer("raw", "run-good", as_of=AS_OF, batch_ids=good_batch_ids)
+
+
+def _insert_batch(
+    conn: psycopg.Connection,
+    source: str,
+    entity: str,
+    table: str,
+    rows: list[dict[str, Any]],
+    rows_loaded: int | None = None,
+) -> int:
+    """Load rows the way ingest does: a ledger row, then the rows tagged with its batch id."""
+    row = conn.execute(
+        """insert into raw.load_batches (source, entity, source_ref, rows_read, rows_loaded,
+               status, finished_at)
+           values (%s, %s, %s, %s, %s, 'loaded', now()) returning batch_id""",
+        (
+            source,
+            entity,
+            f"test/{uuid.uuid4()}",
+            len(rows),
+            len(rows) if rows_loaded is None else rows_loaded,
+        ),
+    ).fetchone()
+    assert row is not None
+    batch_id: int = row[0]
+    for line_number, values in enumerate(rows, start=1):
+        lineage = (
+            {"_extracted_at": EXTRACTED_AT}
+            if source == "erp"
+            else {"_source_file": f"{table}.test", "_line_number": line_number}
+        )
+        columns = {**values, **lineage, "_batch_id": batch_id}
+        conn.execute(
+            sql.SQL("insert into {} ({}) values ({})").format(
+                sql.Identifier("raw", table),
+                sql.SQL(", ").join(map(sql.Identifier, columns)),
+                sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+            ),
+            list(columns.values()),
+        )
+    return batch_id
+
+
+def _load_good_identity_and_marts(conn: psycopg.Connection) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(
+            """insert into identity.customer_keys (source, source_record_id, customer_key,
+                   cluster_size, model_version, assigned_at)
+               values (%s, %s, %s, %s, 'test', now())""",
+            IDENTITY_ROWS,
+        )
+        cur.executemany(
+            "insert into marts_build.dim_customers (customer_key) values (%s)",
+            [(key,) for key in ("K1", "K2", "K3")],
+        )
+        cur.executemany(
+            "insert into marts_build.mart_customer_value values (%s, %s, %s, %s)", VALUE_ROWS
+        )
+        cur.executemany(
+            "insert into marts_build.mart_portfolios values (%s, %s || '|shoes', %s, 'shoes')",
+            [(key, tier, tier) for key, tier, _, _ in VALUE_ROWS],
+        )
+
+
+def _failures(report: QualityReport) -> set[tuple[str, str, str | None, str]]:
+    return {
+        (c.table, c.expectation_type, c.column, c.severity) for c in report.checks if not c.success
+    }
+
+
+def _audit_rows(url: str, run_id: str, layer: str) -> list[dict[str, Any]]:
+    with psycopg.connect(url, row_factory=psycopg.rows.dict_row) as conn:
+        return conn.execute(
+            "select * from audit.expectation_results where run_id = %s and layer = %s",
+            (run_id, layer),
+        ).fetchall()
+
+
+def test_good_raw_batches_pass_and_are_audited(db_url: str, good_raw_report: QualityReport):
+    report = good_raw_report
+    assert report.passed, [c.describe() for c in report.critical_failures]
+    assert not report.warning_failures, [c.describe() for c in report.warning_failures]
+    assert len(report.suites) == 6 and report.passed_count == len(report.checks) >= 50
+    report.raise_on_critical()
+
+    with psycopg.connect(db_url) as conn:
+        runs = conn.execute(
+            "select data_asset, success, evaluated, unsuccessful, data_docs_path"
+            " from audit.validation_runs where run_id = 'run-good' and layer = 'raw'"
+        ).fetchall()
+    assert {run[0] for run in runs} == {f"raw.{table}" for _, _, table in GOOD_ROWS}
+    assert all(success and unsuccessful == 0 for _, success, _, unsuccessful, _ in runs)
+    assert sum(run[2] for run in runs) == len(report.checks)
+    assert all(Path(run[4]).is_file() for run in runs)
+    row_counts = [
+        r
+        for r in _audit_rows(db_url, "run-good", "raw")
+        if r["expectation_type"] == "expect_table_row_count_to_equal"
+        and r["data_asset"] == "raw.web_events"
+    ]
+    assert row_counts[0]["observed_value"] == 3 and row_counts[0]["kwargs"]["value"] == 3
+
+
+def test_bad_raw_batches_fail_the_right_rules(db_url: str, good_batch_ids: list[int]):
+    bad_call = {
+        **GOOD_ROWS[("callcenter", "calls", "callcenter_calls")][0],
+        "call_id": "CL00000009",
+        "satisfaction": 7,
+        "reason": "weather",
+        "called_at": datetime(2024, 7, 15, 8, 0),
+        "email": "not-an-email",
+    }
+    bad_line = {
+        **GOOD_ROWS[("erp", "order_lines", "erp_order_lines")][0],
+        "order_id": "O9",
+        "unit_price": -5,
+    }
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        bad_batch_ids = [
+            _insert_batch(conn, "callcenter", "calls", "callcenter_calls", [bad_call]),
+            # the ledger claims two rows, one landed
+            _insert_batch(conn, "erp", "order_lines", "erp_order_lines", [bad_line], 2),
+        ]
+
+    report = run_layer("raw", "run-bad", as_of=AS_OF, batch_ids=bad_batch_ids)
+
+    calls, lines = "raw.callcenter_calls", "raw.erp_order_lines"
+    assert _failures(report) == {
+        (calls, "expect_column_values_to_be_between", "satisfaction", "critical"),
+        (calls, "expect_column_values_to_be_in_set", "reason", "critical"),
+        (calls, "expect_column_values_to_be_between", "called_at", "critical"),
+        (calls, "expect_column_values_to_match_regex", "email", "warning"),
+        (lines, "expect_column_values_to_be_between", "unit_price", "critical"),
+        (lines, "expect_table_row_count_to_equal", None, "critical"),
+    }
+    with pytest.raises(QualityGateFailed) as raised:
+        report.raise_on_critical()
+    message = str(raised.value)
+    for expected in (
+        "raw.callcenter_calls",
+        "satisfaction",
+        "[7]",
+        '["weather"]',
+        "2024-07-15",
+        "raw.erp_order_lines",
+        "unit_price",
+        "observed 1",
+    ):
+        assert expected in message
+
+    audit = {
+        (r["data_asset"], r["column_name"], r["expectation_type"]): r
+        for r in _audit_rows(db_url, "run-bad", "raw")
+    }
+    satisfaction = audit[(calls, "satisfaction", "expect_column_values_to_be_between")]
+    assert satisfaction["severity"] == "critical" and not satisfaction["success"]
+    assert satisfaction["partial_unexpected_list"] == [7]
+    assert satisfaction["unexpected_count"] == 1 and satisfaction["kwargs"]["max_value"] == 5
+    future = audit[(calls, "called_at", "expect_column_values_to_be_between")]
+    assert future["kwargs"]["max_value"].startswith("2024-06-30T23:59:59")
+    assert audit[(lines, None, "expect_table_row_count_to_equal")]["observed_value"] == 1
+
+
+def test_rerun_replaces_audit_rows(db_url: str):
+    first = run_layer("identity", "run-rerun", as_of=AS_OF)
+    again = run_layer("identity", "run-rerun", as_of=AS_OF)
+    assert first.passed and not first.warning_failures, [c.describe() for c in first.checks]
+    assert again.passed
+    with psycopg.connect(db_url) as conn:
+        results, runs = conn.execute(
+            """select (select count(*) from audit.expectation_results
+                       where run_id = 'run-rerun' and layer = 'identity'),
+                      (select count(*) from audit.validation_runs
+                       where run_id = 'run-rerun' and layer = 'identity')"""
+        ).fetchone()
+    assert (results, runs) == (len(again.checks), 1)
+
+
+def test_giant_identity_cluster_fails(db_url: str):
+    giant = [("web", f"W9{n:05}", "KGIANT", 60) for n in range(60)]
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.cursor().executemany(
+            """insert into identity.customer_keys (source, source_record_id, customer_key,
+                   cluster_size, model_version, assigned_at)
+               values (%s, %s, %s, %s, 'test', now())""",
+            giant,
+        )
+        try:
+            bad = run_layer("identity", "run-identity-bad", as_of=AS_OF)
+        finally:
+            conn.execute("delete from identity.customer_keys where customer_key = 'KGIANT'")
+
+    keys = "identity.customer_keys"
+    assert _failures(bad) == {
+        (keys, "expect_column_values_to_be_between", "cluster_size", "critical"),
+        (keys, "expect_column_mean_to_be_between", "cluster_size", "warning"),
+    }
+    cluster = next(c for c in bad.critical_failures if c.column == "cluster_size")
+    assert cluster.unexpected_count == 60 and cluster.sample[0] == 60
+    assert "cluster_size" in str(pytest.raises(QualityGateFailed, bad.raise_on_critical).value)
+
+
+def test_invalid_tier_and_unreconciled_margin_fail(db_url: str):
+    good = run_layer("marts", "run-marts", as_of=AS_OF)
+    assert good.passed and not good.warning_failures, [c.describe() for c in good.checks]
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "update marts_build.mart_customer_value set value_tier = 'VIP'"
+            " where customer_key = 'K3'"
+        )
+        conn.execute(
+            "update marts_build.mart_customer_value set gross_margin = 100"
+            " where customer_key = 'K1'"
+        )
+        try:
+            bad = run_layer("marts", "run-marts-bad", as_of=AS_OF)
+        finally:
+            conn.execute("truncate marts_build.mart_customer_value")
+            conn.cursor().executemany(
+                "insert into marts_build.mart_customer_value values (%s, %s, %s, %s)", VALUE_ROWS
+            )
+
+    value = "marts_build.mart_customer_value"
+    assert _failures(bad) == {
+        (value, "expect_column_values_to_be_in_set", "value_tier", "critical"),
+        (value, "expect_column_sum_to_be_between", "gross_margin", "critical"),
+        ("marts_build.mart_portfolios", "unexpected_rows_expectation", None, "critical"),
+    }
+    margin = next(c for c in bad.checks if c.column == "gross_margin")
+    assert float(margin.observed_value) == 104
+    assert margin.kwargs["min_value"] < 11 < margin.kwargs["max_value"] < 13
+    tier = next(c for c in bad.critical_failures if c.column == "value_tier")
+    assert tier.sample == ["VIP"]
+
+
+def test_data_docs_index_is_built(good_raw_report: QualityReport):
+    index = data_docs_index()
+    assert index == good_raw_report.data_docs_index
+    assert index.is_file() and index.is_relative_to(os.environ["ONETOONE_HOME"])
+    assert "raw.callcenter_calls" in index.read_text()
