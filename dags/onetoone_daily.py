@@ -10,7 +10,8 @@ Builds the customer warehouse for one data interval, write-audit-publish style:
 4. **identify**: Splink links and deduplicates the records and writes stable customer keys into
    `identity`, then Great Expectations checks them;
 5. **dbt marts** into `marts_build`, then Great Expectations checks their business rules;
-6. **publish**: `marts_build` is copied into `marts` in one transaction, so BI users keep the
+6. **dbt after audit**: the value-tier snapshot and the tier migrations, only from checked marts;
+7. **publish**: `marts_build` is copied into `marts` in one transaction, so BI users keep the
    previous good version whenever anything above fails.
 
 Rerunning a run for the same interval gives the same tables. Logic lives in the `onetoone`
@@ -29,7 +30,6 @@ from onetoone_airflow.assets import MARTS_ASSET, RAW_ASSETS
 from onetoone_airflow.connections import conninfo
 from onetoone_airflow.dbt import dbt_configs, render_config
 
-IDENTITY_INPUT = "+int_customer_records_unioned"
 DBT_VARS = {"as_of": "{{ data_interval_end | ds }}"}
 
 with DAG(
@@ -87,15 +87,18 @@ with DAG(
 
     ingested = [ingest.override(task_id=f"ingest_{source}")(source)
                 for source in ("erp", "callcenter", "web")]
-    dbt_staging = DbtTaskGroup(
-        group_id="dbt_staging", project_config=project, profile_config=profile,
-        execution_config=execution, render_config=render_config(IDENTITY_INPUT),
-        operator_args={"vars": DBT_VARS},
-    )
-    dbt_marts = DbtTaskGroup(
-        group_id="dbt_marts", project_config=project, profile_config=profile,
-        execution_config=execution, render_config=render_config(exclude=[IDENTITY_INPUT]),
-        operator_args={"vars": DBT_VARS},
+    # The dbt project is cut in three by tags (see dbt_project/selectors.yml).
+    dbt_groups = {
+        "dbt_staging": render_config("tag:staging", "tag:intermediate", exclude=["tag:identity"]),
+        "dbt_marts": render_config("tag:identity", "tag:seeds", "tag:marts",
+                                   exclude=["tag:after_audit"]),
+        "dbt_after_audit": render_config("tag:after_audit"),
+    }
+    dbt_staging, dbt_marts, dbt_after_audit = (
+        DbtTaskGroup(group_id=group_id, project_config=project, profile_config=profile,
+                     execution_config=execution, render_config=render,
+                     operator_args={"vars": DBT_VARS})
+        for group_id, render in dbt_groups.items()
     )
     chain(check_raw(ingested), dbt_staging, identify(), check_identity(), dbt_marts,
-          check_marts(), publish())
+          check_marts(), dbt_after_audit, publish())

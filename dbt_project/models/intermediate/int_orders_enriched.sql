@@ -1,0 +1,85 @@
+-- One row per order: the header with its lines' totals and whether a web coupon was redeemed on it.
+
+with
+
+orders as (
+
+    select * from {{ ref('stg_erp__orders') }}
+
+),
+
+order_lines as (
+
+    select * from {{ ref('int_order_lines_enriched') }}
+
+),
+
+web_events as (
+
+    select * from {{ ref('stg_web__events') }}
+
+),
+
+line_totals as (
+
+    select
+        order_id,
+        count(*) as line_count,
+        sum(quantity) as items,
+        sum(gross_revenue) as gross_revenue,
+        sum(discount) as discount,
+        sum(net_revenue) as net_revenue,
+        sum(cost) as cost,
+        sum(gross_margin) as gross_margin,
+        bool_or(not has_known_product) as has_unknown_product
+
+    from order_lines
+    group by order_id
+
+),
+
+coupons as (
+
+    select
+        coupon_order_id as order_id,
+        min(coupon_code) as coupon_code,
+        count(*) as coupon_redemption_count
+
+    from web_events
+    where event_type = 'coupon_redemption' and coupon_order_id is not null
+    group by coupon_order_id
+
+),
+
+final as (
+
+    select
+        orders.order_id,
+        orders.customer_id,
+        orders.ordered_at,
+        orders.channel,
+        orders.status,
+        orders.status = 'completed' as is_completed,
+        orders.status = 'returned' as is_returned,
+        orders.status = 'cancelled' as is_cancelled,
+        coalesce(line_totals.line_count, 0) as line_count,
+        coalesce(line_totals.items, 0) as items,
+        coalesce(line_totals.gross_revenue, 0) as gross_revenue,
+        coalesce(line_totals.discount, 0) as discount,
+        coalesce(line_totals.net_revenue, 0) as net_revenue,
+        coalesce(line_totals.cost, 0) as cost,
+        coalesce(line_totals.gross_margin, 0) as gross_margin,
+        coalesce(line_totals.has_unknown_product, false) as has_unknown_product,
+        coupons.order_id is not null as has_coupon,
+        coupons.coupon_code,
+        orders.updated_at
+
+    from orders
+    left join line_totals
+        on orders.order_id = line_totals.order_id
+    left join coupons
+        on orders.order_id = coupons.order_id
+
+)
+
+select * from final

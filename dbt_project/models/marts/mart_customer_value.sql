@@ -1,0 +1,184 @@
+-- One row per customer: actual value over the trailing window before as_of (default 12 months)
+-- and the value tier.
+--   trailing_margin   completed orders: sum over lines of quantity x (price - cost) - discount
+--   cost_to_serve     call minutes x call rate + returned orders x return rate (the return fee)
+--                     + coupon redemptions x web support rate   (rates: seed cost_to_serve_rates)
+--   actual_value      trailing_margin - cost_to_serve
+--   value_tier        MVC: best `mvc_top_share` of customers by actual value (ties share a rank,
+--                     so a tie at the threshold keeps them all), positive value only;
+--                     BZ (below zero): actual value < 0; other: the rest.
+--                     MGC (most growable) needs strategic value, which a later issue adds.
+--   quintile          1-5 by actual value, 5 = best (ties broken by customer_key).
+
+with
+
+customers as (
+
+    select * from {{ ref('dim_customers') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('fct_orders') }}
+
+),
+
+interactions as (
+
+    select * from {{ ref('fct_interactions') }}
+
+),
+
+rates as (
+
+    select * from {{ ref('cost_to_serve_rates') }}
+
+),
+
+window_bounds as (
+
+    select
+        {{ as_of_date() }} as as_of_date,
+        {{ value_window_start_timestamp() }} as window_start_at,
+        {{ as_of_timestamp() }} as window_end_at,
+        -- The snapshot's version timestamp: the business date, without a time zone like dbt's own
+        -- snapshot columns.
+        {{ as_of_date() }}::timestamp as valued_at
+
+),
+
+rate_values as (
+
+    select
+        max(rate_value) filter (where rate_name = 'call_cost_per_minute') as call_cost_per_minute,
+        max(rate_value) filter (where rate_name = 'return_cost_per_return') as return_cost_per_return,
+        max(rate_value) filter (where rate_name = 'coupon_redemption_cost') as coupon_redemption_cost
+
+    from rates
+
+),
+
+order_value as (
+
+    select
+        orders.customer_key,
+        count(*) filter (where orders.is_completed) as completed_orders,
+        sum(orders.net_revenue) filter (where orders.is_completed) as net_revenue,
+        sum(orders.gross_margin) filter (where orders.is_completed) as trailing_margin,
+        count(*) filter (where orders.is_returned) as returned_orders
+
+    from orders
+    cross join window_bounds
+    where orders.customer_key is not null
+        and orders.ordered_at >= window_bounds.window_start_at
+        and orders.ordered_at < window_bounds.window_end_at
+    group by orders.customer_key
+
+),
+
+service_usage as (
+
+    select
+        interactions.customer_key,
+        count(*) filter (where interactions.interaction_type = 'call') as calls,
+        coalesce(sum(interactions.call_duration_seconds), 0) / 60.0 as call_minutes,
+        count(*) filter (where interactions.interaction_type = 'coupon_redemption')
+            as coupon_redemptions
+
+    from interactions
+    cross join window_bounds
+    where interactions.interaction_at >= window_bounds.window_start_at
+        and interactions.interaction_at < window_bounds.window_end_at
+    group by interactions.customer_key
+
+),
+
+valued as (
+
+    select
+        customers.customer_key,
+        window_bounds.as_of_date,
+        window_bounds.valued_at,
+        window_bounds.window_start_at,
+        coalesce(order_value.completed_orders, 0) as completed_orders,
+        coalesce(order_value.returned_orders, 0) as returned_orders,
+        coalesce(service_usage.calls, 0) as calls,
+        round(coalesce(service_usage.call_minutes, 0), 2) as call_minutes,
+        coalesce(service_usage.coupon_redemptions, 0) as coupon_redemptions,
+        round(coalesce(order_value.net_revenue, 0), 2) as net_revenue,
+        round(coalesce(order_value.trailing_margin, 0), 2) as trailing_margin,
+        round(coalesce(service_usage.call_minutes, 0) * rate_values.call_cost_per_minute, 2)
+            as call_cost,
+        round(coalesce(order_value.returned_orders, 0) * rate_values.return_cost_per_return, 2)
+            as return_cost,
+        round(coalesce(service_usage.coupon_redemptions, 0) * rate_values.coupon_redemption_cost, 2)
+            as web_support_cost
+
+    from customers
+    cross join window_bounds
+    cross join rate_values
+    left join order_value
+        on customers.customer_key = order_value.customer_key
+    left join service_usage
+        on customers.customer_key = service_usage.customer_key
+
+),
+
+with_actual_value as (
+
+    select
+        *,
+        call_cost + return_cost + web_support_cost as cost_to_serve,
+        trailing_margin - (call_cost + return_cost + web_support_cost) as actual_value
+
+    from valued
+
+),
+
+ranked as (
+
+    select
+        *,
+        rank() over (order by actual_value desc) as value_rank,
+        ntile(5) over (order by actual_value, customer_key) as quintile,
+        count(*) over () as customer_count
+
+    from with_actual_value
+
+),
+
+final as (
+
+    select
+        customer_key,
+        as_of_date,
+        valued_at,
+        window_start_at,
+        completed_orders,
+        returned_orders,
+        calls,
+        call_minutes,
+        coupon_redemptions,
+        net_revenue,
+        trailing_margin,
+        call_cost,
+        return_cost,
+        web_support_cost,
+        cost_to_serve,
+        actual_value,
+        value_rank,
+        quintile,
+        case
+            when actual_value < 0 then 'BZ'
+            when actual_value > 0
+                and value_rank <= ceil(customer_count * {{ var('mvc_top_share') }})
+                then 'MVC'
+            else 'other'
+        end as value_tier
+
+    from ranked
+
+)
+
+select * from final
