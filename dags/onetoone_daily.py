@@ -28,7 +28,7 @@ from cosmos import DbtTaskGroup
 from onetoone.config import AIRFLOW_CONN_ID, ERP_CONN_ID
 from onetoone_airflow.assets import MARTS_ASSET, RAW_ASSETS
 from onetoone_airflow.connections import conninfo
-from onetoone_airflow.dbt import dbt_configs, render_config
+from onetoone_airflow.cosmos_config import dbt_configs, render_config
 
 DBT_VARS = {"as_of": "{{ data_interval_end | ds }}"}
 
@@ -38,7 +38,7 @@ with DAG(
     start_date=datetime(2024, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(minutes=2)},
+    default_args={"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(minutes=1)},
     tags=["onetoone", "warehouse"],
     doc_md=__doc__,
 ):

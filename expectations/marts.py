@@ -4,7 +4,7 @@ Keys and relationships (unique / not_null customer_key, references to dim_custom
 equal to dim_customers) are dbt tests; these suites hold the business rules and reconcile the
 marts with the layers they are built from.
 
-The margin reconciliation recomputes, from raw ERP rows, what ``mart_customer_value.gross_margin``
+The margin reconciliation recomputes, from raw ERP rows, what ``mart_customer_value.trailing_margin``
 sums to: latest version of every order, line and product (by ``updated_at``); completed orders of
 customers known to identity, ordered in the trailing window ``[as_of_date - 12 months,
 as_of_date)`` read in the warehouse time zone; per line ``quantity x unit price - discount -
@@ -97,13 +97,13 @@ MART_CUSTOMER_VALUE = TableSuite(
                 ),
             ),
             gxe.ExpectColumnValuesToBeBetween(
-                column="value_quintile",
+                column="quintile",
                 min_value=1,
                 max_value=5,
                 meta=critical("value quintiles are numbered 1 to 5"),
             ),
             gxe.ExpectColumnSumToBeBetween(
-                column="gross_margin",
+                column="trailing_margin",
                 min_value={"$PARAMETER": "erp_gross_margin_low"},
                 max_value={"$PARAMETER": "erp_gross_margin_high"},
                 meta=critical(

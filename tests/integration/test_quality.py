@@ -35,7 +35,7 @@ drop schema if exists marts_build cascade;
 create schema marts_build;
 create table marts_build.dim_customers (customer_key text, full_name text);
 create table marts_build.mart_customer_value (
-    customer_key text, value_tier text, value_quintile integer, gross_margin numeric(14, 2));
+    customer_key text, value_tier text, quintile integer, trailing_margin numeric(14, 2));
 create table marts_build.mart_portfolios (
     customer_key text, portfolio_id text, value_tier text, primary_need text);
 """
@@ -411,7 +411,7 @@ def test_invalid_tier_and_unreconciled_margin_fail(db_url: str):
             " where customer_key = 'K3'"
         )
         conn.execute(
-            "update marts_build.mart_customer_value set gross_margin = 100"
+            "update marts_build.mart_customer_value set trailing_margin = 100"
             " where customer_key = 'K1'"
         )
         try:
@@ -425,10 +425,10 @@ def test_invalid_tier_and_unreconciled_margin_fail(db_url: str):
     value = "marts_build.mart_customer_value"
     assert _failures(bad) == {
         (value, "expect_column_values_to_be_in_set", "value_tier", "critical"),
-        (value, "expect_column_sum_to_be_between", "gross_margin", "critical"),
+        (value, "expect_column_sum_to_be_between", "trailing_margin", "critical"),
         ("marts_build.mart_portfolios", "unexpected_rows_expectation", None, "critical"),
     }
-    margin = next(c for c in bad.checks if c.column == "gross_margin")
+    margin = next(c for c in bad.checks if c.column == "trailing_margin")
     assert float(margin.observed_value) == 104
     assert margin.kwargs["min_value"] < 11 < margin.kwargs["max_value"] < 13
     tier = next(c for c in bad.critical_failures if c.column == "value_tier")

@@ -40,4 +40,10 @@ def render_config(*select: str, exclude: list[str] | None = None):
         # One task per model running `dbt build` (model + its tests): half the tasks of
         # AFTER_EACH and the same guarantee that a failed test stops what depends on it.
         test_behavior=TestBehavior.BUILD,
+        # A test reading several models (relationships, capacity) runs as its own task after
+        # all of them; inline it would run before its other parent exists.
+        should_detach_multiple_parents_tests=True,
+        # Per-model postgres:// assets need a network host; the embedded warehouse listens on a
+        # socket. Downstream DAGs schedule on the published-marts asset instead.
+        emit_datasets=False,
     )
