@@ -20,7 +20,7 @@ def _cmd_warehouse(args: argparse.Namespace) -> int:
     status = action[args.action]()
     print(status.describe())
     if status.running:
-        print(f"  psql:   {warehouse.psql_path()} '{config.warehouse_url()}'")
+        print(f"  psql:   {warehouse.psql_command()}")
     return 0
 
 

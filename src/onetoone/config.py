@@ -47,6 +47,11 @@ class Paths:
         return self.home / "warehouse.password"
 
     @property
+    def pgpass(self) -> Path:
+        """A libpq password file for the embedded server, so psql lines need no secret."""
+        return self.home / "pgpass"
+
+    @property
     def airflow_home(self) -> Path:
         return self.home / "airflow"
 

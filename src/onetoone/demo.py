@@ -97,8 +97,7 @@ def summary(landing: Path) -> str:
     lines += [
         "",
         "marts are in schema `marts` of database `onetoone`; query them with:",
-        f"  {warehouse.psql_path()} '{config.warehouse_url()}'"
-        " -c 'select * from marts.dim_customers limit 5'",
+        f"  {warehouse.psql_command()} -c 'select * from marts.dim_customers limit 5'",
         f"Data Docs:  {p.data_docs / 'index.html'}",
         f"dbt docs:   {p.dbt_target / 'static_index.html'}",
     ]

@@ -42,6 +42,22 @@ def psql_path() -> Path:
     return _bin_dir() / "psql"
 
 
+def psql_command(database: str = WAREHOUSE_DB) -> str:
+    """A psql line for the embedded server that reads its password from the state folder."""
+    p = paths()
+    return (f"PGPASSFILE={p.pgpass} {psql_path()} "
+            f"'host={p.pg_socket_dir} port={_port()} user=postgres dbname={database}'")
+
+
+def _write_pgpass(p) -> None:
+    # libpq matches a socket connection outside the default directory by the directory's path;
+    # "localhost" covers the optional TCP listener.
+    password = p.pg_password_file.read_text().strip()
+    p.pgpass.write_text("".join(f"{host}:{_port()}:*:postgres:{password}\n"
+                                for host in (p.pg_socket_dir, "localhost")))
+    p.pgpass.chmod(0o600)
+
+
 @dataclass(frozen=True)
 class Status:
     running: bool
@@ -148,6 +164,7 @@ def start() -> Status:
     p = paths()
     current = status()
     if current.running:
+        _write_pgpass(p)
         _ensure_databases()
         return current
     p.pgdata.mkdir(parents=True, exist_ok=True)
@@ -165,6 +182,7 @@ def start() -> Status:
     )
     _pg("pg_ctl", ["-D", str(p.pgdata), "-w", "-t", "60", "-l", str(p.pgdata / "server.log"),
                    "-o", server_options, "start"])
+    _write_pgpass(p)
     _ensure_databases()
     return status()
 

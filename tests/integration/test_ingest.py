@@ -47,6 +47,9 @@ def landing(tmp_path: Path) -> Path:
     # the same bytes delivered twice under another name
     shutil.copy(calls / "calls_2025-03-01.csv", calls / "calls_2025-03-04.csv")
     (calls / "calls_2025-03-05.csv").write_text("")
+    # quiet days: header-only files share their bytes and are not duplicates of each other
+    (calls / "calls_2025-03-07.csv").write_text(HEADER + "\n")
+    (calls / "calls_2025-03-08.csv").write_text(HEADER + "\n")
     (calls / "calls_2025-03-06.csv").write_text(HEADER.replace(",agent_id", "") + "\nCL10,x\n")
     (calls / "notes.txt").write_text("left here by someone\n")
     # after the interval: must not be loaded yet
@@ -101,6 +104,7 @@ def test_call_files_are_loaded_quarantined_or_refused_and_nothing_is_lost(clean_
     assert "missing columns: agent_id" in rows["callcenter/calls_2025-03-06.csv"][4]
     assert "unexpected file name" in rows["callcenter/notes.txt"][4]
     assert "callcenter/calls_2025-03-10.csv" not in rows
+    assert rows["callcenter/calls_2025-03-08.csv"][:4] == ["loaded", 0, 0, 0]
     total_read = sum(r[1] for r in rows.values())
     assert total_read == loaded + quarantined
     assert loaded == 3 and lines_given == 2 + 5 + 2

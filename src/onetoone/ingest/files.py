@@ -33,6 +33,7 @@ class FileSource:
     pattern: re.Pattern[str]
     parser: FileParser
     copy_sql: str
+    has_header: bool
 
 
 CALLCENTER_CALLS = FileSource(
@@ -41,6 +42,7 @@ CALLCENTER_CALLS = FileSource(
     folder="callcenter",
     pattern=re.compile(r"^calls_(\d{4}-\d{2}-\d{2})\.csv$"),
     parser=parse_calls_csv,
+    has_header=True,
     copy_sql=(
         "copy raw.callcenter_calls (call_id, called_at, contact_id, caller_name, phone, email,"
         " reason, duration_seconds, satisfaction, is_complaint, resolution, agent_id, _batch_id,"
@@ -53,6 +55,7 @@ WEB_EVENTS = FileSource(
     folder="web",
     pattern=re.compile(r"^events_(\d{4}-\d{2}-\d{2})\.ndjson$"),
     parser=parse_web_ndjson,
+    has_header=False,
     copy_sql=(
         "copy raw.web_events (event_id, event_type, occurred_at, account_id, session_id, payload,"
         " _batch_id, _source_file, _line_number) from stdin"
@@ -93,7 +96,10 @@ def load_files(
             if already_loaded(conn, spec.source, spec.entity, source_ref, checksum):
                 results.append(BatchResult(0, spec.source, spec.entity, source_ref, "skipped"))
                 continue
-            duplicate_of = loaded_elsewhere(conn, spec.source, spec.entity, source_ref, checksum)
+            # Files without data rows (a quiet day: just a header) are alike by nature.
+            has_rows = len(data.splitlines()) > (1 if spec.has_header else 0)
+            duplicate_of = has_rows and loaded_elsewhere(conn, spec.source, spec.entity,
+                                                         source_ref, checksum)
             batch_id = open_batch(conn, source=spec.source, entity=spec.entity,
                                   source_ref=source_ref, checksum=checksum, run_id=run_id)
             result = BatchResult(batch_id, spec.source, spec.entity, source_ref, "loaded")
