@@ -4,12 +4,13 @@ Keys and relationships (unique / not_null customer_key, references to dim_custom
 equal to dim_customers) are dbt tests; these suites hold the business rules and reconcile the
 marts with the layers they are built from.
 
-The margin reconciliation recomputes, from raw ERP rows, what ``mart_customer_value.trailing_margin``
-sums to: latest version of every order, line and product (by ``updated_at``); completed orders of
-customers known to identity, ordered in the trailing window ``[as_of_date - 12 months,
-as_of_date)`` read in the warehouse time zone; per line ``quantity x unit price - discount -
-quantity x unit cost``, the product's current price / cost standing in for a missing one.
-``as_of_date`` is the date part of the run's ``as_of``, as dbt reads its ``as_of`` var.
+The margin reconciliation recomputes, from raw ERP rows, what
+``mart_customer_value.trailing_margin`` sums to: latest version of every order, line and product
+(by ``updated_at``); completed orders of customers known to identity, ordered in the trailing
+window ``[as_of_date - 12 months, as_of_date)`` read in the warehouse time zone; per line
+``quantity x unit price - discount - quantity x unit cost``, the product's current price / cost
+standing in for a missing one. ``as_of_date`` is the date part of the run's ``as_of``, as dbt reads
+its ``as_of`` var.
 """
 
 from __future__ import annotations

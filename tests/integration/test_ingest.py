@@ -169,7 +169,8 @@ def erp_source(erp_url):
                 ordered_at timestamptz, channel text, status text, updated_at timestamptz);
             create table erp.order_lines (order_id text, line_number int, product_id text,
                 quantity int, unit_price numeric(12,2), unit_cost numeric(12,2),
-                discount numeric(12,2), updated_at timestamptz, primary key (order_id, line_number));
+                discount numeric(12,2), updated_at timestamptz,
+                primary key (order_id, line_number));
             insert into erp.products values
                 ('P1', 'Livro', 'books', 10, 25, '2025-01-01'),
                 ('P2', 'Bola', 'sports', 5, -3, '2025-01-01');

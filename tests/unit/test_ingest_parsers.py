@@ -128,7 +128,8 @@ def test_bad_events_are_quarantined(text, field, reason):
 
 
 def test_anonymous_page_view_is_accepted():
-    [line] = list(parse_web_ndjson((event(event_type="page_view", account_id=None) + "\n").encode()))
+    anonymous = event(event_type="page_view", account_id=None)
+    [line] = list(parse_web_ndjson((anonymous + "\n").encode()))
     assert line.problem is None and line.row[3] is None
 
 
