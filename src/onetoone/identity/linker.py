@@ -1,0 +1,182 @@
+"""Train, store and apply the Splink model (DuckDB backend, in memory, no database needed).
+
+The pipeline reads ``intermediate.int_customer_records_unioned`` into pandas, runs
+``standardise`` and then the functions here, and writes the result back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import splink
+from splink import DuckDBAPI, Linker, SettingsCreator
+
+from onetoone.identity import model as spec
+
+logger = logging.getLogger(__name__)
+
+MODEL_FORMAT = 1
+# Connected components chain through any edge above the threshold, so it has to be high:
+# one weak edge between two relatives would merge their clusters.
+DEFAULT_THRESHOLD = 0.95
+# Pairs below this are not kept at all (they only feed match_probability_max).
+PAIR_FLOOR = 0.01
+U_MAX_PAIRS = 1e7
+EM_MAX_PAIRS = 5e6
+# m below this is not estimable from EM on real data volumes; see smooth_parameters.
+M_FLOOR = 1e-3
+U_FLOOR = 1e-9
+
+RESOLVE_COLUMNS = [
+    "unique_id",
+    "source",
+    "source_record_id",
+    "cluster_id",
+    "cluster_size",
+    "match_probability_max",
+]
+
+
+def train(records_std: pd.DataFrame, seed: int = 42) -> dict[str, Any]:
+    """Estimate the model without labels and return it as a JSON-able dict.
+
+    Prior from high-precision deterministic rules, u by random sampling, m by EM over the
+    training blocking rules, then ``smooth_parameters``. Deterministic for a given input and seed.
+    """
+    linker = _linker(records_std, spec.settings())
+    training = linker.training
+    training.estimate_probability_two_random_records_match(
+        spec.DETERMINISTIC_RULES, recall=spec.DETERMINISTIC_RULES_RECALL
+    )
+    training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=seed)
+    for rule in spec.TRAINING_BLOCKING_RULES:
+        before = linker._settings_obj.core_model_settings.copy()
+        try:
+            training.estimate_parameters_using_expectation_maximisation(
+                rule, estimate_without_term_frequencies=True, max_pairs=EM_MAX_PAIRS
+            )
+        except ValueError as error:
+            # Splink 5 refuses an m that underflows to 0 (a level only non-matches of this block
+            # reach) and leaves the linker holding just the session's comparisons: restore them
+            # and go on without this session's estimates.
+            if "minimum allowed value" not in str(error):
+                raise
+            linker._settings_obj.core_model_settings = before
+            sql = rule.get_blocking_rule("duckdb").blocking_rule_sql
+            logger.warning("EM session blocking on %s skipped: %s", sql, error)
+    splink_settings = smooth_parameters(linker.misc.save_model_to_json())
+    splink_settings.pop("linker_uid", None)  # random per Linker; not part of the model
+    return {
+        "model_format": MODEL_FORMAT,
+        "model_version": model_version(splink_settings),
+        "splink_version": splink.__version__,
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "training_records": len(records_std),
+        "splink_settings": splink_settings,
+    }
+
+
+def smooth_parameters(splink_settings: dict[str, Any]) -> dict[str, Any]:
+    """Make every level's m and u present and bounded away from 0.
+
+    EM on clean data drives m to ~0 for levels only non-matches reach (e.g. birth dates a year
+    apart), which turns one typo into an absolute veto; a level never observed has no m or u at
+    all. Missing values become neutral (m = u), m is floored at ``M_FLOOR``, then each
+    comparison's m and u are renormalised.
+    """
+    for comparison in splink_settings["comparisons"]:
+        levels = [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]
+        for level in levels:
+            m, u = level.get("m_probability"), level.get("u_probability")
+            m = m if isinstance(m, float | int) else None
+            u = u if isinstance(u, float | int) else None
+            level["m_probability"] = max(m if m is not None else (u or M_FLOOR), M_FLOOR)
+            level["u_probability"] = max(u if u is not None else (m or M_FLOOR), U_FLOOR)
+        for key in ("m_probability", "u_probability"):
+            total = sum(level[key] for level in levels)
+            for level in levels:
+                level[key] /= total
+    return splink_settings
+
+
+def model_version(splink_settings: dict[str, Any]) -> str:
+    """Short hash of the trained settings: same spec and parameters, same version."""
+    canonical = json.dumps(splink_settings, sort_keys=True, separators=(",", ":"))
+    return "m" + hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def save_model(model: dict[str, Any], path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(model, indent=2, sort_keys=True), encoding="utf-8")
+    return path
+
+
+def load_model(path: str | Path) -> dict[str, Any]:
+    """Read a model saved by ``save_model``; refuse unknown formats and edited files."""
+    model = json.loads(Path(path).read_text(encoding="utf-8"))
+    if model.get("model_format") != MODEL_FORMAT:
+        raise ValueError(f"{path}: unsupported model_format {model.get('model_format')!r}")
+    if model_version(model["splink_settings"]) != model["model_version"]:
+        raise ValueError(f"{path}: model_version does not match its settings")
+    return model
+
+
+def predict_pairs(
+    records_std: pd.DataFrame, model: dict[str, Any], threshold: float = PAIR_FLOOR
+) -> pd.DataFrame:
+    """Scored candidate pairs at or above ``threshold`` (match weight, probability, gammas)."""
+    linker = _linker(records_std, model["splink_settings"])
+    predictions = linker.inference.predict(threshold_match_probability=threshold)
+    return predictions.as_pandas_dataframe()
+
+
+def resolve(
+    records_std: pd.DataFrame, model: dict[str, Any], threshold: float = DEFAULT_THRESHOLD
+) -> pd.DataFrame:
+    """One row per record (``RESOLVE_COLUMNS``): connected components of pairs >= threshold.
+
+    ``match_probability_max`` is the best score of the record against any candidate (null when
+    no pair reached ``PAIR_FLOOR``); it says how close a singleton came to merging.
+    """
+    linker = _linker(records_std, model["splink_settings"])
+    predictions = linker.inference.predict(
+        threshold_match_probability=min(PAIR_FLOOR, threshold), warning_mode="never"
+    )
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        predictions, threshold_match_probability=threshold
+    )
+    sql = f"""
+        with best as (
+            select unique_id, max(match_probability) as match_probability_max
+            from (
+                select unique_id_l as unique_id, match_probability
+                from {predictions.physical_name}
+                union all
+                select unique_id_r, match_probability from {predictions.physical_name}
+            )
+            group by unique_id
+        )
+        select c.unique_id, c.source, c.source_record_id, c.cluster_id,
+               count(*) over (partition by c.cluster_id) as cluster_size,
+               b.match_probability_max
+        from {clusters.physical_name} as c
+        left join best as b using (unique_id)
+        order by c.unique_id
+    """
+    result = linker.misc.query_sql(sql, output_type="pandas")
+    result["cluster_size"] = result["cluster_size"].astype("int64")
+    return result[RESOLVE_COLUMNS]
+
+
+def _linker(records_std: pd.DataFrame, settings: SettingsCreator | dict[str, Any]) -> Linker:
+    """A Linker over a fresh in-memory DuckDB holding ``records_std``."""
+    db_api = DuckDBAPI()
+    table = db_api.register(records_std, dataset_display_name="customer_records")
+    return Linker(table, settings, log_level=None)  # logging is the application's to configure

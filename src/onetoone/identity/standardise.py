@@ -1,0 +1,398 @@
+"""Standardise unioned customer records so that Splink compares like with like.
+
+Input: the columns of ``intermediate.int_customer_records_unioned`` (see docs/data-contracts.md).
+Output: one row per record with the columns in ``STANDARD_COLUMNS``.
+
+Speed (1M records well under a minute): columns of mostly distinct values (addresses, emails,
+codes) go through Arrow's vectorised string kernels; columns that repeat (names, cities) and
+phone parsing run once per distinct value and are mapped back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from functools import cache
+
+import pandas as pd
+import phonenumbers
+import pyarrow as pa
+import pyarrow.compute as pc
+from unidecode import unidecode
+
+INPUT_COLUMNS = [
+    "source",
+    "source_record_id",
+    "first_name",
+    "last_name",
+    "full_name",
+    "birth_date",
+    "email",
+    "phone",
+    "address_line",
+    "city",
+    "postcode",
+    "region",
+    "country",
+    "national_id",
+    "updated_at",
+]
+
+STANDARD_COLUMNS = [
+    "unique_id",
+    "source",
+    "source_record_id",
+    "given_name",
+    "surname_1",
+    "surname_2",
+    "name_key",
+    "birth_date",
+    "email",
+    "email_local",
+    "phone_e164",
+    "phone_last8",
+    "address",
+    "city",
+    "postcode",
+    "country",
+    "national_id",
+]
+
+# Call-center records carry no country; their phone formats ("(11) 98765-4321") are Brazilian
+# and Brazil is the largest market, so BR is the default. A wrong guess for a foreign number only
+# changes the country code: the model also compares the last 8 digits, which survive it.
+DEFAULT_PHONE_REGION = "BR"
+
+NAME_PARTICLES = frozenset({"de", "da", "do", "del", "dos", "das", "la", "las", "los", "y", "e"})
+
+# Nickname -> given name (first token of it: "majo" -> "maria" as in "Maria Jose"). Only
+# unambiguous ones: "beto" (Alberto/Roberto), "dani", "fer", "alex", "cris" are left out.
+NICKNAMES: dict[str, str] = {
+    # Spanish
+    "pepe": "jose", "pepito": "jose", "chepe": "jose", "paco": "francisco",
+    "pancho": "francisco", "paquito": "francisco", "curro": "francisco", "chico": "francisco",
+    "kiko": "francisco", "lupe": "guadalupe", "lupita": "guadalupe", "nacho": "ignacio",
+    "chucho": "jesus", "chuy": "jesus", "lalo": "eduardo", "memo": "guillermo",
+    "quique": "enrique", "kike": "enrique", "tono": "antonio", "manolo": "manuel",
+    "lola": "dolores", "charo": "rosario", "concha": "concepcion", "conchita": "concepcion",
+    "chalo": "gonzalo", "meche": "mercedes", "chelo": "consuelo", "chela": "graciela",
+    "pepa": "josefina", "fina": "josefina", "majo": "maria", "marifer": "maria",
+    "santi": "santiago", "sebas": "sebastian", "nando": "fernando", "lucho": "luis",
+    "rafa": "rafael", "pipe": "felipe", "gabo": "gabriel", "tere": "teresa", "paty": "patricia",
+    "pati": "patricia", "vale": "valentina", "cata": "catalina", "caro": "carolina",
+    "chabela": "isabel", "javi": "javier", "juanjo": "juan", "maite": "maria",
+    # Portuguese
+    "ze": "jose", "zeca": "jose", "tiao": "sebastiao", "tonho": "antonio",
+    "toninho": "antonio", "bia": "beatriz", "bea": "beatriz", "nanda": "fernanda",
+    "gaby": "gabriela", "gabi": "gabriela", "dudu": "eduardo", "guto": "augusto",
+    "quim": "joaquim", "xande": "alexandre", "carol": "carolina", "malu": "maria",
+    "gui": "guilherme", "tati": "tatiane", "pri": "priscila", "vini": "vinicius",
+    "zefa": "josefa", "paulinho": "paulo",
+    # English
+    "bill": "william", "billy": "william", "will": "william", "bob": "robert",
+    "bobby": "robert", "rob": "robert", "dick": "richard", "rick": "richard", "jim": "james",
+    "jimmy": "james", "mike": "michael", "tom": "thomas", "tony": "anthony", "kate": "katherine",
+    "kathy": "katherine", "katie": "katherine", "liz": "elizabeth", "beth": "elizabeth",
+    "betty": "elizabeth", "peggy": "margaret", "maggie": "margaret", "jack": "john",
+    "johnny": "john", "dave": "david", "joe": "joseph", "joey": "joseph", "ben": "benjamin",
+    "dan": "daniel", "danny": "daniel", "nick": "nicholas", "sue": "susan", "jen": "jennifer",
+    "jenny": "jennifer", "matt": "matthew", "andy": "andrew", "charlie": "charles",
+    "chuck": "charles", "steve": "steven", "ed": "edward", "ted": "edward", "becky": "rebecca",
+    "kim": "kimberly", "debbie": "deborah",
+}  # fmt: skip
+
+# Street words -> one canonical word, so that "Av."/"Avda."/"Avenue"/"Avenida" compare equal.
+# Only consistency matters: "tv" is Travessa in Brazil and Transversal in Colombia, both become
+# "travessa".
+ADDRESS_ABBREVIATIONS: dict[str, str] = {
+    "av": "avenida", "avda": "avenida", "ave": "avenida", "avenue": "avenida", "r": "rua",
+    "c": "calle", "ca": "calle", "cl": "calle", "cll": "calle", "cra": "carrera",
+    "kr": "carrera", "kra": "carrera", "tv": "travessa", "trav": "travessa",
+    "transversal": "travessa", "al": "alameda", "priv": "privada", "blvd": "boulevard",
+    "bulevar": "boulevard", "dg": "diagonal", "rod": "rodovia", "estr": "estrada",
+    "pca": "praca", "pza": "plaza", "pje": "pasaje", "psje": "pasaje", "jr": "jiron",
+    "col": "colonia", "esq": "esquina", "st": "street", "rd": "road", "dr": "drive",
+    "apto": "apartamento", "ap": "apartamento", "apt": "apartamento", "dpto": "departamento",
+    "depto": "departamento", "bl": "bloco", "sta": "santa", "sto": "santo", "gral": "general",
+    "pres": "presidente",
+}  # fmt: skip
+
+# "No. 123", "nº 123", "#123" vs "123": the marker carries no information and is inconsistently
+# present, so it is dropped rather than expanded to "numero".
+ADDRESS_NUMBER_MARKERS = frozenset({"no", "n", "nro", "num", "numero"})
+
+COUNTRY_NAMES = {
+    "BRASIL": "BR", "BRAZIL": "BR", "MEXICO": "MX", "ARGENTINA": "AR", "COLOMBIA": "CO",
+    "CHILE": "CL", "PERU": "PE", "URUGUAY": "UY", "PARAGUAY": "PY", "ECUADOR": "EC",
+    "PORTUGAL": "PT", "ESPANA": "ES", "SPAIN": "ES",
+}  # fmt: skip
+
+_TEXT = "string[pyarrow]"  # .str methods on it run in Arrow's C++ kernels
+_NON_ALPHA = re.compile(r"[^a-z]+")
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_NAME_PARTS_SEPARATOR = "\x1f"
+_SAME_DIGIT = "|".join(f"{digit}*" for digit in "0123456789")  # "00000": a placeholder
+_CALLING_CODE_REGIONS = {
+    str(code): regions[0] for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items()
+}
+
+
+def standardise(records: pd.DataFrame, default_region: str = DEFAULT_PHONE_REGION) -> pd.DataFrame:
+    """Return the Splink input table: one row per record, columns ``STANDARD_COLUMNS``.
+
+    ``default_region`` (ISO2) is used to read phone numbers of records without a usable country.
+    """
+    df = records.reindex(columns=INPUT_COLUMNS).reset_index(drop=True)
+    out = pd.DataFrame(index=df.index)
+    out["source"] = df["source"].astype(str)
+    out["source_record_id"] = df["source_record_id"].astype(str)
+    out["unique_id"] = out["source"] + ":" + out["source_record_id"]
+
+    names = standardise_names(df["first_name"], df["last_name"], df["full_name"])
+    out[["given_name", "surname_1", "surname_2"]] = names
+    has_name = out["given_name"].notna() & out["surname_1"].notna()
+    out["name_key"] = (out["given_name"] + " " + out["surname_1"]).where(has_name)
+
+    out["birth_date"] = standardise_birth_date(df["birth_date"])
+    out["email"] = standardise_email(df["email"])
+    out["email_local"] = out["email"].str.replace(r"@.*", "", regex=True)
+    out["country"] = _map_distinct(_text(df["country"]), _country_code)
+    out["phone_e164"] = standardise_phone(df["phone"], out["country"], default_region)
+    out["phone_last8"] = out["phone_e164"].str.slice(-8)
+    out["address"] = standardise_address(df["address_line"])
+    out["city"] = _map_distinct(_text(df["city"]), _clean_words)
+    out["postcode"] = _clean_code(df["postcode"])
+    out["national_id"] = _clean_code(df["national_id"])
+    out = out[STANDARD_COLUMNS]
+    return out.astype(object).where(out.notna(), None)
+
+
+def standardise_name(value: object) -> tuple[str | None, list[str]]:
+    """Split one full name ("Given [Middle] Surname1 [Surname2]") into given name and surnames."""
+    return _split_full_name(_name_tokens(value))
+
+
+def standardise_names(first: pd.Series, last: pd.Series, full: pd.Series) -> pd.DataFrame:
+    """``given_name, surname_1, surname_2`` per record (given name with nickname resolved).
+
+    The given name is the first token; the surnames are the last two tokens of the surname part.
+    Middle tokens are dropped: a naive split of "Juan Carlos Garcia Lopez" (call center: first
+    token, then the rest) and the ERP's "Juan Carlos" / "Garcia Lopez" then agree.
+    """
+    columns = ["given_name", "surname_1", "surname_2"]
+    given = _map_distinct(_text(first), lambda v: _split_full_name(_name_tokens(v))[0])
+    surnames = _map_distinct(_text(last), lambda v: (*_name_tokens(v)[-2:], None)[:2])
+    both = given.notna() & (surnames.str[0].notna())
+    complete = [(g, *s) for g, s in zip(given[both], surnames[both], strict=True)]
+    # Only one part (or just a full name) given: read what there is as a whole name.
+    parts = [_text(column[~both]).fillna("") for column in (first, last, full)]
+    keys = parts[0] + _NAME_PARTS_SEPARATOR + parts[1] + _NAME_PARTS_SEPARATOR + parts[2]
+    split = _map_distinct(
+        keys, lambda key: _split_name_parts(*str(key).split(_NAME_PARTS_SEPARATOR))
+    )
+    return pd.concat(
+        [
+            pd.DataFrame(complete, index=given.index[both], columns=columns, dtype=object),
+            pd.DataFrame(split.tolist(), index=split.index, columns=columns, dtype=object),
+        ]
+    ).reindex(first.index)
+
+
+def standardise_phone(
+    phones: pd.Series,
+    countries: pd.Series | None = None,
+    default_region: str = DEFAULT_PHONE_REGION,
+) -> pd.Series:
+    """E.164 phone numbers; null when not a possible number for the region used to read it.
+
+    Numbers without trunk, carrier or international prefixes (most of them) are converted in
+    vectorised steps per region; the rest go through ``phonenumbers`` once per distinct value.
+    The result equals ``phonenumbers``' for every input (see the tests).
+    """
+    digits = _text(phones).str.replace(r"[^0-9+]", "", regex=True)
+    digits = digits.where(digits.str.len() > 0)
+    if countries is None:
+        regions = pd.Series(default_region, index=digits.index, dtype=_TEXT)
+    else:
+        supported = countries.isin(phonenumbers.SUPPORTED_REGIONS)
+        regions = countries.where(supported, default_region).astype(_TEXT)
+
+    international = digits.str.startswith("+").fillna(False).astype(bool)
+    number_regions, national = regions.copy(), digits.where(~international)
+    for size in (1, 2, 3):  # "+<calling code><national>"; calling codes are prefix-free
+        region_of_code = digits.str.slice(1, 1 + size).map(_CALLING_CODE_REGIONS)
+        hit = international & region_of_code.notna()
+        national[hit] = digits[hit].str.slice(1 + size)
+        number_regions[hit] = region_of_code[hit]
+
+    e164 = pd.Series(pd.NA, index=digits.index, dtype=_TEXT)
+    for region in number_regions[national.notna()].unique():
+        plan = _region_plan(region)
+        rows = national.notna() & (number_regions == region)
+        if plan is None or not rows.any():
+            continue
+        number = national[rows]
+        plain = plan.is_plain(number) & (
+            international[rows] | ~number.str.startswith(plan.country_code).astype(bool)
+        )
+        e164[plain[plain].index] = "+" + plan.country_code + number[plain]
+
+    rest = digits.notna() & e164.isna()
+    keys = regions[rest] + "|" + digits[rest]
+    e164[rest] = _map_distinct(keys, lambda key: _parse_phone(*str(key).split("|", 1)))
+    return e164
+
+
+def standardise_email(emails: pd.Series) -> pd.Series:
+    """Lowercase, whitespace removed; null unless it looks like ``local@domain.tld``."""
+    cleaned = _text(emails).str.lower().str.replace(r"[ \t\r\n\f\v]+", "", regex=True)
+    return cleaned.where(cleaned.str.fullmatch(r"[^@]+@[^@]+\.[^@]+").fillna(False).astype(bool))
+
+
+def standardise_address(lines: pd.Series) -> pd.Series:
+    """Lowercase ASCII words, street types canonical, house-number markers ("nº", "#") dropped.
+
+    Addresses are mostly distinct but their words are not: split them in Arrow, clean each
+    distinct word once in Python, join again in Arrow.
+    """
+    arrow = pa.array(_text(lines).array)
+    if isinstance(arrow, pa.ChunkedArray):
+        arrow = arrow.combine_chunks()
+    text = pc.utf8_lower(arrow.cast(pa.string()))
+    words = pc.utf8_split_whitespace(text)
+    distinct = pc.dictionary_encode(pc.list_flatten(words))
+    cleaned = pa.array([_address_word(w) for w in distinct.dictionary.to_pylist()], pa.string())
+    rebuilt = pa.ListArray.from_arrays(
+        words.offsets, cleaned.take(distinct.indices), mask=pc.is_null(words)
+    )
+    joined = pc.binary_join(rebuilt, " ")
+    joined = pc.utf8_trim_whitespace(pc.replace_substring_regex(joined, " +", " "))
+    result = pd.Series(joined.to_pylist(), index=lines.index, dtype=_TEXT)
+    return result.where(result.str.len() > 0)
+
+
+def standardise_birth_date(dates: pd.Series) -> pd.Series:
+    """``YYYY-MM-DD`` strings; implausible dates (before 1900, in the future) become null."""
+    parsed = pd.to_datetime(_text(dates).str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+    plausible = (parsed >= pd.Timestamp("1900-01-01")) & (parsed <= pd.Timestamp.now())
+    return parsed.dt.strftime("%Y-%m-%d").where(plausible)
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Arrow-backed strings; blank values become null."""
+    text = values.astype(_TEXT)
+    return text.where(text.str.strip().str.len() > 0)
+
+
+def _map_distinct(values: pd.Series, func: Callable[[Hashable], object]) -> pd.Series:
+    """Apply ``func`` once per distinct non-null value and map the results back."""
+    present = values.notna().tolist()
+    lookup = {v: func(v) for v in pd.unique(values[values.notna()])}
+    mapped = [lookup[v] if ok else None for v, ok in zip(values.tolist(), present, strict=True)]
+    return pd.Series(mapped, index=values.index, dtype=object)
+
+
+def _unaccent_lower(text: str) -> str:
+    text = text.lower()
+    return text if text.isascii() else unidecode(text)
+
+
+def _clean_words(value: object) -> str | None:
+    cleaned = _NON_ALNUM.sub(" ", _unaccent_lower(str(value))).strip()
+    return cleaned or None
+
+
+def _clean_code(values: pd.Series) -> pd.Series:
+    """Postcodes and national ids: digits and uppercase letters only; "00000" is no value."""
+    code = _text(values).str.upper().str.replace(r"[^0-9A-Z]", "", regex=True)
+    degenerate = code.str.fullmatch(_SAME_DIGIT)
+    return code.mask(degenerate.fillna(True).astype(bool))
+
+
+def _country_code(value: object) -> str | None:
+    code = re.sub(r"[^A-Z]", "", _unaccent_lower(str(value)).upper())
+    return code if len(code) == 2 else COUNTRY_NAMES.get(code)
+
+
+def _address_word(word: str) -> str:
+    """One whitespace-separated chunk of a lowercased address ("av.", "nº", "c/mayor", "1.000")."""
+    text = word.replace("º", " ").replace("°", " ")  # "nº 5", "1º andar"
+    text = text if text.isascii() else unidecode(text)
+    text = re.sub(r"^c/", "calle ", text).replace("s/n", " ")
+    return " ".join(
+        ADDRESS_ABBREVIATIONS.get(token, token)
+        for token in _NON_ALNUM.sub(" ", text).split()
+        if token not in ADDRESS_NUMBER_MARKERS
+    )
+
+
+def _name_tokens(value: object) -> list[str]:
+    tokens = _NON_ALPHA.sub(" ", _unaccent_lower(str(value))).split()
+    return [t for t in tokens if t not in NAME_PARTICLES and len(t) > 1]
+
+
+def _split_full_name(tokens: list[str]) -> tuple[str | None, list[str]]:
+    if not tokens:
+        return None, []
+    given = NICKNAMES.get(tokens[0], tokens[0])
+    return given, tokens[-2:] if len(tokens) > 2 else tokens[1:]
+
+
+def _split_name_parts(first: str, last: str, full: str) -> tuple[str | None, ...]:
+    """Given name and two surnames from whichever of the parts are filled."""
+    tokens = _name_tokens(first) or _name_tokens(last) or _name_tokens(_swap_comma(full))
+    given, surnames = _split_full_name(tokens)
+    return given, *(surnames + [None, None])[:2]
+
+
+def _swap_comma(value: str) -> str:
+    """ "Silva, Maria" -> "Maria Silva"."""
+    last, sep, first = value.partition(",")
+    return f"{first} {last}" if sep else last
+
+
+def _parse_phone(region: str, raw: str) -> str | None:
+    """The slow path: whatever ``phonenumbers`` makes of it."""
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number) or len(set(str(number.national_number))) < 2:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@dataclass(frozen=True)
+class _RegionPlan:
+    """What the vectorised phone path needs of a region's phonenumbers metadata."""
+
+    country_code: str
+    prefix_rules: tuple[str, ...]  # trunk/carrier and international prefixes, as regexes
+    lengths: frozenset[int]
+
+    def is_plain(self, national: pd.Series) -> pd.Series:
+        """Digits only, a possible length, no prefix that phonenumbers would strip."""
+        plain = (
+            national.str.fullmatch("[1-9][0-9]*")
+            & national.str.len().isin(self.lengths)
+            & ~national.str.fullmatch(_SAME_DIGIT)
+        )
+        for rule in self.prefix_rules:
+            stripped = national.str.replace(f"^(?:{rule})", "", n=1, regex=True)
+            plain &= stripped.str.len() == national.str.len()
+        return plain.fillna(False).astype(bool)
+
+
+@cache
+def _region_plan(region: str) -> _RegionPlan | None:
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if metadata is None:
+        return None
+    rules = (metadata.national_prefix_for_parsing, metadata.international_prefix)
+    general = metadata.general_desc
+    return _RegionPlan(
+        country_code=str(metadata.country_code),
+        prefix_rules=tuple(rule for rule in rules if rule),
+        lengths=frozenset((*general.possible_length, *(general.possible_length_local_only or ()))),
+    )

@@ -1,0 +1,282 @@
+"""Real Splink runs on a small synthetic population built here (households, typos, nicknames,
+same-name strangers, cross-system duplicates)."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from onetoone.identity.evaluation import household_false_pairs, pairwise_scores
+from onetoone.identity.linker import (
+    load_model,
+    predict_pairs,
+    resolve,
+    save_model,
+    train,
+)
+from onetoone.identity.standardise import standardise
+
+GIVEN = {
+    "BR": ["João", "José", "Francisco", "Antônio", "Maria", "Ana", "Fernanda", "Beatriz",
+           "Lucas", "Gabriel", "Juliana", "Camila", "Rafael", "Sebastião", "Patrícia"],
+    "MX": ["José", "Francisco", "Guadalupe", "Jesús", "Ignacio", "María", "Sofía", "Eduardo",
+           "Guillermo", "Alejandra", "Valeria", "Diego", "Enrique", "Dolores", "Manuel"],
+}  # fmt: skip
+SURNAMES = {
+    "BR": ["Silva", "Santos", "Oliveira", "Souza", "Pereira", "Costa", "Rodrigues", "Almeida",
+           "Nascimento", "Lima", "Araújo", "Fernandes", "Carvalho", "Gomes", "Ribeiro"],
+    "MX": ["García", "Hernández", "López", "Martínez", "González", "Pérez", "Sánchez",
+           "Ramírez", "Flores", "Gómez", "Núñez", "Morales", "Jiménez", "Ruiz", "Díaz"],
+}  # fmt: skip
+NICKNAME_OF = {
+    "José": "Zé", "Francisco": "Paco", "Guadalupe": "Lupe", "Ignacio": "Nacho", "Jesús": "Chuy",
+    "Eduardo": "Lalo", "Sebastião": "Tião", "Antônio": "Tonho",
+}  # fmt: skip
+STREETS = {
+    "BR": ["Av. Paulista", "R. Augusta", "R. das Flores", "Av. Brasil", "R. XV de Novembro"],
+    "MX": ["Av. Reforma", "C/ Madero", "Av. Insurgentes", "C/ Hidalgo", "Av. Juárez"],
+}
+CITIES = {"BR": ["São Paulo", "Rio de Janeiro", "Curitiba"], "MX": ["Ciudad de México", "Puebla"]}
+DOMAINS = ["gmail.com", "hotmail.com", "yahoo.com", "outlook.com"]
+
+
+def _typo(rng: random.Random, word: str) -> str:
+    i = rng.randrange(1, len(word) - 1)
+    return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+
+
+def _phone_formats(country: str, area: str, number: str) -> list[str]:
+    cc = "55" if country == "BR" else "52"
+    return [
+        f"({area}) {number[:-4]}-{number[-4:]}",
+        f"+{cc} {area} {number[:-4]} {number[-4:]}",
+        f"{area}{number}",
+        f"{area}-{number[:-4]}-{number[-4:]}",
+    ]
+
+
+def build_population(seed: int = 7, households: int = 90) -> pd.DataFrame:
+    """People in households, and their records in the three systems, with ground truth."""
+    rng = random.Random(seed)
+    people = []
+    for h in range(households):
+        country = rng.choice(["BR", "BR", "MX"])
+        area = rng.choice(["11", "21", "41"]) if country == "BR" else rng.choice(["55", "33"])
+        landline = f"3{rng.randrange(1000000, 9999999)}" if country == "BR" else None
+        if country == "MX":
+            landline = f"{rng.randrange(10000000, 99999999)}"
+        surname = rng.choice(SURNAMES[country])
+        address = f"{rng.choice(STREETS[country])}, {rng.randrange(10, 3000)}"
+        household = {
+            "household_id": f"H{h}",
+            "country": country,
+            "area": area,
+            "landline": landline,
+            "address": address,
+            "city": rng.choice(CITIES[country]),
+            "postcode": f"{rng.randrange(10000, 99999)}-{rng.randrange(100, 999)}",
+            "family_email": f"familia{h}@{rng.choice(DOMAINS)}" if rng.random() < 0.3 else None,
+        }
+        size = rng.choice([1, 1, 2, 2, 3, 4])
+        parent_birth = date(1950, 1, 1) + timedelta(days=rng.randrange(0, 12000))
+        names = rng.sample(GIVEN[country], size)  # relatives have different given names
+        for k, given in enumerate(names):
+            birth = parent_birth + timedelta(days=rng.randrange(-2000, 2000))
+            if k >= 2:  # children
+                birth = parent_birth + timedelta(days=rng.randrange(7000, 12000))
+            people.append(
+                {
+                    **household,
+                    "person_id": f"P{len(people)}",
+                    "given": given,
+                    "surnames": [surname, rng.choice(SURNAMES[country])],
+                    "birth": birth,
+                    "mobile": f"9{rng.randrange(10000000, 99999999)}"
+                    if country == "BR"
+                    else f"{rng.randrange(10000000, 99999999)}",
+                    "email": f"{given.lower()[:3]}{rng.randrange(100, 9999)}@{rng.choice(DOMAINS)}",
+                    "cpf": f"{rng.randrange(10**10, 10**11):011d}" if rng.random() < 0.6 else None,
+                }
+            )
+    # Strangers sharing a very common name with someone else.
+    for twin_of in rng.sample(people, 12):
+        other = dict(rng.choice([p for p in people if p["country"] == twin_of["country"]]))
+        other.update(
+            person_id=f"P{len(people)}",
+            household_id=f"S{len(people)}",
+            given=twin_of["given"],
+            surnames=list(twin_of["surnames"]),
+            birth=twin_of["birth"] + timedelta(days=rng.randrange(400, 9000)),
+            mobile=f"9{rng.randrange(10000000, 99999999)}",
+            email=f"x{rng.randrange(100, 9999)}@{rng.choice(DOMAINS)}",
+            family_email=None,
+            address=f"{rng.choice(STREETS[other['country']])}, {rng.randrange(10, 3000)}",
+            landline=f"3{rng.randrange(1000000, 9999999)}",
+            cpf=None,
+        )
+        people.append(other)
+    return pd.DataFrame(_records(rng, people))
+
+
+def _records(rng: random.Random, people: list[dict]) -> list[dict]:
+    rows: list[dict] = []
+    for p in people:
+        personal_phone = p["mobile"] if rng.random() < 0.8 else p["landline"]
+        phones = _phone_formats(p["country"], p["area"], personal_phone)
+        base = {"person_id": p["person_id"], "household_id": p["household_id"]}
+        if rng.random() < 0.8:  # ERP customer
+            for dup in range(2 if rng.random() < 0.1 else 1):
+                given = _typo(rng, p["given"]) if dup else p["given"]
+                rows.append({
+                    **base, "source": "erp", "source_record_id": f"E{len(rows)}",
+                    "first_name": given, "last_name": " ".join(p["surnames"]),
+                    "birth_date": p["birth"].isoformat(),
+                    "email": (p["family_email"] or p["email"]).upper(),
+                    "phone": rng.choice(phones), "address_line": p["address"],
+                    "city": p["city"], "postcode": p["postcode"], "country": p["country"],
+                    "national_id": p["cpf"],
+                })  # fmt: skip
+        for _ in range(rng.choice([0, 1, 1, 2])):  # call-center contacts
+            given = p["given"]
+            surnames = p["surnames"][:1] if rng.random() < 0.4 else p["surnames"]
+            roll = rng.random()
+            if roll < 0.2 and given in NICKNAME_OF:
+                given = NICKNAME_OF[given]
+            elif roll < 0.35:
+                surnames = [_typo(rng, surnames[0]), *surnames[1:]]
+            name = f"{given} {' '.join(surnames)}"
+            if rng.random() < 0.1:
+                name = f"{' '.join(surnames)} {given}"
+            first, _, last = name.partition(" ")  # split like int_callcenter_contacts
+            rows.append({
+                **base, "source": "callcenter", "source_record_id": f"CC{len(rows)}",
+                "first_name": first, "last_name": last, "full_name": name,
+                "phone": rng.choice(phones),
+                "email": p["email"] if rng.random() < 0.3 else None,
+            })  # fmt: skip
+        if rng.random() < 0.6:  # web account
+            moved = rng.random() < 0.15
+            rows.append({
+                **base, "source": "web", "source_record_id": f"W{len(rows)}",
+                "first_name": p["given"], "last_name": p["surnames"][0],
+                "birth_date": p["birth"].isoformat(), "email": f" {p['email']}",
+                "phone": rng.choice(phones) if rng.random() < 0.7 else None,
+                "city": "Curitiba" if moved else p["city"], "country": p["country"],
+            })  # fmt: skip
+    return rows
+
+
+@pytest.fixture(scope="module")
+def population() -> pd.DataFrame:
+    return build_population()
+
+
+@pytest.fixture(scope="module")
+def records_std(population: pd.DataFrame) -> pd.DataFrame:
+    return standardise(population)
+
+
+@pytest.fixture(scope="module")
+def trained(records_std: pd.DataFrame) -> dict:
+    return train(records_std)
+
+
+@pytest.fixture(scope="module")
+def resolved(records_std: pd.DataFrame, trained: dict) -> pd.DataFrame:
+    return resolve(records_std, trained)
+
+
+def _truth(population: pd.DataFrame) -> pd.DataFrame:
+    truth = population[["source", "source_record_id", "person_id", "household_id"]].copy()
+    truth["unique_id"] = truth["source"] + ":" + truth["source_record_id"]
+    return truth
+
+
+def test_resolve_returns_one_row_per_record(population, resolved):
+    assert len(resolved) == len(population)
+    assert resolved["unique_id"].is_unique
+    sizes = resolved.groupby("cluster_id")["unique_id"].transform("size")
+    assert (sizes == resolved["cluster_size"]).all()
+
+
+def test_accuracy_on_fixture(population, resolved):
+    scores = pairwise_scores(resolved, _truth(population))
+    assert scores["precision"] >= 0.97, scores
+    assert scores["recall"] >= 0.85, scores
+
+
+def test_household_members_get_different_clusters(population, resolved):
+    assert household_false_pairs(resolved, _truth(population)) == 0
+
+
+def test_same_name_strangers_stay_apart(population, resolved):
+    truth = _truth(population).merge(resolved[["unique_id", "cluster_id"]], on="unique_id")
+    strangers = truth[truth["household_id"].str.startswith("S")]
+    for _, stranger in strangers.iterrows():
+        namesakes = truth[truth["cluster_id"] == stranger["cluster_id"]]
+        assert set(namesakes["person_id"]) == {stranger["person_id"]}
+
+
+def test_cross_source_duplicates_get_one_cluster():
+    records = pd.DataFrame(
+        [
+            {"source": "erp", "source_record_id": "E9001", "first_name": "Francisco",
+             "last_name": "Núñez García", "birth_date": "1979-03-14",
+             "email": "pacho.nunez@gmail.com", "phone": "(11) 98765-4321",
+             "address_line": "Av. Paulista, 1000", "city": "São Paulo", "country": "BR"},
+            {"source": "callcenter", "source_record_id": "CC9001", "first_name": "Paco",
+             "last_name": "Nunez", "phone": "+55 11 98765 4321"},
+            {"source": "web", "source_record_id": "W9001", "first_name": "FRANCISCO",
+             "last_name": "Nunez", "birth_date": "1979-03-14",
+             "email": " Pacho.Nunez@Gmail.com", "city": "Curitiba", "country": "BR"},
+        ]
+    )  # fmt: skip
+    # Resolve within a realistic population: term frequencies come from the data resolved.
+    records_std = standardise(pd.concat([build_population(seed=11), records], ignore_index=True))
+    result = resolve(records_std, train(records_std)).set_index("unique_id")
+    assert result.loc[["erp:E9001", "callcenter:CC9001", "web:W9001"], "cluster_id"].nunique() == 1
+    assert result.loc["erp:E9001", "cluster_size"] == 3
+
+
+def test_explicit_household_stays_apart_and_its_duplicates_merge():
+    home = {"address_line": "Rua das Flores, 12", "city": "Curitiba", "country": "BR",
+            "phone": "(41) 3333-1234", "email": "familia.souza@gmail.com"}  # fmt: skip
+    people = [("José", "Souza Lima", "1961-04-02"), ("Ana", "Souza Lima", "1963-09-30"),
+              ("Pedro", "Souza Lima", "1990-01-15")]  # fmt: skip
+    rows = [
+        {"source": "erp", "source_record_id": f"H{i}", "first_name": given, "last_name": last,
+         "birth_date": born, **home}
+        for i, (given, last, born) in enumerate(people)
+    ]  # fmt: skip
+    # José again through the call center, from the home landline, as "Zé Souza".
+    rows.append({"source": "callcenter", "source_record_id": "HC0", "first_name": "Zé",
+                 "last_name": "Souza", "phone": "+55 41 3333 1234"})  # fmt: skip
+    records_std = standardise(pd.concat([build_population(seed=5), pd.DataFrame(rows)]))
+    result = resolve(records_std, train(records_std)).set_index("unique_id")
+    clusters = result.loc[["erp:H0", "erp:H1", "erp:H2", "callcenter:HC0"], "cluster_id"]
+    assert clusters.iloc[:3].nunique() == 3
+    assert clusters["callcenter:HC0"] == clusters["erp:H0"]
+
+
+def test_model_round_trips_and_version_is_deterministic(records_std, trained, tmp_path: Path):
+    names = [c["output_column_name"] for c in trained["splink_settings"]["comparisons"]]
+    assert names == ["name", "birth_date", "contact", "national_id"]
+    path = save_model(trained, tmp_path / "model.json")
+    loaded = load_model(path)
+    assert loaded == trained
+    assert train(records_std)["model_version"] == trained["model_version"]
+    tampered = dict(loaded, model_version="m000000000000")
+    save_model(tampered, tmp_path / "bad.json")
+    with pytest.raises(ValueError):
+        load_model(tmp_path / "bad.json")
+
+
+def test_predict_pairs_scores_candidates(records_std, trained):
+    pairs = predict_pairs(records_std, trained, threshold=0.5)
+    assert {"unique_id_l", "unique_id_r", "match_probability", "match_weight"} <= set(pairs)
+    assert (pairs["match_probability"] >= 0.5).all()
+    assert (pairs["unique_id_l"] != pairs["unique_id_r"]).all()
