@@ -136,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     af.add_argument("airflow_args", nargs=argparse.REMAINDER)
     af.set_defaults(func=_cmd_airflow)
 
+    from onetoone.value import cli as value_cli
+
+    value_cli.add_parser(commands)
+
     demo = commands.add_parser("demo", help="generate a sample and run the whole pipeline")
     demo.add_argument("--customers", type=int, default=3000)
     demo.add_argument("--seed", type=int, default=42)
