@@ -9,9 +9,11 @@ Builds the customer warehouse for one data interval, write-audit-publish style:
 3. **dbt staging**: staging views and the unioned customer records;
 4. **identify**: Splink links and deduplicates the records and writes stable customer keys into
    `identity`, then Great Expectations checks them;
-5. **dbt marts** into `marts_build`, then Great Expectations checks their business rules;
-6. **dbt after audit**: the value-tier snapshot and the tier migrations, only from checked marts;
-7. **publish**: `marts_build` is copied into `marts` in one transaction, so BI users keep the
+5. **value**: dbt keys the order history by customer; a BG/NBD + Gamma-Gamma model fitted on it
+   (checked on a holdout) writes every customer's strategic value into `value`;
+6. **dbt marts** into `marts_build`, then Great Expectations checks their business rules;
+7. **dbt after audit**: the value-tier snapshot and the tier migrations, only from checked marts;
+8. **publish**: `marts_build` is copied into `marts` in one transaction, so BI users keep the
    previous good version whenever anything above fails.
 
 Rerunning a run for the same interval gives the same tables. Logic lives in the `onetoone`
@@ -72,6 +74,12 @@ with DAG(
         return pipeline.check_quality("identity", conninfo(AIRFLOW_CONN_ID), run_id=run_id,
                                       as_of=data_interval_end)
 
+    @task
+    def value(data_interval_end=None, run_id=None) -> dict:
+        from onetoone import pipeline
+
+        return pipeline.value(conninfo(AIRFLOW_CONN_ID), run_id=run_id, as_of=data_interval_end)
+
     @task(retries=0)
     def check_marts(data_interval_end=None, run_id=None) -> dict:
         from onetoone import pipeline
@@ -89,16 +97,18 @@ with DAG(
                 for source in ("erp", "callcenter", "web")]
     # The dbt project is cut in three by tags (see dbt_project/selectors.yml).
     dbt_groups = {
-        "dbt_staging": render_config("tag:staging", "tag:intermediate", exclude=["tag:identity"]),
-        "dbt_marts": render_config("tag:identity", "tag:seeds", "tag:marts",
+        "dbt_staging": render_config("tag:staging", "tag:intermediate",
+                                     exclude=["tag:identity", "tag:value"]),
+        "dbt_keyed": render_config("tag:identity"),
+        "dbt_marts": render_config("tag:value", "tag:seeds", "tag:marts",
                                    exclude=["tag:after_audit"]),
         "dbt_after_audit": render_config("tag:after_audit"),
     }
-    dbt_staging, dbt_marts, dbt_after_audit = (
+    dbt_staging, dbt_keyed, dbt_marts, dbt_after_audit = (
         DbtTaskGroup(group_id=group_id, project_config=project, profile_config=profile,
                      execution_config=execution, render_config=render,
                      operator_args={"vars": DBT_VARS})
         for group_id, render in dbt_groups.items()
     )
-    chain(check_raw(ingested), dbt_staging, identify(), check_identity(), dbt_marts,
-          check_marts(), dbt_after_audit, publish())
+    chain(check_raw(ingested), dbt_staging, identify(), check_identity(), dbt_keyed, value(),
+          dbt_marts, check_marts(), dbt_after_audit, publish())

@@ -59,7 +59,10 @@ def airflow_environment() -> dict[str, str]:
         "DBT_TARGET_PATH": str(p.dbt_target),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "GX_ANALYTICS_ENABLED": "False",
+        # No usage telemetry: it would try the network on every task.
         "SCARF_ANALYTICS": "false",
+        "SCARF_NO_ANALYTICS": "true",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
     }
     env.setdefault("AIRFLOW_CONN_" + AIRFLOW_CONN_ID.upper(), connection_json(warehouse_url()))
     env.setdefault("AIRFLOW_CONN_" + ERP_CONN_ID.upper(), connection_json(erp_source_url()))

@@ -88,3 +88,10 @@ def check_quality(layer: str, warehouse: str, *, run_id: str, as_of: datetime,
     return {"layer": layer, "passed": report.passed_count, "checks": len(report.checks),
             "warnings_failed": len(report.warning_failures),
             "data_docs": str(report.data_docs_index)}
+
+
+def value(warehouse: str, *, run_id: str, as_of: datetime) -> dict:
+    """Strategic value of every customer (BG/NBD + Gamma-Gamma), for the marts to read."""
+    from onetoone.value.store import score_customers
+
+    return score_customers(warehouse, run_id=run_id, as_of=as_of)

@@ -36,7 +36,7 @@ def test_daily_dag_checks_quality_before_publishing(dagbag):
     dag = dagbag.dags["onetoone_daily"]
     publish = dag.get_task("publish")
     upstream = publish.get_flat_relative_ids(upstream=True)
-    for gate in ("check_raw", "check_identity", "check_marts", "identify"):
+    for gate in ("check_raw", "check_identity", "check_marts", "identify", "value"):
         assert gate in upstream
     assert any(t.startswith("dbt_marts.") for t in upstream)
     assert all(dag.get_task(g).retries == 0 for g in ("check_raw", "check_identity",

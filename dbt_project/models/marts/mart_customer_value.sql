@@ -4,11 +4,17 @@
 --   cost_to_serve     call minutes x call rate + returned orders x return rate (the return fee)
 --                     + coupon redemptions x web support rate   (rates: seed cost_to_serve_rates)
 --   actual_value      trailing_margin - cost_to_serve
+--   strategic_value   clv (discounted expected revenue over 36 months, from the value step's
+--                     BG/NBD + Gamma-Gamma model) x the customer's margin rate (trailing margin /
+--                     net revenue; the population's rate when the customer has no trailing
+--                     revenue): the margin the relationship may still bring.
+--   growth_gap        strategic_value - actual_value
 --   value_tier        MVC: best `mvc_top_share` of customers by actual value (ties share a rank,
 --                     so a tie at the threshold keeps them all), positive value only;
---                     BZ (below zero): actual value < 0; other: the rest.
---                     MGC (most growable) needs strategic value, which a later issue adds.
---   quintile          1-5 by actual value, 5 = best (ties broken by customer_key).
+--                     BZ (below zero): actual value < 0;
+--                     MGC (most growable): of the rest, the `mgc_top_share` of customers with the
+--                     largest positive growth gap; other: the rest.
+--   quintile          1-5 by lifetime (strategic) value, 5 = best (ties broken by customer_key).
 
 with
 
@@ -33,6 +39,12 @@ interactions as (
 rates as (
 
     select * from {{ ref('cost_to_serve_rates') }}
+
+),
+
+strategic_values as (
+
+    select * from {{ ref('stg_value__customer_strategic_values') }}
 
 ),
 
@@ -136,15 +148,80 @@ with_actual_value as (
 
 ),
 
+margin_rate as (
+
+    -- The population's margin rate, for customers without trailing revenue of their own.
+    select coalesce(sum(trailing_margin) / nullif(sum(net_revenue), 0), 0) as population_rate
+
+    from with_actual_value
+
+),
+
+with_strategic_value as (
+
+    select
+        with_actual_value.*,
+        coalesce(strategic_values.probability_alive, 0) as probability_alive,
+        round(coalesce(strategic_values.expected_purchases_12m, 0), 4) as expected_purchases_12m,
+        round(coalesce(strategic_values.clv, 0), 2) as clv,
+        round(
+            coalesce(strategic_values.clv, 0)
+            * case
+                when with_actual_value.net_revenue > 0
+                    then with_actual_value.trailing_margin / with_actual_value.net_revenue
+                else margin_rate.population_rate
+            end,
+            2
+        ) as strategic_value
+
+    from with_actual_value
+    cross join margin_rate
+    left join strategic_values
+        on with_actual_value.customer_key = strategic_values.customer_key
+
+),
+
 ranked as (
 
     select
         *,
+        strategic_value - actual_value as growth_gap,
         rank() over (order by actual_value desc) as value_rank,
-        ntile(5) over (order by actual_value, customer_key) as quintile,
+        ntile(5) over (order by strategic_value, customer_key) as quintile,
         count(*) over () as customer_count
 
-    from with_actual_value
+    from with_strategic_value
+
+),
+
+tiered as (
+
+    select
+        *,
+        case
+            when actual_value < 0 then 'BZ'
+            when actual_value > 0
+                and value_rank <= ceil(customer_count * {{ var('mvc_top_share') }})
+                then 'MVC'
+        end as fixed_tier
+
+    from ranked
+
+),
+
+growth_ranked as (
+
+    select
+        *,
+        case
+            when fixed_tier is null and growth_gap > 0
+                then rank() over (
+                    partition by fixed_tier is null and growth_gap > 0
+                    order by growth_gap desc
+                )
+        end as growth_rank
+
+    from tiered
 
 ),
 
@@ -167,17 +244,20 @@ final as (
         web_support_cost,
         cost_to_serve,
         actual_value,
+        probability_alive,
+        expected_purchases_12m,
+        clv,
+        strategic_value,
+        growth_gap,
         value_rank,
         quintile,
         case
-            when actual_value < 0 then 'BZ'
-            when actual_value > 0
-                and value_rank <= ceil(customer_count * {{ var('mvc_top_share') }})
-                then 'MVC'
+            when fixed_tier is not null then fixed_tier
+            when growth_rank <= ceil(customer_count * {{ var('mgc_top_share') }}) then 'MGC'
             else 'other'
         end as value_tier
 
-    from ranked
+    from growth_ranked
 
 )
 

@@ -5,7 +5,7 @@
 -- orders before as_of; ties go to the first category by name), or `unknown` without such spend.
 --
 -- Assignment of portfolios to managers (deterministic, whole portfolios, never over capacity):
--- portfolios are taken largest first (then MVC, other, BZ, then portfolio_id); each goes to the
+-- portfolios are taken largest first (then MVC, MGC, other, BZ, then portfolio_id); each goes to the
 -- active manager with the most remaining capacity that can still take all of its customers
 -- (ties: manager_id). This "worst fit decreasing" spreads the load. A portfolio that fits no
 -- manager is left without one, and the tests fail: add managers or capacity in the seed.
@@ -93,7 +93,7 @@ portfolios as (
         row_number() over (
             order by
                 count(*) desc,
-                case value_tier when 'MVC' then 1 when 'other' then 2 else 3 end,
+                case value_tier when 'MVC' then 1 when 'MGC' then 2 when 'other' then 3 else 4 end,
                 value_tier || '|' || primary_need
         ) as assignment_order
 
