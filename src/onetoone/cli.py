@@ -136,11 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     af.add_argument("airflow_args", nargs=argparse.REMAINDER)
     af.set_defaults(func=_cmd_airflow)
 
+    from onetoone import access, forget
     from onetoone.identity import dedupe
     from onetoone.value import cli as value_cli
 
     dedupe.add_parser(commands)
     value_cli.add_parser(commands)
+    access.add_parser(commands)
+    forget.add_parser(commands)
 
     demo = commands.add_parser("demo", help="generate a sample and run the whole pipeline")
     demo.add_argument("--customers", type=int, default=3000)

@@ -74,10 +74,8 @@ def _drop_retired(conn: psycopg.Connection, current: list[str]) -> None:
 
 
 def _grant_readers(conn: psycopg.Connection) -> None:
-    """Re-grant read access to the BI role on the fresh tables, when that role exists."""
-    exists = conn.execute("select 1 from pg_roles where rolname = 'onetoone_bi'").fetchone()
-    if exists:
-        conn.execute(sql.SQL("grant usage on schema {} to onetoone_bi").format(
-            sql.Identifier(PUBLISHED_SCHEMA)))
-        conn.execute(sql.SQL("grant select on all tables in schema {} to onetoone_bi").format(
-            sql.Identifier(PUBLISHED_SCHEMA)))
+    """Re-grant readers' access on the fresh tables (BI: non-personal columns only)."""
+    from onetoone import access  # access reads this module's schema names
+
+    access.ensure_roles(conn)
+    access.grant_published_marts(conn)

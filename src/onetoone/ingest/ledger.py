@@ -106,6 +106,11 @@ def close_batch(
                     (result.batch_id, result.source, result.entity, source_file,
                      row.line_number, row.field, row.reason, row.raw_record)
                 )
+    # Rerunning an old interval reloads the sources' own copies of forgotten people: erase them
+    # again before the batch commits.
+    from onetoone.forget import scrub_erased
+
+    scrub_erased(conn, result.batch_id)
     conn.execute(
         """
         update raw.load_batches
