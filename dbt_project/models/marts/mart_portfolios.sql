@@ -1,8 +1,7 @@
 -- One row per customer: the customer's portfolio and its account manager.
 --
--- Portfolio = value tier x primary need (portfolio_id `<tier>|<need>`). The primary need is the
--- product category with the largest share of the customer's spend (net revenue of completed
--- orders before as_of; ties go to the first category by name), or `unknown` without such spend.
+-- Portfolio = value tier x needs segment (portfolio_id `<tier>|<need>`), the segment being the
+-- customer's primary need from mart_customer_needs (spend and browsing shares per category).
 --
 -- Assignment of portfolios to managers (deterministic, whole portfolios, never over capacity):
 -- portfolios are taken largest first (then MVC, MGC, other, BZ, then portfolio_id); each goes to the
@@ -18,9 +17,9 @@ customer_value as (
 
 ),
 
-order_lines as (
+needs as (
 
-    select * from {{ ref('fct_order_lines') }}
+    select * from {{ ref('mart_customer_needs') }}
 
 ),
 
@@ -37,49 +36,19 @@ managers as (
 
 ),
 
-category_spend as (
-
-    select
-        customer_key,
-        category,
-        sum(net_revenue) as net_revenue
-
-    from order_lines
-    where customer_key is not null
-        and order_status = 'completed'
-        and has_known_product
-    group by customer_key, category
-
-),
-
-ranked_needs as (
-
-    select
-        customer_key,
-        category,
-        net_revenue / nullif(sum(net_revenue) over (partition by customer_key), 0) as spend_share,
-        row_number() over (partition by customer_key order by net_revenue desc, category)
-            as need_rank
-
-    from category_spend
-    where net_revenue > 0
-
-),
-
 members as (
 
     select
         customer_value.customer_key,
         customer_value.value_tier,
-        coalesce(ranked_needs.category, 'unknown') as primary_need,
-        round(ranked_needs.spend_share, 4) as primary_need_spend_share,
+        needs.need_segment as primary_need,
+        needs.primary_need_spend_share,
         customer_value.actual_value,
         customer_value.as_of_date
 
     from customer_value
-    left join ranked_needs
-        on customer_value.customer_key = ranked_needs.customer_key
-        and ranked_needs.need_rank = 1
+    inner join needs
+        on customer_value.customer_key = needs.customer_key
 
 ),
 
