@@ -98,7 +98,7 @@ with DAG(
     # The dbt project is cut in three by tags (see dbt_project/selectors.yml).
     dbt_groups = {
         "dbt_staging": render_config("tag:staging", "tag:intermediate",
-                                     exclude=["tag:identity", "tag:value"]),
+                                     exclude=["tag:identity", "tag:value", "tag:after_audit"]),
         "dbt_keyed": render_config("tag:identity"),
         "dbt_marts": render_config("tag:value", "tag:seeds", "tag:marts",
                                    exclude=["tag:after_audit"]),
