@@ -440,3 +440,31 @@ def test_data_docs_index_is_built(good_raw_report: QualityReport):
     assert index == good_raw_report.data_docs_index
     assert index.is_file() and index.is_relative_to(os.environ["ONETOONE_HOME"])
     assert "raw.callcenter_calls" in index.read_text()
+
+
+def test_critical_failure_stops_publish_and_published_marts_keep_last_good_version(
+    db_url: str, good_batch_ids: list[int]
+):
+    """Write-audit-publish: what the DAG does (gate, then publish) on a good and a bad build."""
+    from onetoone.pipeline import check_quality, publish
+
+    check_quality("marts", db_url, run_id="run-publish-good", as_of=AS_OF)
+    publish(db_url)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        published = conn.execute(
+            "select customer_key, value_tier from marts.mart_customer_value order by 1").fetchall()
+        conn.execute("update marts_build.mart_customer_value set value_tier = 'VIP'")
+        try:
+            with pytest.raises(QualityGateFailed) as failure:
+                check_quality("marts", db_url, run_id="run-publish-bad", as_of=AS_OF)
+        finally:
+            conn.execute("truncate marts_build.mart_customer_value")
+            conn.cursor().executemany(
+                "insert into marts_build.mart_customer_value values (%s, %s, %s, %s)", VALUE_ROWS
+            )
+        after = conn.execute(
+            "select customer_key, value_tier from marts.mart_customer_value order by 1").fetchall()
+    message = str(failure.value)
+    assert "marts_build.mart_customer_value" in message and "value_tier" in message
+    assert "VIP" in message  # the sample of failing values
+    assert after == published and {tier for _, tier in after} <= {"MVC", "MGC", "BZ", "other"}
