@@ -137,10 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     af.set_defaults(func=_cmd_airflow)
 
     from onetoone import access, forget
-    from onetoone.identity import dedupe
+    from onetoone.identity import dedupe, steward
     from onetoone.value import cli as value_cli
 
     dedupe.add_parser(commands)
+    steward.add_parser(commands)
     value_cli.add_parser(commands)
     access.add_parser(commands)
     forget.add_parser(commands)

@@ -1,9 +1,11 @@
 """Identity resolution's warehouse side: read the unioned customer records that dbt builds, keep
-the trained Splink models, and write customer keys into the `identity` schema."""
+the trained Splink models, read steward overrides and key history, and write customer keys, key
+events, retired keys and the review queue into the `identity` schema (tables: ingest/schema.sql)."""
 
 from __future__ import annotations
 
 import io
+import json
 import logging
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +14,8 @@ import pandas as pd
 import psycopg
 
 from onetoone.config import paths
+from onetoone.identity.keys import KeyAssignment
+from onetoone.identity.overrides import DECISIONS, OVERRIDE_COLUMNS, canonical_pair
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +42,49 @@ def read_previous_keys(conn: psycopg.Connection) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["source", "source_record_id", "customer_key"])
 
 
-def write_keys(conn: psycopg.Connection, keys: pd.DataFrame, *, model_version: str,
-               assigned_at: datetime) -> int:
-    """Replace the record → customer key mapping in one transaction (readers see old or new)."""
+def ensure_schema(conn: psycopg.Connection) -> None:
+    """Create the identity tables if missing (they live in the ingest DDL, idempotent)."""
+    from onetoone.ingest.ledger import ensure_raw_schema
+
+    ensure_raw_schema(conn)
+
+
+def read_overrides(conn: psycopg.Connection) -> pd.DataFrame:
+    rows = conn.execute(
+        f"select {', '.join(OVERRIDE_COLUMNS)} from identity.overrides order by 1, 2").fetchall()
+    return pd.DataFrame(rows, columns=OVERRIDE_COLUMNS)
+
+
+def read_retired_keys(conn: psycopg.Connection) -> list[str]:
+    return [key for (key,) in conn.execute("select customer_key from identity.retired_keys")]
+
+
+def record_override(conn: psycopg.Connection, record_a: str, record_b: str, *, decision: str,
+                    decided_by: str, reason: str) -> tuple[str, str]:
+    """Store (or replace) a steward's decision on a pair and close its open review rows."""
+    if decision not in DECISIONS:
+        raise ValueError(f"decision must be 'same' or 'different', not {decision!r}")
+    if not decided_by.strip() or not reason.strip():
+        raise ValueError("an override needs who decided and why")
+    pair = canonical_pair(record_a, record_b)
+    with conn.transaction():
+        conn.execute(
+            "insert into identity.overrides (record_a, record_b, decision, decided_by, reason)"
+            " values (%s, %s, %s, %s, %s) on conflict (record_a, record_b) do update set"
+            " decision = excluded.decision, decided_by = excluded.decided_by,"
+            " reason = excluded.reason, decided_at = now()",
+            (*pair, decision, decided_by, reason))
+        conn.execute("update identity.review_queue set status = 'decided'"
+                     " where record_a = %s and record_b = %s and status = 'open'", pair)
+    return pair
+
+
+def write_run(conn: psycopg.Connection, assignment: KeyAssignment, review: pd.DataFrame, *,
+              run_id: str, model_version: str, assigned_at: datetime) -> dict[str, int]:
+    """Write one identity run in one transaction (readers see the old run or the new one):
+    replace the record -> key mapping, append the key events, add the retired keys, and replace
+    this run's rows of the review queue."""
+    keys = assignment.keys
     with conn.transaction():
         conn.execute("delete from identity.customer_keys")
         with conn.cursor().copy(
@@ -50,7 +94,30 @@ def write_keys(conn: psycopg.Connection, keys: pd.DataFrame, *, model_version: s
             for row in keys[["source", "source_record_id", "customer_key", "cluster_size"]] \
                     .itertuples(index=False):
                 copy.write_row((*row, model_version, assigned_at))
-    return len(keys)
+        with conn.cursor().copy(
+            "copy identity.key_events (run_id, occurred_at, event_type, customer_key,"
+            " related_key, records, details) from stdin"
+        ) as copy:
+            for event in assignment.events.itertuples(index=False):
+                copy.write_row((run_id, assigned_at, event.event_type, event.customer_key,
+                                event.related_key, event.records, json.dumps(event.details)))
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into identity.retired_keys (customer_key, retired_at, merged_into)"
+                " values (%s, %s, %s) on conflict (customer_key) do nothing",
+                [(key, assigned_at, into)
+                 for key, into in assignment.retired.itertuples(index=False)])
+        conn.execute("delete from identity.review_queue where run_id = %s", (run_id,))
+        with conn.cursor().copy(
+            "copy identity.review_queue (run_id, record_a, record_b, match_probability,"
+            " fields_agreeing, fields_disagreeing) from stdin"
+        ) as copy:
+            for pair in review.itertuples(index=False):
+                copy.write_row((run_id, pair.record_a, pair.record_b, pair.match_probability,
+                                json.dumps(pair.fields_agreeing),
+                                json.dumps(pair.fields_disagreeing)))
+    return {"records": len(keys), "events": len(assignment.events),
+            "retired": len(assignment.retired), "review_queue": len(review)}
 
 
 def models_dir() -> Path:

@@ -46,30 +46,43 @@ def train_identity_model(warehouse: str) -> dict:
 
 
 def identify(warehouse: str, *, run_id: str | None = None, as_of: datetime) -> dict:
-    """Score every customer record with the current model, cluster, and assign stable keys.
+    """Score every customer record with the current model, cluster under the steward overrides,
+    assign stable keys, and record the key events and the review queue of uncertain pairs.
 
     The first run on a new warehouse has no model yet: it trains one (and says so); afterwards
     the training DAG retrains on demand."""
     import psycopg
 
     from onetoone import identity_store
-    from onetoone.identity.keys import assign_customer_keys
-    from onetoone.identity.linker import load_model, resolve
+    from onetoone.identity.keys import assign_keys
+    from onetoone.identity.linker import load_model, resolve_with_pairs
+    from onetoone.identity.review import REVIEW_LOWER, review_queue
     from onetoone.identity.standardise import standardise
 
     if not identity_store.current_model_path().exists():
         log.warning("no identity model yet: training one on this run's records")
         train_identity_model(warehouse)
     model = load_model(identity_store.current_model_path())
+    run_id = run_id or f"manual__{as_of.isoformat()}"
     with psycopg.connect(warehouse) as conn:
+        identity_store.ensure_schema(conn)
         records = standardise(identity_store.read_records(conn))
-        clusters = resolve(records, model)
-        keys = assign_customer_keys(clusters, identity_store.read_previous_keys(conn))
-        written = identity_store.write_keys(conn, keys, model_version=model["model_version"],
-                                            assigned_at=as_of)
-    result = {"records": written, "customers": int(keys["customer_key"].nunique()),
+        overrides = identity_store.read_overrides(conn)
+        resolution = resolve_with_pairs(records, model, overrides=overrides,
+                                        keep_pairs_from=REVIEW_LOWER)
+        assignment = assign_keys(resolution.clusters, identity_store.read_previous_keys(conn),
+                                 identity_store.read_retired_keys(conn))
+        review = review_queue(resolution.pairs, model, overrides)
+        written = identity_store.write_run(conn, assignment, review, run_id=run_id,
+                                           model_version=model["model_version"],
+                                           assigned_at=as_of)
+    keys = assignment.keys
+    events = assignment.events["event_type"].value_counts().sort_index()
+    result = {"records": written["records"], "customers": int(keys["customer_key"].nunique()),
               "model_version": model["model_version"],
-              "largest_cluster": int(keys["cluster_size"].max()) if written else 0}
+              "largest_cluster": int(keys["cluster_size"].max()) if len(keys) else 0,
+              "key_events": {kind: int(n) for kind, n in events.items()},
+              "overrides": len(overrides), "review_queue": written["review_queue"]}
     log.info("identity: %s", result)
     return result
 

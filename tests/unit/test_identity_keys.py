@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 
-from onetoone.identity.keys import assign_customer_keys, new_key
+from onetoone.identity.keys import assign_customer_keys, assign_keys, new_key
 
 
 def _clusters(assignment: dict[str, str]) -> pd.DataFrame:
@@ -83,3 +83,105 @@ def test_empty_previous_keys_frame_is_like_none():
     assert assign_customer_keys(_clusters(FIRST_RUN), empty).equals(
         assign_customer_keys(_clusters(FIRST_RUN), None)
     )
+
+
+def _events(result) -> list[tuple]:
+    return list(result.events[["event_type", "customer_key", "related_key", "records"]]
+                .itertuples(index=False, name=None))
+
+
+def test_rerun_is_stable_and_records_no_events():
+    first = assign_keys(_clusters(FIRST_RUN))
+    assert sorted(first.events["event_type"]) == ["created"] * 3
+    again = assign_keys(_clusters(FIRST_RUN), first.keys)
+    assert _by_record(again.keys) == _by_record(first.keys)
+    assert again.events.empty and again.retired.empty
+
+
+def test_merge_survivor_has_most_records_and_the_other_key_is_retired():
+    first = assign_keys(_clusters(FIRST_RUN))
+    old = _by_record(first.keys)
+    merged = assign_keys(_clusters({**FIRST_RUN, "erp:E2": "a", "web:W2": "a"}), first.keys)
+    assert set(_by_record(merged.keys).values()) == {old["erp:E1"]}
+    assert sorted(_events(merged)) == sorted([
+        ("merged", old["erp:E2"], old["erp:E1"], 1), ("merged", old["web:W2"], old["erp:E1"], 1)])
+    assert dict(merged.retired.itertuples(index=False)) == {
+        old["erp:E2"]: old["erp:E1"], old["web:W2"]: old["erp:E1"]}
+
+
+def test_merge_of_equal_sides_keeps_the_smallest_key():
+    first = assign_keys(_clusters({"erp:E1": "a", "erp:E2": "b"}))
+    old = _by_record(first.keys)
+    merged = assign_keys(_clusters({"erp:E1": "a", "erp:E2": "a"}), first.keys)
+    survivor = min(old.values())
+    assert set(_by_record(merged.keys).values()) == {survivor}
+    assert merged.events["details"].iloc[0] == {"merged_into": survivor}
+
+
+def test_split_largest_part_keeps_the_key_others_get_new_keys_split_from_it():
+    first = assign_keys(_clusters(FIRST_RUN))
+    old = _by_record(first.keys)["erp:E1"]
+    split = assign_keys(_clusters({**FIRST_RUN, "web:W1": "y", "callcenter:C1": "z"}), first.keys)
+    keys = _by_record(split.keys)
+    # three parts of one record each: the part with the smallest unique_id keeps the key
+    assert keys["callcenter:C1"] == old
+    assert len({keys["erp:E1"], keys["web:W1"], old}) == 3
+    assert sorted(_events(split)) == sorted([
+        ("split", keys["erp:E1"], old, 1), ("split", keys["web:W1"], old, 1)])
+    assert split.retired.empty
+
+
+def test_merge_and_split_in_the_same_run():
+    first = assign_keys(_clusters(FIRST_RUN))
+    old = _by_record(first.keys)
+    # web:W1 leaves "a" and joins erp:E2: a split of a's key and a new cluster holding it and b's
+    # key; erp:E2's key is home there (its only record), so no new key: W1 is merged into it.
+    moved = assign_keys(_clusters({**FIRST_RUN, "web:W1": "b"}), first.keys)
+    keys = _by_record(moved.keys)
+    assert keys["erp:E1"] == keys["callcenter:C1"] == old["erp:E1"]
+    assert keys["web:W1"] == keys["erp:E2"] == old["erp:E2"]
+    assert moved.events.empty  # a record moving between two kept keys changes no key
+    # now erp:E1 splits off alone while web:W2 merges into b's cluster
+    both = assign_keys(_clusters({**FIRST_RUN, "erp:E1": "n", "web:W2": "b"}), first.keys)
+    keys = _by_record(both.keys)
+    assert keys["callcenter:C1"] == keys["web:W1"] == old["erp:E1"]
+    assert keys["erp:E1"] not in old.values()
+    survivor = min(old["erp:E2"], old["web:W2"])
+    loser = max(old["erp:E2"], old["web:W2"])
+    assert keys["erp:E2"] == keys["web:W2"] == survivor
+    assert sorted(_events(both)) == sorted([
+        ("merged", loser, survivor, 1), ("split", keys["erp:E1"], old["erp:E1"], 1)])
+
+
+def test_retired_keys_are_never_reused():
+    first = assign_keys(_clusters({"erp:E1": "a", "erp:E2": "b"}))
+    old = _by_record(first.keys)
+    merged = assign_keys(_clusters({"erp:E1": "a", "erp:E2": "a"}), first.keys)
+    retired = list(merged.retired["customer_key"])
+    # the merged-away key's record splits off again: it gets a new key, not its old one
+    again = assign_keys(_clusters({"erp:E1": "a", "erp:E2": "b"}), merged.keys, retired)
+    keys = _by_record(again.keys)
+    assert keys["erp:E1"] == min(old.values())  # the survivor stays with the smallest record
+    assert keys["erp:E2"] == new_key("erp:E2", 1)  # its first derived key is taken or retired
+    assert set(retired).isdisjoint(keys.values())
+    assert again.events["event_type"].tolist() == ["split"]
+
+
+def test_key_without_records_is_retired():
+    first = assign_keys(_clusters(FIRST_RUN))
+    old = _by_record(first.keys)
+    gone = {uid: c for uid, c in FIRST_RUN.items() if uid != "web:W2"}
+    result = assign_keys(_clusters(gone), first.keys)
+    assert _events(result) == [("retired", old["web:W2"], None, 0)]
+    assert result.retired.to_dict("records") == [
+        {"customer_key": old["web:W2"], "merged_into": None}]
+
+
+def test_same_input_gives_same_keys_and_events():
+    first = assign_keys(_clusters(FIRST_RUN))
+    change = {**FIRST_RUN, "erp:E1": "n", "web:W2": "b", "erp:E7": "q"}
+    one, two = (assign_keys(_clusters(change), first.keys) for _ in range(2))
+    shuffled = assign_keys(_clusters(change).sample(frac=1, random_state=3), first.keys)
+    assert one.keys.equals(two.keys) and one.events.equals(two.events)
+    assert one.events.equals(shuffled.events)
+    assert _by_record(one.keys) == _by_record(shuffled.keys)

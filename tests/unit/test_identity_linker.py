@@ -15,6 +15,7 @@ from onetoone.identity.linker import (
     load_model,
     predict_pairs,
     resolve,
+    resolve_with_pairs,
     save_model,
     train,
 )
@@ -280,3 +281,23 @@ def test_predict_pairs_scores_candidates(records_std, trained):
     assert {"unique_id_l", "unique_id_r", "match_probability", "match_weight"} <= set(pairs)
     assert (pairs["match_probability"] >= 0.5).all()
     assert (pairs["unique_id_l"] != pairs["unique_id_r"]).all()
+
+
+def test_resolve_honours_steward_overrides(records_std, trained, resolved):
+    by_size = resolved.sort_values(["cluster_size", "unique_id"], ascending=[False, True])
+    big = by_size[by_size["cluster_id"] == by_size["cluster_id"].iloc[0]]["unique_id"].tolist()
+    loners = resolved[resolved["cluster_size"] == 1]["unique_id"].tolist()[:2]
+    assert len(big) >= 3 and len(loners) == 2
+    overrides = pd.DataFrame(
+        [(*sorted([big[0], big[-1]]), "different"), (*sorted(loners), "same")],
+        columns=["record_a", "record_b", "decision"],
+    ).assign(decided_by="test", reason="test")
+    result = resolve_with_pairs(records_std, trained, overrides=overrides, keep_pairs_from=0.5)
+    cluster_of = result.clusters.set_index("unique_id")["cluster_id"]
+    assert cluster_of[big[0]] != cluster_of[big[-1]]
+    assert cluster_of[loners[0]] == cluster_of[loners[1]]
+    untouched = resolved[~resolved["cluster_id"].isin([cluster_of[big[0]], *loners])]
+    assert (cluster_of[untouched["unique_id"]].to_numpy() == untouched["cluster_id"]).all()
+    pairs = result.pairs
+    assert (pairs["match_probability"] >= 0.5).all()
+    assert {"gamma_name", "gamma_birth_date", "gamma_contact", "gamma_national_id"} <= set(pairs)

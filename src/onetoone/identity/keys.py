@@ -1,21 +1,38 @@
-"""Stable customer keys across identity runs.
+"""Stable customer keys across identity runs, and the history of what happened to them.
 
-Each new cluster inherits at most one previous key: the one most of its records had, provided
-that key has not already gone to a cluster holding more of its records. So an unchanged or
-growing customer keeps its key, in a merge the larger side's key survives, in a split the larger
-part keeps it. Clusters left without a key get a fresh one derived from their smallest
-``unique_id``; a fresh key is never one that was handed out before.
+The rules, applied to this run's clusters and the previous run's record -> key mapping:
+
+- Home of a previous key: the cluster holding most of its records (ties: the cluster holding
+  its smallest ``unique_id``). A key reaching one cluster only is unchanged or grown: no event.
+- ``split``: a key reaching several clusters stays with its home; every other part gets a new key
+  and an event naming the key it was ``split_from``.
+- ``merged``: a cluster that is home to several keys keeps the one with most records in it (ties:
+  the smallest key); each other key is ``merged_into`` the survivor and retired.
+- ``created``: a cluster that is home to no key gets a new one.
+- ``retired``: a key none of whose records is left (e.g. all forgotten) is retired too.
+
+New keys are derived from the cluster's smallest ``unique_id`` (with a counter on collision) and
+are never a key held before or retired. Everything here is pure: DataFrames in, DataFrames out.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import pandas as pd
 
 KEY_PREFIX = "CUST-"
 KEY_COLUMNS = ["source", "source_record_id", "customer_key", "cluster_size"]
+EVENT_COLUMNS = ["event_type", "customer_key", "related_key", "records", "details"]
+RETIRED_COLUMNS = ["customer_key", "merged_into"]
+
+
+class KeyAssignment(NamedTuple):
+    keys: pd.DataFrame  # KEY_COLUMNS, one row per record
+    events: pd.DataFrame  # EVENT_COLUMNS, one row per created / merged / split / retired key
+    retired: pd.DataFrame  # RETIRED_COLUMNS: keys retired by this run
 
 
 def new_key(unique_id: str, attempt: int = 0) -> str:
@@ -29,60 +46,93 @@ def assign_customer_keys(
     previous_keys: pd.DataFrame | None = None,
     retired_keys: Iterable[str] = (),
 ) -> pd.DataFrame:
-    """Give every record a ``customer_key``; returns ``KEY_COLUMNS``, one row per record.
+    """The keys of ``assign_keys`` alone, for callers without a key history (e.g. dedupe)."""
+    return assign_keys(clusters, previous_keys, retired_keys).keys
+
+
+def assign_keys(
+    clusters: pd.DataFrame,
+    previous_keys: pd.DataFrame | None = None,
+    retired_keys: Iterable[str] = (),
+) -> KeyAssignment:
+    """Give every record a ``customer_key`` and say which keys were created, merged, split, retired.
 
     ``clusters``: ``source, source_record_id, cluster_id`` (e.g. from ``linker.resolve``).
     ``previous_keys``: ``source, source_record_id, customer_key`` of the last run, or None.
-    ``retired_keys``: keys given out in earlier runs that no record holds any more (merged
-    away); they are never handed out again either.
+    ``retired_keys``: keys retired in earlier runs; never handed out again.
     """
     records = clusters[["source", "source_record_id", "cluster_id"]].copy()
     records["unique_id"] = records["source"] + ":" + records["source_record_id"]
     records["cluster_size"] = records.groupby("cluster_id")["unique_id"].transform("size")
-
     if previous_keys is not None and len(previous_keys):
         previous = previous_keys[["source", "source_record_id", "customer_key"]]
         records = records.merge(
             previous, on=["source", "source_record_id"], how="left", validate="many_to_one"
         )
-        used = set(previous["customer_key"]) | set(retired_keys)
+        held = set(previous["customer_key"].tolist())
     else:
         records["customer_key"] = None
-        used = set(retired_keys)
+        held = set()
+    used = held | set(retired_keys)
 
-    inherited = _inherit_keys(records)
-    smallest_ids = records.groupby("cluster_id")["unique_id"].min()
-    for cluster_id, smallest in smallest_ids.sort_values().items():
-        if cluster_id not in inherited:
-            attempt = 0
-            while (key := new_key(smallest, attempt)) in used:
-                attempt += 1
-            inherited[cluster_id] = key
-            used.add(key)
-
-    records["customer_key"] = records["cluster_id"].map(inherited)
-    return records[KEY_COLUMNS].reset_index(drop=True)
-
-
-def _inherit_keys(records: pd.DataFrame) -> dict[object, str]:
-    """cluster_id -> previous key, greedily by overlap (ties: the smaller key, then cluster)."""
     overlaps = (
         records.dropna(subset=["customer_key"])
-        .groupby(["cluster_id", "customer_key"])
-        .size()
-        .rename("overlap")
+        .groupby(["customer_key", "cluster_id"], sort=False)
+        .agg(overlap=("unique_id", "size"), smallest=("unique_id", "min"))
         .reset_index()
     )
-    if overlaps.empty:
-        return {}
-    overlaps["cluster_order"] = overlaps["cluster_id"].astype(str)
-    overlaps = overlaps.sort_values(
-        ["overlap", "customer_key", "cluster_order"], ascending=[False, True, True]
+    homes = overlaps.sort_values(
+        ["customer_key", "overlap", "smallest"], ascending=[True, False, True]
+    ).drop_duplicates("customer_key")
+    ranked = homes.sort_values(["overlap", "customer_key"], ascending=[False, True])
+    survivors = ranked.drop_duplicates("cluster_id")
+    keep: dict[object, str] = dict(zip(survivors["cluster_id"].tolist(),
+                                       survivors["customer_key"].tolist(), strict=True))
+    events: list[dict] = []
+    retired: list[tuple[str, str | None]] = []
+    merged = ranked[ranked.duplicated("cluster_id")]
+    for key, cluster_id, overlap in zip(merged["customer_key"], merged["cluster_id"],
+                                        merged["overlap"], strict=True):
+        survivor = keep[cluster_id]
+        events.append(_event("merged", key, survivor, int(overlap), merged_into=survivor))
+        retired.append((key, survivor))
+    for key in sorted(held - set(homes["customer_key"].tolist())):
+        events.append(_event("retired", key, None, 0, reason="no records left"))
+        retired.append((key, None))
+
+    split_parts = {
+        cluster_id: dict(zip(parts["customer_key"], parts["overlap"].astype(int), strict=True))
+        for cluster_id, parts in overlaps[~overlaps["cluster_id"].isin(keep)]
+        .sort_values(["overlap", "customer_key"], ascending=[False, True])
+        .groupby("cluster_id", sort=False)
+    }
+    smallest_ids = records.groupby("cluster_id")["unique_id"].min().sort_values()
+    sizes = records.groupby("cluster_id")["unique_id"].size().to_dict()
+    for cluster_id, smallest in zip(smallest_ids.index, smallest_ids.tolist(), strict=True):
+        if cluster_id in keep:
+            continue
+        attempt = 0
+        while (key := new_key(smallest, attempt)) in used:
+            attempt += 1
+        used.add(key)
+        keep[cluster_id] = key
+        if cluster_id in split_parts:
+            split_from = split_parts[cluster_id]
+            events.append(_event("split", key, next(iter(split_from)), int(sizes[cluster_id]),
+                                 split_from=split_from))
+        else:
+            events.append(_event("created", key, None, int(sizes[cluster_id])))
+
+    records["customer_key"] = records["cluster_id"].map(keep)
+    return KeyAssignment(
+        keys=records[KEY_COLUMNS].reset_index(drop=True),
+        events=pd.DataFrame(events, columns=EVENT_COLUMNS)
+        .sort_values(["event_type", "customer_key"], ignore_index=True),
+        retired=pd.DataFrame(retired, columns=RETIRED_COLUMNS)
+        .sort_values("customer_key", ignore_index=True),
     )
-    inherited: dict[object, str] = {}
-    taken: set[str] = set()
-    for cluster_id, key in zip(overlaps["cluster_id"], overlaps["customer_key"], strict=True):
-        if cluster_id not in inherited and key not in taken:
-            inherited[cluster_id] = key
-            taken.add(key)
-    return inherited
+
+
+def _event(event_type: str, key: str, related: str | None, records: int, **details) -> dict:
+    return {"event_type": event_type, "customer_key": key, "related_key": related,
+            "records": records, "details": details}

@@ -11,13 +11,14 @@ import json
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 import splink
 from splink import DuckDBAPI, Linker, SettingsCreator
 
 from onetoone.identity import model as spec
+from onetoone.identity.overrides import cluster_pairs
 
 logger = logging.getLogger(__name__)
 
@@ -137,42 +138,73 @@ def predict_pairs(
     return predictions.as_pandas_dataframe()
 
 
+class Resolution(NamedTuple):
+    clusters: pd.DataFrame  # RESOLVE_COLUMNS, one row per record
+    pairs: pd.DataFrame  # scored pairs at or above ``keep_pairs_from``: probability, gammas
+
+
 def resolve(
-    records_std: pd.DataFrame, model: dict[str, Any], threshold: float = DEFAULT_THRESHOLD
+    records_std: pd.DataFrame,
+    model: dict[str, Any],
+    threshold: float = DEFAULT_THRESHOLD,
+    overrides: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per record (``RESOLVE_COLUMNS``): connected components of pairs >= threshold.
+    """One row per record (``RESOLVE_COLUMNS``): connected components of pairs >= threshold,
+    with the steward ``overrides`` honoured (see ``overrides.cluster_pairs``).
 
     ``match_probability_max`` is the best score of the record against any candidate (null when
     no pair reached ``PAIR_FLOOR``); it says how close a singleton came to merging.
     """
+    return resolve_with_pairs(records_std, model, threshold, overrides).clusters
+
+
+def resolve_with_pairs(
+    records_std: pd.DataFrame,
+    model: dict[str, Any],
+    threshold: float = DEFAULT_THRESHOLD,
+    overrides: pd.DataFrame | None = None,
+    keep_pairs_from: float | None = None,
+) -> Resolution:
+    """``resolve``, also returning the scored pairs from ``keep_pairs_from`` (default: the
+    threshold) with their gamma columns, so that the review queue needs no second prediction."""
+    keep_from = threshold if keep_pairs_from is None else min(keep_pairs_from, threshold)
     linker = _linker(records_std, model["splink_settings"])
     predictions = linker.inference.predict(
-        threshold_match_probability=min(PAIR_FLOOR, threshold), warning_mode="never"
+        threshold_match_probability=min(PAIR_FLOOR, keep_from), warning_mode="never"
     )
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
-        predictions, threshold_match_probability=threshold
+    gammas = ", ".join(
+        f"gamma_{c['output_column_name']}" for c in model["splink_settings"]["comparisons"]
     )
-    sql = f"""
-        with best as (
-            select unique_id, max(match_probability) as match_probability_max
+    pairs = linker.misc.query_sql(
+        f"""select unique_id_l, unique_id_r, match_weight, match_probability, {gammas}
+            from {predictions.physical_name}
+            where match_probability >= {float(keep_from)!r}
+            order by unique_id_l, unique_id_r""",
+        output_type="pandas",
+    )
+    best = linker.misc.query_sql(
+        f"""select unique_id, max(match_probability) as match_probability_max
             from (
                 select unique_id_l as unique_id, match_probability
                 from {predictions.physical_name}
                 union all
                 select unique_id_r, match_probability from {predictions.physical_name}
             )
-            group by unique_id
-        )
-        select c.unique_id, c.source, c.source_record_id, c.cluster_id,
-               count(*) over (partition by c.cluster_id) as cluster_size,
-               b.match_probability_max
-        from {clusters.physical_name} as c
-        left join best as b using (unique_id)
-        order by c.unique_id
-    """
-    result = linker.misc.query_sql(sql, output_type="pandas")
+            group by unique_id""",
+        output_type="pandas",
+    )
+    clusters = cluster_pairs(
+        records_std["unique_id"], pairs[pairs["match_probability"] >= threshold], overrides
+    )
+    result = (
+        records_std[["unique_id", "source", "source_record_id"]]
+        .merge(clusters, on="unique_id", validate="one_to_one")
+        .merge(best, on="unique_id", how="left", validate="one_to_one")
+        .sort_values("unique_id", ignore_index=True)
+    )
+    result["cluster_size"] = result.groupby("cluster_id")["unique_id"].transform("size")
     result["cluster_size"] = result["cluster_size"].astype("int64")
-    return result[RESOLVE_COLUMNS]
+    return Resolution(result[RESOLVE_COLUMNS], pairs)
 
 
 def _linker(records_std: pd.DataFrame, settings: SettingsCreator | dict[str, Any]) -> Linker:

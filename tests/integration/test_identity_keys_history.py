@@ -1,0 +1,227 @@
+"""The identity step against the real PostgreSQL, run after run: keys stay, a bridging record
+merges two customers (the larger keeps its key, the other is retired), a steward's `different`
+override splits them again (the larger part keeps the key, the other part gets a new one), and
+uncertain pairs land in the review queue with the evidence for and against."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from onetoone import identity_store, pipeline
+from onetoone.config import embedded_url
+from onetoone.identity.linker import train
+from onetoone.identity.standardise import INPUT_COLUMNS, standardise
+from onetoone.ingest.ledger import ensure_raw_schema
+
+pytestmark = pytest.mark.integration
+
+TEST_DB = "onetoone_test_identity_keys"
+AS_OF = datetime(2025, 3, 10, tzinfo=UTC)
+GIVEN = ["Ana", "Bruno", "Carla", "Diego", "Elena", "Fábio", "Gisele", "Hugo", "Iara", "Jonas",
+         "Karina", "Lucas", "Marta", "Nuno", "Olga", "Paulo", "Raquel", "Sérgio", "Tânia", "Vitor"]
+SURNAMES = ["Silva", "Souza", "Lima", "Costa", "Rocha", "Alves", "Dias", "Melo", "Pinto", "Reis",
+            "Teixeira", "Moura", "Barros", "Freitas", "Cardoso"]
+# Two namesakes with different contacts, whom the model keeps apart until a record bridges them.
+NAME = {"first_name": "Florisvaldo", "last_name": "Quintanilha Bezerra"}
+X_RECORDS = [
+    {"source": "erp", "source_record_id": "X1", **NAME, "birth_date": "1971-05-09",
+     "email": "floris@example.com", "phone": "(41) 99876-1111",
+     "address_line": "R. das Acácias, 10", "city": "Curitiba", "postcode": "80000-100",
+     "country": "BR"},
+    {"source": "erp", "source_record_id": "X2", **NAME, "birth_date": "1971-05-09",
+     "email": "floris@example.com", "phone": "41998761111", "city": "Curitiba", "country": "BR"},
+    {"source": "web", "source_record_id": "XW1", **NAME, "birth_date": "1971-05-09",
+     "email": " Floris@Example.com", "city": "Curitiba", "country": "BR"},
+]
+Y_RECORDS = [
+    {"source": "erp", "source_record_id": "Y1", **NAME, "email": "fqb@example.org",
+     "phone": "(11) 97777-2222", "address_line": "Av. Brasil, 500", "city": "São Paulo",
+     "postcode": "01000-200", "country": "BR", "national_id": "12345678901"},
+    {"source": "erp", "source_record_id": "Y2", **NAME, "email": "fqb@example.org",
+     "phone": "11977772222", "city": "São Paulo", "country": "BR",
+     "national_id": "123.456.789-01"},
+]
+# X's birth date and phone, Y's email and national id
+BRIDGE = {"source": "erp", "source_record_id": "Z1", **NAME, "birth_date": "1971-05-09",
+          "phone": "(41) 99876-1111", "email": "fqb@example.org", "national_id": "12345678901",
+          "country": "BR"}
+
+
+def population(seed: int = 3, people: int = 120) -> list[dict]:
+    """Distinct people with one to three records each, some with typos: enough to train on."""
+    rng = random.Random(seed)
+    rows: list[dict] = []
+    for n in range(people):
+        given, surname = rng.choice(GIVEN), f"{rng.choice(SURNAMES)} {rng.choice(SURNAMES)}"
+        person = {"first_name": given, "last_name": surname,
+                  "birth_date": f"19{rng.randrange(40, 99)}-{rng.randrange(1, 13):02d}-"
+                                f"{rng.randrange(1, 28):02d}",
+                  "email": f"{given.lower()}.{n}@example.com",
+                  "phone": f"(11) 9{rng.randrange(1000, 9999)}-{rng.randrange(1000, 9999)}",
+                  "city": rng.choice(["São Paulo", "Curitiba", "Recife"]), "country": "BR"}
+        rows.append({"source": "erp", "source_record_id": f"E{n}", **person,
+                     "postcode": f"{rng.randrange(10000, 99999)}-000",
+                     "national_id": f"{rng.randrange(10**10, 10**11)}"})
+        if rng.random() < 0.6:
+            first = given if rng.random() < 0.8 else given[:-1]
+            rows.append({"source": "callcenter", "source_record_id": f"C{n}", "first_name": first,
+                         "last_name": surname.split()[0], "phone": person["phone"]})
+        if rng.random() < 0.5:
+            rows.append({"source": "web", "source_record_id": f"W{n}", **person,
+                         "phone": None, "email": person["email"].upper()})
+    return rows
+
+
+@pytest.fixture(scope="module")
+def database(warehouse) -> Iterator[str]:
+    """A database of its own on the session's server: the identity tables and the records."""
+    with psycopg.connect(embedded_url("postgres"), autocommit=True) as admin:
+        admin.execute(f'drop database if exists "{TEST_DB}" with (force)')
+        admin.execute(f'create database "{TEST_DB}"')
+    url = embedded_url(TEST_DB)
+    columns = ", ".join(f"{c} timestamptz" if c == "updated_at" else f"{c} text"
+                        for c in INPUT_COLUMNS)
+    with psycopg.connect(url) as conn:
+        ensure_raw_schema(conn)
+        conn.execute("create schema if not exists intermediate")
+        conn.execute(f"create table if not exists {identity_store.RECORDS_RELATION} ({columns})")
+    yield url
+    with psycopg.connect(embedded_url("postgres"), autocommit=True) as admin:
+        admin.execute(f'drop database if exists "{TEST_DB}" with (force)')
+
+
+@pytest.fixture(scope="module")
+def base_records() -> list[dict]:
+    return population() + X_RECORDS + Y_RECORDS
+
+
+@pytest.fixture
+def models(monkeypatch, tmp_path_factory, base_records) -> Path:
+    """The model trained on this test's records, as the current model of a private folder."""
+    folder = tmp_path_factory.mktemp("identity-models")
+    monkeypatch.setattr(identity_store, "models_dir", lambda: folder)
+    import pandas as pd
+
+    identity_store.save_as_current(train(standardise(pd.DataFrame(base_records + [BRIDGE]))))
+    return folder
+
+
+def load(url: str, rows: list[dict]) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute(f"truncate {identity_store.RECORDS_RELATION}")
+        with conn.cursor().copy(
+            f"copy {identity_store.RECORDS_RELATION} ({', '.join(INPUT_COLUMNS)}) from stdin"
+        ) as copy:
+            for row in rows:
+                copy.write_row([row.get(c) for c in INPUT_COLUMNS])
+
+
+def keys_of(url: str) -> dict[str, str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("select source || ':' || source_record_id, customer_key"
+                            " from identity.customer_keys").fetchall()
+    return dict(rows)
+
+
+def events_of(url: str, run_id: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select event_type, customer_key, related_key, records from identity.key_events"
+            " where run_id = %s order by event_type, customer_key", (run_id,)).fetchall()
+
+
+def test_keys_survive_merge_and_override_split(database, base_records, models):
+    url = database
+    load(url, base_records)
+    first = pipeline.identify(url, run_id="run-1", as_of=AS_OF)
+    keys = keys_of(url)
+    x_key, y_key = keys["erp:X1"], keys["erp:Y1"]
+    assert {keys[f"{r['source']}:{r['source_record_id']}"] for r in X_RECORDS} == {x_key}
+    assert keys["erp:Y2"] == y_key != x_key
+    assert first["key_events"] == {"created": first["customers"]}
+
+    again = pipeline.identify(url, run_id="run-1b", as_of=AS_OF)
+    assert keys_of(url) == keys and again["key_events"] == {}
+
+    load(url, [*base_records, BRIDGE])
+    merged = pipeline.identify(url, run_id="run-2", as_of=AS_OF)
+    keys = keys_of(url)
+    assert merged["key_events"] == {"merged": 1}
+    assert keys["erp:Z1"] == keys["erp:Y1"] == keys["erp:X1"] == x_key  # 3 records beat 2
+    assert events_of(url, "run-2") == [("merged", y_key, x_key, 2)]
+    with psycopg.connect(url) as conn:
+        retired = conn.execute("select customer_key, merged_into from identity.retired_keys")
+        assert retired.fetchall() == [(y_key, x_key)]
+        identity_store.record_override(conn, "erp:Y1", "erp:X1", decision="different",
+                                       decided_by="steward@example.com",
+                                       reason="different CPF on the phone call")
+
+    split = pipeline.identify(url, run_id="run-3", as_of=AS_OF)
+    keys = keys_of(url)
+    assert split["overrides"] == 1 and split["key_events"] == {"split": 1}
+    assert {keys[f"{r['source']}:{r['source_record_id']}"] for r in X_RECORDS} == {x_key}
+    new_y = keys["erp:Y1"]
+    assert new_y not in (x_key, y_key) and keys["erp:Y2"] == new_y
+    [(event, key, related, records)] = events_of(url, "run-3")
+    assert (event, key, related) == ("split", new_y, x_key) and records in (2, 3)
+
+
+def test_review_queue_holds_uncertain_pairs_with_evidence(database, base_records, models):
+    url = database
+    load(url, base_records)
+    result = pipeline.identify(url, run_id="run-review", as_of=AS_OF)
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "select record_a, record_b, match_probability, fields_agreeing, fields_disagreeing,"
+            " status from identity.review_queue where run_id = 'run-review'").fetchall()
+        assert len(rows) == result["review_queue"] > 0
+        for record_a, record_b, probability, agreeing, disagreeing, status in rows:
+            assert record_a < record_b and 0.5 <= probability < 0.95 and status == "open"
+            assert agreeing or disagreeing
+            assert set(agreeing).isdisjoint(disagreeing)
+        # a rerun replaces its own rows; a steward's decision closes the pair's rows
+        pipeline.identify(url, run_id="run-review", as_of=AS_OF)
+        count = conn.execute("select count(*) from identity.review_queue"
+                             " where run_id = 'run-review'").fetchone()[0]
+        assert count == len(rows)
+        record_a, record_b = rows[0][:2]
+        identity_store.record_override(conn, record_b, record_a, decision="same",
+                                       decided_by="steward", reason="same CPF")
+        status = conn.execute("select status from identity.review_queue where record_a = %s"
+                              " and record_b = %s", (record_a, record_b)).fetchone()[0]
+        assert status == "decided"
+        conn.commit()
+    pipeline.identify(url, run_id="run-review-2", as_of=AS_OF)
+    with psycopg.connect(url) as conn:
+        pairs = conn.execute("select record_a, record_b from identity.review_queue"
+                             " where run_id = 'run-review-2'").fetchall()
+    assert (record_a, record_b) not in pairs
+    assert keys_of(url)[record_a] == keys_of(url)[record_b]
+
+
+def test_steward_command_records_an_override(database, monkeypatch, capsys):
+    import argparse
+
+    from onetoone import config
+    from onetoone.identity import steward
+
+    monkeypatch.setattr(config, "warehouse_url", lambda: database)
+    parser = argparse.ArgumentParser(prog="onetoone")
+    steward.add_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["identity", "override", "web:W7", "erp:E7", "--same",
+                              "--by", "ana@example.com", "--reason", "same CPF on the call"])
+    assert args.func(args) == 0
+    assert "erp:E7 and web:W7: same" in capsys.readouterr().out
+    with psycopg.connect(database) as conn:
+        row = conn.execute("select decision, decided_by, reason from identity.overrides"
+                           " where record_a = 'erp:E7' and record_b = 'web:W7'").fetchone()
+    assert row == ("same", "ana@example.com", "same CPF on the call")
+    bad = parser.parse_args(["identity", "override", "erp:E7", "erp:E7", "--different",
+                             "--by", "ana", "--reason", "typo"])
+    assert bad.func(bad) == 2

@@ -1,0 +1,126 @@
+"""Steward overrides in the clustering, and the review queue's evidence, on hand-made pairs."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from onetoone.identity.overrides import canonical_pair, cluster_pairs
+from onetoone.identity.review import level_evidence, review_queue
+
+A, B, C, D, E = "erp:A", "erp:B", "web:C", "web:D", "callcenter:E"
+
+
+def _pairs(*edges: tuple[str, str, float]) -> pd.DataFrame:
+    """Edges given by match probability, as the match weights clustering cuts on."""
+    weighted = [(a, b, math.log2(p / (1 - p))) for a, b, p in edges]
+    return pd.DataFrame(weighted, columns=["unique_id_l", "unique_id_r", "match_weight"])
+
+
+def _overrides(*rows: tuple[str, str, str]) -> pd.DataFrame:
+    pairs = [(*canonical_pair(a, b), decision, "steward", "checked") for a, b, decision in rows]
+    return pd.DataFrame(pairs, columns=["record_a", "record_b", "decision", "decided_by", "reason"])
+
+
+def _groups(clusters: pd.DataFrame) -> set[frozenset[str]]:
+    return {frozenset(g) for g in clusters.groupby("cluster_id")["unique_id"].agg(list)}
+
+
+def test_without_overrides_clusters_are_connected_components():
+    clusters = cluster_pairs([A, B, C, D, E], _pairs((A, B, 0.99), (C, B, 0.97)))
+    assert _groups(clusters) == {frozenset({A, B, C}), frozenset({D}), frozenset({E})}
+    assert clusters.set_index("unique_id").loc[C, "cluster_id"] == A  # the smallest id
+
+
+def test_same_override_links_records_the_model_kept_apart():
+    clusters = cluster_pairs([A, B, C, D], _pairs((A, B, 0.99)), _overrides((D, A, "same")))
+    assert _groups(clusters) == {frozenset({A, B, D}), frozenset({C})}
+
+
+def test_different_override_drops_the_direct_edge():
+    clusters = cluster_pairs([A, B], _pairs((B, A, 0.999)), _overrides((A, B, "different")))
+    assert _groups(clusters) == {frozenset({A}), frozenset({B})}
+
+
+def test_different_override_cuts_the_weakest_edge_of_a_chain():
+    pairs = _pairs((A, B, 0.99), (B, C, 0.96))
+    clusters = cluster_pairs([A, B, C], pairs, _overrides((A, C, "different")))
+    assert _groups(clusters) == {frozenset({A, B}), frozenset({C})}
+    stronger_right = _pairs((A, B, 0.96), (B, C, 0.99))
+    clusters = cluster_pairs([A, B, C], stronger_right, _overrides((C, A, "different")))
+    assert _groups(clusters) == {frozenset({A}), frozenset({B, C})}
+
+
+def test_different_override_cuts_a_dense_cluster_where_it_is_weakest():
+    # a tight trio A, B, D and a pair C, E, joined by one link D - C: that link goes, not A's
+    pairs = _pairs((A, B, 0.999), (A, D, 0.999), (B, D, 0.999), (D, C, 0.97), (C, E, 0.999))
+    clusters = cluster_pairs([A, B, C, D, E], pairs, _overrides((A, E, "different")))
+    assert _groups(clusters) == {frozenset({A, B, D}), frozenset({C, E})}
+
+
+def test_different_override_cuts_every_path_and_never_a_same_override():
+    # two routes from A to C (through B and through D); the A-B link is a steward's "same"
+    pairs = _pairs((A, B, 0.95), (B, C, 0.99), (A, D, 0.98), (D, C, 0.97), (C, E, 0.99))
+    overrides = _overrides((A, C, "different"), (A, B, "same"))
+    clusters = cluster_pairs([A, B, C, D, E], pairs, overrides)
+    assert _groups(clusters) == {frozenset({A, B, D}), frozenset({C, E})}
+
+
+def test_contradicting_overrides_keep_the_same_links(caplog):
+    overrides = _overrides((A, B, "same"), (B, C, "same"), (A, C, "different"))
+    clusters = cluster_pairs([A, B, C], _pairs(), overrides)
+    assert _groups(clusters) == {frozenset({A, B, C})}
+    assert "overrides contradict" in caplog.text
+
+
+def test_overrides_on_unknown_records_are_ignored():
+    clusters = cluster_pairs([A, B], _pairs((A, B, 0.99)), _overrides(("erp:GONE", A, "same")))
+    assert _groups(clusters) == {frozenset({A, B})}
+
+
+def test_canonical_pair_orders_and_validates():
+    assert canonical_pair(C, A) == (A, C)
+    with pytest.raises(ValueError):
+        canonical_pair(A, A)
+    with pytest.raises(ValueError):
+        canonical_pair("A", B)
+
+
+MODEL = {"splink_settings": {"comparisons": [
+    {"output_column_name": "name", "comparison_levels": [
+        {"sql_condition": "null", "is_null_level": True},
+        {"label_for_charts": "Exact", "m_probability": 0.8, "u_probability": 0.01},
+        {"label_for_charts": "Surname only", "m_probability": 0.05, "u_probability": 0.2},
+        {"label_for_charts": "Close", "m_probability": 0.1, "u_probability": 0.09},
+        {"label_for_charts": "Else", "m_probability": 0.05, "u_probability": 0.7}]},
+    {"output_column_name": "birth_date", "comparison_levels": [
+        {"sql_condition": "null", "is_null_level": True},
+        {"label_for_charts": "Exact", "m_probability": 0.9, "u_probability": 0.01},
+        {"label_for_charts": "Else", "m_probability": 0.1, "u_probability": 0.99}]},
+]}}  # fmt: skip
+
+
+def test_level_evidence_numbers_levels_like_splink():
+    evidence = level_evidence(MODEL)
+    assert [evidence["name"][g][0] for g in (3, 2, 1, 0)] == ["Exact", "Surname only", "Close",
+                                                              "Else"]
+    assert evidence["birth_date"][1][1] > 0 > evidence["birth_date"][0][1]
+
+
+def test_review_queue_takes_the_uncertain_band_with_evidence_for_and_against():
+    pairs = pd.DataFrame(
+        [(B, A, 0.7, 3, 0), (A, C, 0.96, 3, 1), (A, D, 0.3, 0, 0), (C, D, 0.5, 2, -1),
+         (D, E, 0.9, 3, 1)],
+        columns=["unique_id_l", "unique_id_r", "match_probability", "gamma_name",
+                 "gamma_birth_date"])  # fmt: skip
+    queue = review_queue(pairs, MODEL, _overrides((D, E, "different")))
+    assert list(queue[["record_a", "record_b"]].itertuples(index=False, name=None)) == [
+        (A, B), (C, D)]
+    first, second = queue.to_dict("records")
+    assert first["fields_agreeing"] == {"name": "Exact"}
+    assert first["fields_disagreeing"] == {"birth_date": "Else"}
+    # a level weighing against the match counts as disagreeing; a null comparison as neither
+    assert second["fields_agreeing"] == {} and second["fields_disagreeing"] == {
+        "name": "Surname only"}
