@@ -52,6 +52,10 @@ def psql_command(database: str = WAREHOUSE_DB) -> str:
 def _write_pgpass(p) -> None:
     # libpq matches a socket connection outside the default directory by the directory's path;
     # "localhost" covers the optional TCP listener.
+    if not p.pg_password_file.exists():
+        raise RuntimeError(
+            f"{p.pgdata} was created without a password (by an older onetoone); stop the server"
+            f" and delete {p.pgdata} to recreate it with password authentication")
     password = p.pg_password_file.read_text().strip()
     p.pgpass.write_text("".join(f"{host}:{_port()}:*:postgres:{password}\n"
                                 for host in (p.pg_socket_dir, "localhost")))
