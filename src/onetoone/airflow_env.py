@@ -13,13 +13,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlparse
 
 from onetoone.config import (
     AIRFLOW_CONN_ID,
     DAGS_DIR,
     ERP_CONN_ID,
     PLUGINS_DIR,
+    connection_parts,
     erp_source_url,
     paths,
     warehouse_url,
@@ -28,16 +28,14 @@ from onetoone.config import (
 
 def connection_json(libpq_url: str) -> str:
     """An Airflow connection (JSON form) for a libpq URI; a socket directory becomes the host."""
-    parsed = urlparse(libpq_url)
-    query = parse_qs(parsed.query)
-    host = query.get("host", [parsed.hostname or "localhost"])[0]
+    parts = connection_parts(libpq_url)
     return json.dumps({
         "conn_type": "postgres",
-        "host": host,
-        "port": parsed.port or int(query.get("port", ["5432"])[0]),
-        "login": unquote(parsed.username or "postgres"),
-        "password": unquote(parsed.password or ""),
-        "schema": parsed.path.lstrip("/"),
+        "host": parts.host,
+        "port": parts.port,
+        "login": parts.user,
+        "password": parts.password,
+        "schema": parts.dbname,
     })
 
 

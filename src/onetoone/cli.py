@@ -54,17 +54,14 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
 
 def dbt_environment() -> dict[str, str]:
     """Environment for running dbt by hand: profiles.yml reads the warehouse from these."""
-    from urllib.parse import parse_qs, unquote, urlparse
-
-    url = urlparse(config.warehouse_url())
-    host = parse_qs(url.query).get("host", [url.hostname or "localhost"])[0]
+    parts = config.connection_parts(config.warehouse_url())
     p = config.paths()
     return {
-        "ONETOONE_PG_HOST": host,
-        "ONETOONE_PG_PORT": str(url.port or 5432),
-        "ONETOONE_PG_USER": unquote(url.username or "postgres"),
-        "ONETOONE_PG_PASSWORD": unquote(url.password or ""),
-        "ONETOONE_PG_DATABASE": url.path.lstrip("/"),
+        "ONETOONE_PG_HOST": parts.host,
+        "ONETOONE_PG_PORT": str(parts.port),
+        "ONETOONE_PG_USER": parts.user,
+        "ONETOONE_PG_PASSWORD": parts.password,
+        "ONETOONE_PG_DATABASE": parts.dbname,
         "DBT_TARGET_PATH": str(p.dbt_target),
         "DBT_LOG_PATH": str(p.dbt_logs),
         "DBT_PROFILES_DIR": str(config.DBT_PROJECT_DIR),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, unquote, urlparse
 
 # The checkout (editable install); a container that installs the package sets ONETOONE_PROJECT_DIR
 # to where it mounts dbt_project/, expectations/ and include/.
@@ -108,3 +108,26 @@ def erp_source_url() -> str:
 
 def uses_embedded_warehouse() -> bool:
     return "ONETOONE_WAREHOUSE_URL" not in os.environ
+
+
+@dataclass(frozen=True)
+class ConnectionParts:
+    """A libpq URI taken apart; ``host`` may be a Unix socket directory."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+
+def connection_parts(libpq_url: str) -> ConnectionParts:
+    parsed = urlparse(libpq_url)
+    query = parse_qs(parsed.query)
+    return ConnectionParts(
+        host=query.get("host", [parsed.hostname or "localhost"])[0],
+        port=parsed.port or int(query.get("port", ["5432"])[0]),
+        user=unquote(parsed.username or "postgres"),
+        password=unquote(parsed.password or ""),
+        dbname=parsed.path.lstrip("/"),
+    )

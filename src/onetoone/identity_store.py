@@ -4,7 +4,6 @@ events, retired keys and the review queue into the `identity` schema (tables: in
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from datetime import datetime
@@ -14,6 +13,7 @@ import pandas as pd
 import psycopg
 
 from onetoone.config import paths
+from onetoone.frames import read_query
 from onetoone.identity.keys import KeyAssignment
 from onetoone.identity.overrides import DECISIONS, OVERRIDE_COLUMNS, canonical_pair
 
@@ -25,15 +25,8 @@ CURRENT_MODEL = "current.json"
 
 def read_records(conn: psycopg.Connection) -> pd.DataFrame:
     """All source customer records, as text columns (COPY is the fast path out of PostgreSQL)."""
-    buffer = io.BytesIO()
-    with conn.cursor().copy(
-        f"copy (select * from {RECORDS_RELATION} order by source, source_record_id)"
-        " to stdout with (format csv, header true)"
-    ) as copy:
-        for chunk in copy:
-            buffer.write(chunk)
-    buffer.seek(0)
-    return pd.read_csv(buffer, dtype=str, keep_default_na=False, na_values=[""])
+    return read_query(conn, f"select * from {RECORDS_RELATION} order by source, source_record_id",
+                      dtype=str, keep_default_na=False, na_values=[""])
 
 
 def read_previous_keys(conn: psycopg.Connection) -> pd.DataFrame:

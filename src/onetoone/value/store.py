@@ -3,7 +3,6 @@ dbt builds, check it on a holdout, and write every customer's strategic value fo
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 from dataclasses import asdict
@@ -13,6 +12,7 @@ from importlib.resources import files
 import pandas as pd
 import psycopg
 
+from onetoone.frames import read_query
 from onetoone.value.model import DEFAULT_ANNUAL_DISCOUNT_RATE
 from onetoone.value.scoring import score_transactions
 
@@ -26,15 +26,8 @@ HOLDOUT_DAYS = 180
 
 
 def read_transactions(conn: psycopg.Connection) -> pd.DataFrame:
-    buffer = io.BytesIO()
-    with conn.cursor().copy(
-        f"copy (select customer_key as customer_id, order_date, amount from"
-        f" {TRANSACTIONS_RELATION}) to stdout with (format csv, header true)"
-    ) as copy:
-        for chunk in copy:
-            buffer.write(chunk)
-    buffer.seek(0)
-    frame = pd.read_csv(buffer, dtype={"customer_id": str, "amount": float})
+    query = f"select customer_key as customer_id, order_date, amount from {TRANSACTIONS_RELATION}"
+    frame = read_query(conn, query, dtype={"customer_id": str, "amount": float})
     frame["order_date"] = pd.to_datetime(frame["order_date"])
     return frame
 
