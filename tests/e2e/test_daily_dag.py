@@ -5,8 +5,6 @@ same tables."""
 from __future__ import annotations
 
 import csv
-import hashlib
-import json
 from datetime import date, timedelta
 
 import psycopg
@@ -96,7 +94,6 @@ def test_identity_pairwise_accuracy_against_the_truth(daily_run, warehouse_url):
 
 
 def test_rows_in_equal_rows_loaded_plus_quarantined(daily_run, warehouse_url):
-    manifest = json.loads((daily_run / "manifest.json").read_text())
     with psycopg.connect(warehouse_url) as conn:
         read, loaded, quarantined = conn.execute(
             "select sum(rows_read), sum(rows_loaded), sum(rows_quarantined)"
@@ -107,7 +104,7 @@ def test_rows_in_equal_rows_loaded_plus_quarantined(daily_run, warehouse_url):
         in_quarantine = conn.execute("select count(*) from raw.quarantine").fetchone()[0]
     assert read == loaded + quarantined
     assert (stored, in_quarantine) == (loaded, quarantined)
-    assert quarantined > 0 and manifest  # the sample carries deliberately broken rows
+    assert quarantined > 0  # the sample carries deliberately broken rows
 
 
 def test_marts_are_published_and_checks_recorded(daily_run, warehouse_url):
@@ -131,4 +128,3 @@ def test_rerunning_the_same_interval_gives_the_same_tables(daily_run, warehouse_
         after = _fingerprint(conn)
     changed = [t for t in before if before[t] != after.get(t)]
     assert not changed, f"tables changed on rerun: {changed}"
-    assert hashlib.md5(json.dumps(before, sort_keys=True).encode()).hexdigest()
