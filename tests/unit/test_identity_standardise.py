@@ -144,6 +144,20 @@ def test_calle_abbreviations():
     assert _one(address_line="Cl. 45 # 12-30")["address"] == "calle 45 12 30"
 
 
+@pytest.mark.parametrize(
+    "written",
+    ["1980-02-03", "1980-02-03T00:00:00", "19800203", "1980/02/03", "03/02/1980", "03-02-1980",
+     "03.02.1980", " 1980-02-03 "],
+)
+def test_birth_date_formats_read_day_first(written):
+    assert _one(birth_date=written)["birth_date"] == "1980-02-03"
+
+
+@pytest.mark.parametrize("written", ["31/02/1980", "02/31/1980", "2999-01-01", "3 Feb 1980"])
+def test_impossible_or_unknown_birth_dates_become_null(written):
+    assert _one(birth_date=written)["birth_date"] is None
+
+
 def test_birth_dates_and_nulls():
     frame = pd.DataFrame(
         {

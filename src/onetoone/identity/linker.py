@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 import splink
-from splink import DuckDBAPI, Linker, SettingsCreator
+from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
 from onetoone.identity import model as spec
 from onetoone.identity.overrides import cluster_pairs
@@ -56,11 +56,27 @@ def train(records_std: pd.DataFrame, seed: int = 42) -> dict[str, Any]:
         spec.DETERMINISTIC_RULES, recall=spec.DETERMINISTIC_RULES_RECALL
     )
     training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=seed)
-    for rule in spec.TRAINING_BLOCKING_RULES:
+    all_comparisons = {
+        c.output_column_name for c in linker._settings_obj.core_model_settings.comparisons
+    }
+    estimated: set[str] = set()
+    pair_counts = {column: blocked_pair_count(records_std[column])
+                   for column, _ in spec.TRAINING_SESSIONS}
+    # Preferred sessions with enough pairs first; then, if a comparison is still unlearnt (small
+    # or sparse input), the thinner sessions, largest first.
+    thin = sorted(
+        (s for s in spec.TRAINING_SESSIONS if pair_counts[s[0]] < spec.MIN_TRAINING_PAIRS),
+        key=lambda session: -pair_counts[session[0]],
+    )
+    plan = [s for s in spec.TRAINING_SESSIONS if s not in thin] + [
+        s for s in thin if pair_counts[s[0]] >= spec.MIN_FALLBACK_TRAINING_PAIRS]
+    for column, fixed_comparison in plan:
+        if estimated >= all_comparisons - {fixed_comparison}:
+            continue  # nothing new to learn from this session
         before = linker._settings_obj.core_model_settings.copy()
         try:
             training.estimate_parameters_using_expectation_maximisation(
-                rule, estimate_without_term_frequencies=True, max_pairs=EM_MAX_PAIRS
+                block_on(column), estimate_without_term_frequencies=True, max_pairs=EM_MAX_PAIRS
             )
         except ValueError as error:
             # Splink 5 refuses an m that underflows to 0 (a level only non-matches of this block
@@ -69,8 +85,16 @@ def train(records_std: pd.DataFrame, seed: int = 42) -> dict[str, Any]:
             if "minimum allowed value" not in str(error):
                 raise
             linker._settings_obj.core_model_settings = before
-            sql = rule.get_blocking_rule("duckdb").blocking_rule_sql
-            logger.warning("EM session blocking on %s skipped: %s", sql, error)
+            logger.warning("EM session blocking on %s skipped: %s", column, error)
+            continue
+        estimated |= all_comparisons - {fixed_comparison}
+        if estimated == all_comparisons:
+            break
+    if estimated != all_comparisons:
+        logger.warning(
+            "no EM session could estimate %s: those comparisons keep neutral weights",
+            ", ".join(sorted(all_comparisons - estimated)),
+        )
     splink_settings = smooth_parameters(linker.misc.save_model_to_json())
     splink_settings.pop("linker_uid", None)  # random per Linker; not part of the model
     return {
@@ -81,6 +105,12 @@ def train(records_std: pd.DataFrame, seed: int = 42) -> dict[str, Any]:
         "training_records": len(records_std),
         "splink_settings": splink_settings,
     }
+
+
+def blocked_pair_count(values: pd.Series) -> int:
+    """Record pairs that share a non-null value of the column (what ``block_on`` would give)."""
+    sizes = values.dropna().value_counts().to_numpy(dtype="int64")
+    return int((sizes * (sizes - 1) // 2).sum())
 
 
 def smooth_parameters(splink_settings: dict[str, Any]) -> dict[str, Any]:

@@ -146,12 +146,22 @@ BLOCKING_RULES: list[BlockingRuleCreator] = [
     block_on("name_key", "substr(phone_last8, 5, 4)"),
 ]
 
-# Rules for EM: each leaves the comparisons it does not block on to be estimated.
-TRAINING_BLOCKING_RULES: list[BlockingRuleCreator] = [
-    block_on("phone_last8"),
-    block_on("email"),
-    block_on("name_key"),
+# EM sessions, in order of preference: (column blocked on, the comparison that blocking fixes).
+# A session estimates m for every comparison except the one its column belongs to. Training takes
+# them in order, skips a column that blocks too few pairs in the input (a file without phones or
+# emails), and stops once every comparison has been estimated, so data sets with other columns
+# than ours still get a fully trained model.
+TRAINING_SESSIONS: list[tuple[str, str]] = [
+    ("phone_last8", "contact"),
+    ("name_key", "name"),
+    ("email", "contact"),
+    ("national_id", "national_id"),
+    ("birth_date", "birth_date"),
 ]
+# Fewer blocked pairs than this and EM's estimates are noisy: such a session runs only when no
+# better one can estimate a comparison, and never below the fallback floor.
+MIN_TRAINING_PAIRS = 200
+MIN_FALLBACK_TRAINING_PAIRS = 20
 
 # High-precision rules to estimate the prior (probability two random records match).
 DETERMINISTIC_RULES: list[str] = [

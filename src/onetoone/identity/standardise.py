@@ -272,9 +272,24 @@ def standardise_address(lines: pd.Series) -> pd.Series:
     return result.where(result.str.len() > 0)
 
 
+# Tried in order; slashed and dashed dates with the year last are day first, as written in
+# Latin America (and most of the world).
+BIRTH_DATE_FORMATS = ["%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y"]
+
+
 def standardise_birth_date(dates: pd.Series) -> pd.Series:
-    """``YYYY-MM-DD`` strings; implausible dates (before 1900, in the future) become null."""
-    parsed = pd.to_datetime(_text(dates).str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+    """``YYYY-MM-DD`` strings from any of ``BIRTH_DATE_FORMATS`` (a time after an ISO date is
+    ignored); unparsable and implausible dates (before 1900, in the future) become null."""
+    text = _text(dates).str.strip()
+    iso_date = text.str.slice(0, 10)
+    parsed = pd.to_datetime(iso_date, format=BIRTH_DATE_FORMATS[0], errors="coerce")
+    for date_format in BIRTH_DATE_FORMATS[1:]:
+        missing = parsed.isna() & text.notna()
+        if not missing.any():
+            break
+        parsed = parsed.where(
+            ~missing, pd.to_datetime(text.where(missing), format=date_format, errors="coerce")
+        )
     plausible = (parsed >= pd.Timestamp("1900-01-01")) & (parsed <= pd.Timestamp.now())
     return parsed.dt.strftime("%Y-%m-%d").where(plausible)
 
