@@ -1,6 +1,7 @@
--- One row per portfolio: its manager, size, value and service KPIs over the trailing value
--- window before as_of. Open complaints: complaint calls in the window whose resolution is not
--- `resolved` (the call center delivers no later status for a call).
+-- One row per portfolio (see mart_portfolios: a key-account book or a segment's pooled
+-- portfolio): its manager or pooled team and that one's load, size, value and service KPIs over
+-- the trailing value window before as_of. Open complaints: complaint calls in the window whose
+-- resolution is not `resolved` (the call center delivers no later status for a call).
 
 with
 
@@ -65,8 +66,10 @@ value_kpis as (
 
     select
         portfolio_members.portfolio_id,
+        portfolio_members.portfolio_segment,
         portfolio_members.value_tier,
         portfolio_members.primary_need,
+        portfolio_members.coverage,
         portfolio_members.manager_id,
         portfolio_members.as_of_date,
         count(*) as customers,
@@ -80,8 +83,10 @@ value_kpis as (
         on portfolio_members.customer_key = customer_value.customer_key
     group by
         portfolio_members.portfolio_id,
+        portfolio_members.portfolio_segment,
         portfolio_members.value_tier,
         portfolio_members.primary_need,
+        portfolio_members.coverage,
         portfolio_members.manager_id,
         portfolio_members.as_of_date
 
@@ -103,12 +108,16 @@ final as (
 
     select
         value_kpis.portfolio_id,
+        value_kpis.portfolio_segment,
         value_kpis.value_tier,
         value_kpis.primary_need,
+        value_kpis.coverage,
         value_kpis.manager_id,
         managers.manager_name,
         managers.capacity as manager_capacity,
         manager_load.manager_customers,
+        round(manager_load.manager_customers::numeric / managers.capacity, 4)
+            as manager_capacity_used_share,
         value_kpis.customers,
         value_kpis.trailing_margin_total,
         value_kpis.cost_to_serve_total,
