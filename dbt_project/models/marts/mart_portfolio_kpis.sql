@@ -1,7 +1,9 @@
 -- One row per portfolio (see mart_portfolios: a key-account book or a segment's pooled
 -- portfolio): its manager or pooled team and that one's load, size, value and service KPIs over
 -- the trailing value window before as_of. Open complaints: complaint calls in the window whose
--- resolution is not `resolved` (the call center delivers no later status for a call).
+-- resolution is not `resolved` (the call center delivers no later status for a call). Churn
+-- figures cover the customers the value model scored (those with completed orders): the others
+-- have no purchase relationship to lose.
 
 with
 
@@ -76,7 +78,12 @@ value_kpis as (
         sum(customer_value.trailing_margin) as trailing_margin_total,
         sum(customer_value.cost_to_serve) as cost_to_serve_total,
         sum(customer_value.actual_value) as actual_value_total,
-        avg(customer_value.actual_value) as actual_value_avg
+        avg(customer_value.actual_value) as actual_value_avg,
+        sum(customer_value.strategic_value) as strategic_value_total,
+        avg(customer_value.strategic_value) as strategic_value_avg,
+        count(customer_value.churn_risk) as churn_scored_customers,
+        avg(customer_value.churn_risk) as churn_risk_avg,
+        count(*) filter (where customer_value.is_high_churn_risk) as high_churn_risk_customers
 
     from portfolio_members
     inner join customer_value
@@ -123,6 +130,16 @@ final as (
         value_kpis.cost_to_serve_total,
         value_kpis.actual_value_total,
         round(value_kpis.actual_value_avg, 2) as actual_value_avg,
+        value_kpis.strategic_value_total,
+        round(value_kpis.strategic_value_avg, 2) as strategic_value_avg,
+        value_kpis.churn_scored_customers,
+        round(value_kpis.churn_risk_avg, 4) as churn_risk_avg,
+        value_kpis.high_churn_risk_customers,
+        round(
+            value_kpis.high_churn_risk_customers::numeric
+            / nullif(value_kpis.churn_scored_customers, 0),
+            4
+        ) as high_churn_risk_share,
         coalesce(call_kpis.calls, 0) as calls,
         round(call_kpis.satisfaction_avg, 2) as satisfaction_avg,
         coalesce(call_kpis.satisfaction_responses, 0) as satisfaction_responses,
