@@ -1,5 +1,7 @@
 """Benchmark of the whole pipeline: generate a sample, run the daily DAG through Airflow, and
-print per stage (extract/load, identity, dbt, quality) wall time, rows per second and peak memory.
+print per stage (extract/load, identity, value, dbt, quality) wall time, rows per second and peak
+memory, then the value model's holdout check of that run (predicted against actual repeat
+purchases and revenue over the days held out, from `value.model_runs`).
 
     .venv/bin/python bench/bench_pipeline.py --customers 100000     (or: make bench CUSTOMERS=...)
 
@@ -26,6 +28,7 @@ import psutil
 STAGES = {
     "extract/load": lambda t: t.startswith("ingest_"),
     "identity": lambda t: t == "identify",
+    "value": lambda t: t == "value",
     "dbt": lambda t: t.startswith("dbt_"),
     "quality": lambda t: t.startswith("check_"),
     "publish": lambda t: t == "publish",
@@ -85,10 +88,23 @@ def stage_rows(warehouse_url: str) -> dict[str, int]:
         return {
             "extract/load": one("select sum(rows_read) from raw.load_batches"),
             "identity": one("select count(*) from identity.customer_keys"),
+            "value": one("select count(*) from value.customer_strategic_values"),
             "dbt": marts,
             "quality": one("select sum(rows_loaded) from raw.load_batches") + marts,
             "publish": marts,
         }
+
+
+def value_holdout(warehouse_url: str) -> str:
+    """The holdout report the DAG's value step wrote for its latest run."""
+    import psycopg
+
+    with psycopg.connect(warehouse_url) as conn:
+        row = conn.execute(
+            "select holdout_report from value.model_runs order by as_of desc limit 1").fetchone()
+    if row is None:
+        return "no value model run recorded"
+    return row[0] or "no holdout check: the order history was too short"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -144,8 +160,11 @@ def main(argv: list[str] | None = None) -> None:
           f"{rows['extract/load']:>12,}{rows['extract/load'] / total:>11,.0f}"
           f"{sampler.peak(run_started, run_ended) / 2**20:>9,.0f}")
     print("(wall s: first task start to last task end of the stage; task s: sum of task times;"
-          " rows: rows read for extract/load and the whole run, records keyed for identity, mart"
-          " rows for dbt and publish, raw + mart rows validated for quality)")
+          " rows: rows read for extract/load and the whole run, records keyed for identity,"
+          " customers scored for value, mart rows for dbt and publish, raw + mart rows validated"
+          " for quality)")
+    print("\nvalue model (BG/NBD + Gamma-Gamma) on this run's keyed orders, from value.model_runs:")
+    print(value_holdout(config.warehouse_url()))
     print(f"state folder: {home}  (stop its server with ONETOONE_HOME={home} onetoone warehouse"
           " stop)")
     if args.home is None:

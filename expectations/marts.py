@@ -129,11 +129,13 @@ MART_PORTFOLIOS = TableSuite(
                     " left join marts_build.mart_customer_value v"
                     " on v.customer_key = p.customer_key"
                     " where p.value_tier is distinct from v.value_tier"
-                    " or p.portfolio_id is distinct from p.value_tier || '|' || p.primary_need"
+                    " or not coalesce(starts_with(p.portfolio_id,"
+                    " p.value_tier || '|' || p.primary_need || '|'), false)"
                 ),
                 meta=critical(
-                    "a portfolio is value tier x primary need: a customer filed under another"
-                    " tier than their value gets the wrong treatment and manager"
+                    "a portfolio is a book or the pooled portfolio of one value tier x primary"
+                    " need: a customer filed under another tier than their value gets the wrong"
+                    " treatment and manager"
                 ),
             ),
         ],

@@ -1,5 +1,6 @@
--- No account manager looks after more customers than their capacity (seed account_managers),
--- and only active managers have customers.
+-- No account manager or pooled team looks after more customers than its capacity (seed
+-- account_managers; an empty capacity is a pooled team that scales with demand), and only
+-- active ones have customers.
 
 with
 
@@ -38,4 +39,4 @@ left join managers
     on manager_load.manager_id = managers.manager_id
 where managers.manager_id is null
     or not managers.is_active
-    or manager_load.customers > managers.capacity
+    or (managers.capacity is not null and manager_load.customers > managers.capacity)

@@ -1,5 +1,5 @@
 -- Every portfolio has exactly one account manager: all of its customers share one, non-null,
--- manager (a portfolio is assigned whole).
+-- manager or pooled team (a portfolio is assigned whole).
 
 select
     portfolio_id,

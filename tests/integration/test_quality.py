@@ -258,7 +258,7 @@ def _load_good_identity_and_marts(conn: psycopg.Connection) -> None:
             "insert into marts_build.mart_customer_value values (%s, %s, %s, %s)", VALUE_ROWS
         )
         cur.executemany(
-            "insert into marts_build.mart_portfolios values (%s, %s || '|shoes', %s, 'shoes')",
+            "insert into marts_build.mart_portfolios values (%s, %s || '|shoes|1', %s, 'shoes')",
             [(key, tier, tier) for key, tier, _, _ in VALUE_ROWS],
         )
 

@@ -9,6 +9,11 @@
 --                     net revenue; the population's rate when the customer has no trailing
 --                     revenue): the margin the relationship may still bring.
 --   growth_gap        strategic_value - actual_value
+--   churn_risk        1 - probability_alive (BG/NBD), for customers the value step scored (with
+--                     completed orders before as_of); null for the others, who have no purchase
+--                     relationship to lose. BG/NBD lets a customer drop out only after a repeat
+--                     purchase, so one-time buyers score 0: read it with completed_orders.
+--   is_high_churn_risk  churn_risk >= var high_churn_risk_threshold (false when null)
 --   value_tier        MVC: best `mvc_top_share` of customers by actual value (ties share a rank,
 --                     so a tie at the threshold keeps them all), positive value only;
 --                     BZ (below zero): actual value < 0;
@@ -162,6 +167,7 @@ with_strategic_value as (
     select
         with_actual_value.*,
         coalesce(strategic_values.probability_alive, 0) as probability_alive,
+        round(1 - strategic_values.probability_alive, 4) as churn_risk,
         round(coalesce(strategic_values.expected_purchases_12m, 0), 4) as expected_purchases_12m,
         round(coalesce(strategic_values.clv, 0), 2) as clv,
         round(
@@ -245,6 +251,9 @@ final as (
         cost_to_serve,
         actual_value,
         probability_alive,
+        churn_risk,
+        coalesce(churn_risk >= {{ var('high_churn_risk_threshold') }}, false)
+            as is_high_churn_risk,
         expected_purchases_12m,
         clv,
         strategic_value,

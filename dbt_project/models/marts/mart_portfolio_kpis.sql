@@ -1,6 +1,9 @@
--- One row per portfolio: its manager, size, value and service KPIs over the trailing value
--- window before as_of. Open complaints: complaint calls in the window whose resolution is not
--- `resolved` (the call center delivers no later status for a call).
+-- One row per portfolio (see mart_portfolios: a key-account book or a segment's pooled
+-- portfolio): its manager or pooled team and that one's load, size, value and service KPIs over
+-- the trailing value window before as_of. Open complaints: complaint calls in the window whose
+-- resolution is not `resolved` (the call center delivers no later status for a call). Churn
+-- figures cover the customers the value model scored (those with completed orders): the others
+-- have no purchase relationship to lose.
 
 with
 
@@ -65,23 +68,32 @@ value_kpis as (
 
     select
         portfolio_members.portfolio_id,
+        portfolio_members.portfolio_segment,
         portfolio_members.value_tier,
         portfolio_members.primary_need,
+        portfolio_members.coverage,
         portfolio_members.manager_id,
         portfolio_members.as_of_date,
         count(*) as customers,
         sum(customer_value.trailing_margin) as trailing_margin_total,
         sum(customer_value.cost_to_serve) as cost_to_serve_total,
         sum(customer_value.actual_value) as actual_value_total,
-        avg(customer_value.actual_value) as actual_value_avg
+        avg(customer_value.actual_value) as actual_value_avg,
+        sum(customer_value.strategic_value) as strategic_value_total,
+        avg(customer_value.strategic_value) as strategic_value_avg,
+        count(customer_value.churn_risk) as churn_scored_customers,
+        avg(customer_value.churn_risk) as churn_risk_avg,
+        count(*) filter (where customer_value.is_high_churn_risk) as high_churn_risk_customers
 
     from portfolio_members
     inner join customer_value
         on portfolio_members.customer_key = customer_value.customer_key
     group by
         portfolio_members.portfolio_id,
+        portfolio_members.portfolio_segment,
         portfolio_members.value_tier,
         portfolio_members.primary_need,
+        portfolio_members.coverage,
         portfolio_members.manager_id,
         portfolio_members.as_of_date
 
@@ -103,17 +115,31 @@ final as (
 
     select
         value_kpis.portfolio_id,
+        value_kpis.portfolio_segment,
         value_kpis.value_tier,
         value_kpis.primary_need,
+        value_kpis.coverage,
         value_kpis.manager_id,
         managers.manager_name,
         managers.capacity as manager_capacity,
         manager_load.manager_customers,
+        round(manager_load.manager_customers::numeric / managers.capacity, 4)
+            as manager_capacity_used_share,
         value_kpis.customers,
         value_kpis.trailing_margin_total,
         value_kpis.cost_to_serve_total,
         value_kpis.actual_value_total,
         round(value_kpis.actual_value_avg, 2) as actual_value_avg,
+        value_kpis.strategic_value_total,
+        round(value_kpis.strategic_value_avg, 2) as strategic_value_avg,
+        value_kpis.churn_scored_customers,
+        round(value_kpis.churn_risk_avg, 4) as churn_risk_avg,
+        value_kpis.high_churn_risk_customers,
+        round(
+            value_kpis.high_churn_risk_customers::numeric
+            / nullif(value_kpis.churn_scored_customers, 0),
+            4
+        ) as high_churn_risk_share,
         coalesce(call_kpis.calls, 0) as calls,
         round(call_kpis.satisfaction_avg, 2) as satisfaction_avg,
         coalesce(call_kpis.satisfaction_responses, 0) as satisfaction_responses,

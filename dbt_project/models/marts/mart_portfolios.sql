@@ -1,13 +1,25 @@
--- One row per customer: the customer's portfolio and its account manager.
+-- One row per customer: the customer's portfolio (cartera) and who looks after it.
 --
--- Portfolio = value tier x needs segment (portfolio_id `<tier>|<need>`), the segment being the
--- customer's primary need from mart_customer_needs (spend and browsing shares per category).
---
--- Assignment of portfolios to managers (deterministic, whole portfolios, never over capacity):
--- portfolios are taken largest first (then MVC, MGC, other, BZ, then portfolio_id); each goes to the
--- active manager with the most remaining capacity that can still take all of its customers
--- (ties: manager_id). This "worst fit decreasing" spreads the load. A portfolio that fits no
--- manager is left without one, and the tests fail: add managers or capacity in the seed.
+-- A segment is value tier x needs segment (`<tier>|<need>`). How a tier is looked after is set
+-- by the seed service_levels (`coverage`), the way a company runs carteras at any scale:
+--   key_account  named account managers (seed account_managers, coverage key_account) each
+--                look after a bounded number of customers. A segment is cut into books of at
+--                most `key_account_book_size` customers, best strategic value first (ties:
+--                customer_key); book n is portfolio `<tier>|<need>|<n>`. Books are handed out
+--                MVC before MGC, first books of every segment before second books (so the best
+--                customers of every segment get a manager first), then larger books, then by
+--                segment; each goes whole to the active key-account manager who can take it
+--                and would then have used the smallest share of their capacity (ties:
+--                manager_id): deterministic, never over capacity, loads in proportion to
+--                capacity (a manager with twice the capacity gets about twice the customers,
+--                not all of them until the others catch up). A book that fits no manager joins the
+--                segment's pooled portfolio `<tier>|<need>|pooled`, served by the tier's pooled
+--                team (service_levels.pooled_manager_id).
+--   pooled       mass tiers: the whole segment is one portfolio `<tier>|<need>|pooled` of the
+--                tier's pooled team or channel (a seed row with coverage pooled; an empty
+--                capacity means unbounded, e.g. a digital channel).
+-- A pooled team with a capacity is held to it by the capacity test, like a manager: when it
+-- overflows, the tests fail rather than a customer being dropped or moved silently.
 
 with recursive
 
@@ -23,16 +35,28 @@ needs as (
 
 ),
 
+service_levels as (
+
+    select * from {{ ref('service_levels') }}
+
+),
+
 managers as (
+
+    select * from {{ ref('account_managers') }}
+
+),
+
+key_account_managers as (
 
     select
         manager_id,
-        manager_name,
         capacity,
         row_number() over (order by manager_id) as manager_index
 
-    from {{ ref('account_managers') }}
+    from managers
     where is_active
+        and coverage = 'key_account'
 
 ),
 
@@ -40,51 +64,78 @@ members as (
 
     select
         customer_value.customer_key,
+        customer_value.value_tier || '|' || needs.need_segment as portfolio_segment,
         customer_value.value_tier,
         needs.need_segment as primary_need,
         needs.primary_need_spend_share,
+        service_levels.coverage,
+        service_levels.pooled_manager_id,
         customer_value.actual_value,
+        customer_value.strategic_value,
         customer_value.as_of_date
 
     from customer_value
     inner join needs
         on customer_value.customer_key = needs.customer_key
+    -- A tier missing from the seed leaves its customers without a manager: the tests fail.
+    left join service_levels
+        on customer_value.value_tier = service_levels.value_tier
 
 ),
 
-portfolios as (
+key_account_members as (
 
     select
-        value_tier || '|' || primary_need as portfolio_id,
+        *,
+        ceil(
+            row_number() over (
+                partition by portfolio_segment
+                order by strategic_value desc, customer_key
+            )::numeric / {{ var('key_account_book_size') }}
+        )::bigint as book_number
+
+    from members
+    where coverage = 'key_account'
+
+),
+
+books as (
+
+    select
+        portfolio_segment,
         value_tier,
-        primary_need,
+        book_number,
         count(*) as customer_count,
         row_number() over (
             order by
+                case value_tier when 'MVC' then 1 when 'MGC' then 2 else 3 end,
+                book_number,
                 count(*) desc,
-                case value_tier when 'MVC' then 1 when 'MGC' then 2 when 'other' then 3 else 4 end,
-                value_tier || '|' || primary_need
+                portfolio_segment
         ) as assignment_order
 
-    from members
-    group by value_tier, primary_need
+    from key_account_members
+    group by portfolio_segment, value_tier, book_number
 
 ),
 
+-- One book per step: remaining_capacity[i] is what key-account manager i can still take after
+-- the books before this one; the book goes to the manager who would then have used the smallest
+-- share of their capacity.
 assignments (assignment_order, manager_index, remaining_capacity) as (
 
     select
         0::bigint,
         null::bigint,
         coalesce(
-            (select array_agg(capacity::bigint order by manager_index) from managers),
+            (select array_agg(capacity::bigint order by manager_index) from key_account_managers),
             array[]::bigint[]
         )
 
     union all
 
     select
-        portfolios.assignment_order,
+        books.assignment_order,
         chosen.manager_index,
         case
             when chosen.manager_index is null then assignments.remaining_capacity
@@ -92,7 +143,7 @@ assignments (assignment_order, manager_index, remaining_capacity) as (
                 select
                     case
                         when slot.manager_index = chosen.manager_index
-                            then slot.remaining - portfolios.customer_count
+                            then slot.remaining - books.customer_count
                         else slot.remaining
                     end
                 from unnest(assignments.remaining_capacity)
@@ -102,31 +153,70 @@ assignments (assignment_order, manager_index, remaining_capacity) as (
         end
 
     from assignments
-    inner join portfolios
-        on portfolios.assignment_order = assignments.assignment_order + 1
+    inner join books
+        on books.assignment_order = assignments.assignment_order + 1
     left join lateral (
         select slot.manager_index
         from unnest(assignments.remaining_capacity)
             with ordinality as slot (remaining, manager_index)
-        where slot.remaining >= portfolios.customer_count
-        order by slot.remaining desc, slot.manager_index
+        inner join key_account_managers
+            on slot.manager_index = key_account_managers.manager_index
+        where slot.remaining >= books.customer_count
+        order by
+            (key_account_managers.capacity - slot.remaining + books.customer_count)::numeric
+                / key_account_managers.capacity,
+            slot.manager_index
         limit 1
     ) as chosen on true
 
 ),
 
-portfolio_managers as (
+book_managers as (
 
     select
-        portfolios.portfolio_id,
-        managers.manager_id,
-        managers.manager_name
+        books.portfolio_segment,
+        books.book_number,
+        key_account_managers.manager_id
 
-    from portfolios
+    from books
     inner join assignments
-        on portfolios.assignment_order = assignments.assignment_order
-    left join managers
-        on assignments.manager_index = managers.manager_index
+        on books.assignment_order = assignments.assignment_order
+    inner join key_account_managers
+        on assignments.manager_index = key_account_managers.manager_index
+
+),
+
+placed as (
+
+    -- Key-account tiers: the customer's book when a manager took it, else the segment's pooled
+    -- portfolio.
+    select
+        key_account_members.customer_key,
+        case
+            when book_managers.manager_id is not null
+                then key_account_members.portfolio_segment
+                    || '|' || key_account_members.book_number
+            else key_account_members.portfolio_segment || '|pooled'
+        end as portfolio_id,
+        case when book_managers.manager_id is not null then 'key_account' else 'pooled' end
+            as coverage,
+        coalesce(book_managers.manager_id, key_account_members.pooled_manager_id) as manager_id
+
+    from key_account_members
+    left join book_managers
+        on key_account_members.portfolio_segment = book_managers.portfolio_segment
+        and key_account_members.book_number = book_managers.book_number
+
+    union all
+
+    select
+        customer_key,
+        portfolio_segment || '|pooled' as portfolio_id,
+        'pooled' as coverage,
+        pooled_manager_id as manager_id
+
+    from members
+    where coverage is distinct from 'key_account'
 
 ),
 
@@ -134,18 +224,23 @@ final as (
 
     select
         members.customer_key,
-        members.value_tier || '|' || members.primary_need as portfolio_id,
+        placed.portfolio_id,
+        members.portfolio_segment,
         members.value_tier,
         members.primary_need,
         members.primary_need_spend_share,
-        portfolio_managers.manager_id,
-        portfolio_managers.manager_name,
+        placed.coverage,
+        placed.manager_id,
+        managers.manager_name,
         members.actual_value,
+        members.strategic_value,
         members.as_of_date
 
     from members
-    left join portfolio_managers
-        on members.value_tier || '|' || members.primary_need = portfolio_managers.portfolio_id
+    inner join placed
+        on members.customer_key = placed.customer_key
+    left join managers
+        on placed.manager_id = managers.manager_id
 
 )
 
