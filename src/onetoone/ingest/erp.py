@@ -11,7 +11,8 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import psycopg
 
@@ -92,6 +93,79 @@ ERP_TABLES = (
                   _non_negative("quantity", "unit_price", "unit_cost", "discount"),
                   _known_product)),
 )
+
+
+ERP_TABLES_BY_ENTITY = {table.entity: table for table in ERP_TABLES}
+
+
+def _integer(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError
+    return int(value)
+
+
+def _numeric(value: object) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError  # floats would carry binary rounding into money columns
+    number = Decimal(str(value))
+    if not number.is_finite():
+        raise ValueError
+    return number
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError
+    return value
+
+
+def _timestamptz(value: object) -> datetime:
+    stamp = datetime.fromisoformat(str(value))
+    if stamp.tzinfo is None:
+        raise ValueError
+    return stamp
+
+
+# PostgreSQL type of a raw ERP column -> the Python value the extract would have read.
+_FROM_JSON: dict[str, Callable[[object], object]] = {
+    "text": _text,
+    "integer": _integer,
+    "numeric": _numeric,
+    "date": lambda value: date.fromisoformat(str(value)),
+    "timestamp with time zone": _timestamptz,
+}
+
+
+def parse_erp_record(table: ErpTable, text: str, column_types: dict[str, str],
+                     context: ExtractContext) -> tuple[dict | None, tuple[str | None, str] | None]:
+    """A quarantined ERP row (the JSON object ingest stored) typed back and checked again with
+    the table's row check: (row, None) if it passes, (None, (field, reason)) if not.
+
+    ``column_types`` maps each column to its PostgreSQL type in the raw table."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as err:
+        return None, (None, f"not JSON: {err.msg} at column {err.colno}")
+    if not isinstance(record, dict):
+        return None, (None, f"expected a JSON object, found {type(record).__name__}")
+    missing = [c for c in table.columns if c not in record]
+    extra = [c for c in record if c not in table.columns]
+    if missing or extra:
+        return None, (None, f"the row must have exactly the columns of erp.{table.entity}"
+                      + (f"; missing: {', '.join(missing)}" if missing else "")
+                      + (f"; unexpected: {', '.join(extra)}" if extra else ""))
+    row = {}
+    for column in table.columns:
+        value = record[column]
+        if value is None:
+            row[column] = None
+            continue
+        try:
+            row[column] = _FROM_JSON[column_types[column]](value)
+        except (ValueError, ArithmeticError):
+            return None, (column, f"{column}: {value!r} is not a valid {column_types[column]}")
+    problem = table.check(row, context)
+    return (None, problem) if problem else (row, None)
 
 
 def _window_start(conn: psycopg.Connection, entity: str, source_ref: str,
