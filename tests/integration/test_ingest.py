@@ -103,6 +103,17 @@ def test_call_files_are_loaded_quarantined_or_refused_and_nothing_is_lost(clean_
     assert summary.totals()["refused"] == 4
 
 
+def test_a_daily_file_batch_covers_its_day(clean_raw, landing):
+    """Row-count checks compare a load with the same weekday's: the ledger needs the day."""
+    ingest_source("callcenter", warehouse_conninfo=clean_raw, until=UNTIL, landing=landing)
+    with psycopg.connect(clean_raw) as conn:
+        windows = {ref: (start, end) for ref, start, end in conn.execute(
+            "select source_ref, window_start, window_end from raw.load_batches")}
+    assert windows["callcenter/calls_2025-03-02.csv"] == (
+        datetime(2025, 3, 2, tzinfo=UTC), datetime(2025, 3, 3, tzinfo=UTC))
+    assert windows["callcenter/notes.txt"] == (None, None)
+
+
 def test_quarantine_names_file_line_field_and_keeps_the_original(clean_raw, landing):
     ingest_source("callcenter", warehouse_conninfo=clean_raw, until=UNTIL, landing=landing)
     with psycopg.connect(clean_raw) as conn:

@@ -8,7 +8,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import psycopg
@@ -132,8 +132,13 @@ def load_files(
             has_rows = len(data.splitlines()) > (1 if spec.has_header else 0)
             duplicate_of = has_rows and loaded_elsewhere(conn, spec.source, spec.entity,
                                                          source_ref, checksum)
+            # A daily file's window is its day, so row-count checks can find comparable days.
+            window = (None, None) if day is None else (
+                datetime.combine(day, time(), UTC), datetime.combine(day + timedelta(days=1),
+                                                                      time(), UTC))
             batch_id = open_batch(conn, source=spec.source, entity=spec.entity,
-                                  source_ref=source_ref, checksum=checksum, run_id=run_id)
+                                  source_ref=source_ref, checksum=checksum, window_start=window[0],
+                                  window_end=window[1], run_id=run_id)
             result = BatchResult(batch_id, spec.source, spec.entity, source_ref, "loaded")
             if day is None:
                 _refuse(result, data, f"unexpected file name {path.name!r}; expected a name like "
