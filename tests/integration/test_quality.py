@@ -8,6 +8,7 @@ temporary ``ONETOONE_HOME``.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -498,9 +499,10 @@ def test_data_docs_index_is_built(good_raw_report: QualityReport):
 
 
 def test_critical_failure_stops_publish_and_published_marts_keep_last_good_version(
-    db_url: str, good_batch_ids: list[int]
+    db_url: str, good_batch_ids: list[int], caplog: pytest.LogCaptureFixture
 ):
-    """Write-audit-publish: what the DAG does (gate, then publish) on a good and a bad build."""
+    """Write-audit-publish: what the DAG does (gate, then publish) on a good and a bad build.
+    The DAG's side, publish running only when every gate passed, is in test_dag_integrity."""
     from onetoone.pipeline import check_quality, publish
 
     check_quality("marts", db_url, run_id="run-publish-good", as_of=AS_OF)
@@ -510,7 +512,8 @@ def test_critical_failure_stops_publish_and_published_marts_keep_last_good_versi
             "select customer_key, value_tier from marts.mart_customer_value order by 1").fetchall()
         conn.execute("update marts_build.mart_customer_value set value_tier = 'VIP'")
         try:
-            with pytest.raises(QualityGateFailed) as failure:
+            with pytest.raises(QualityGateFailed) as failure, caplog.at_level(
+                    logging.ERROR, logger="onetoone.quality"):
                 check_quality("marts", db_url, run_id="run-publish-bad", as_of=AS_OF)
         finally:
             conn.execute("truncate marts_build.mart_customer_value")
@@ -519,7 +522,23 @@ def test_critical_failure_stops_publish_and_published_marts_keep_last_good_versi
             )
         after = conn.execute(
             "select customer_key, value_tier from marts.mart_customer_value order by 1").fetchall()
-    message = str(failure.value)
-    assert "marts_build.mart_customer_value" in message and "value_tier" in message
-    assert "VIP" in message  # the sample of failing values
     assert after == published and {tier for _, tier in after} <= {"MVC", "MGC", "BZ", "other"}
+
+    # The task's error says why the run stopped: each check, its table, what was seen (sample
+    # values or rows), what was expected and why the rule exists.
+    headline, *checks = str(failure.value).splitlines()
+    assert headline.startswith("quality gate failed: layer marts, run run-publish-bad:"
+                               " 2 critical check(s) failed (data docs: ")
+    tier, portfolio = sorted(checks)
+    assert tier.startswith(
+        "  - [critical] marts_build.mart_customer_value:"
+        " expect_column_values_to_be_in_set(value_tier): observed 3 of 3 rows unexpected"
+        ' (100.00%); sample failing values ["VIP", "VIP", "VIP"]; expected value_set=')
+    assert "(why: campaigns select on MVC / MGC / BZ / other" in tier
+    assert portfolio.startswith(
+        "  - [critical] marts_build.mart_portfolios: unexpected_rows_expectation: observed 3;"
+        ' sample failing rows [{"customer_key": "K1", "portfolio_id": "MVC|shoes",'
+        ' "value_tier": "MVC", "customer_value_tier": "VIP"}')
+    # ... and so does the task's log, line by line, before the error.
+    logged = {r.getMessage() for r in caplog.records if r.levelno == logging.ERROR}
+    assert {line.removeprefix("  - ") for line in checks} <= logged
