@@ -4,6 +4,7 @@ bad files are refused visibly, and reruns give the same tables."""
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ import psycopg
 import pytest
 
 from onetoone.ingest import ingest_source
+from onetoone.ingest.erp import ErpContractBroken
 from onetoone.ingest.parsers import CALL_COLUMNS
 
 pytestmark = pytest.mark.integration
@@ -178,3 +180,37 @@ def test_erp_extraction_is_incremental_and_reruns_reuse_their_window(clean_raw, 
     with psycopg.connect(clean_raw) as conn:
         after = conn.execute("select * from raw.erp_customers order by customer_id").fetchall()
     assert before == after
+
+
+def test_an_erp_table_missing_a_column_refuses_the_extraction_before_anything_is_read(
+        clean_raw, erp_source):
+    with psycopg.connect(erp_source, autocommit=True) as erp:
+        erp.execute("alter table erp.orders drop column channel")
+    with pytest.raises(ErpContractBroken) as refused:
+        ingest_source("erp", warehouse_conninfo=clean_raw, erp_conninfo=erp_source, until=UNTIL)
+    assert str(refused.value).startswith("ERP extraction refused, nothing extracted:"
+                                         " erp.orders is missing column(s) channel.")
+    with psycopg.connect(clean_raw) as conn:
+        assert conn.execute("select count(*) from raw.load_batches").fetchone()[0] == 0
+
+    # Once the ERP has it back, the same interval extracts everything: nothing was lost.
+    with psycopg.connect(erp_source, autocommit=True) as erp:
+        erp.execute("alter table erp.orders add column channel text;"
+                    " update erp.orders set channel = 'web'")
+    again = ingest_source("erp", warehouse_conninfo=clean_raw, erp_conninfo=erp_source,
+                          until=UNTIL)
+    assert {b.entity: b.rows_read for b in again.batches} == {
+        "products": 2, "customers": 1, "orders": 1, "order_lines": 3}
+
+
+def test_a_new_erp_column_is_not_extracted_but_logged(clean_raw, erp_source, caplog):
+    with psycopg.connect(erp_source, autocommit=True) as erp:
+        erp.execute("alter table erp.customers add column loyalty_tier text")
+    with caplog.at_level(logging.WARNING, logger="onetoone.ingest.erp"):
+        summary = ingest_source("erp", warehouse_conninfo=clean_raw, erp_conninfo=erp_source,
+                                until=UNTIL)
+    assert "erp.customers has column(s) loyalty_tier that the extract contract does not name" \
+        in caplog.text
+    counts = {b.entity: (b.rows_read, b.rows_loaded, b.rows_quarantined) for b in summary.batches}
+    assert counts == {"products": (2, 1, 1), "customers": (1, 1, 0), "orders": (1, 1, 0),
+                      "order_lines": (3, 1, 2)}

@@ -182,6 +182,39 @@ def _window_start(conn: psycopg.Connection, entity: str, source_ref: str,
     return row[0]
 
 
+class ErpContractBroken(Exception):
+    """An ERP table lacks columns the extract reads: nothing was extracted."""
+
+
+def check_erp_contract(erp: psycopg.Connection) -> None:
+    """Refuse the whole extraction, before any table is read, if a table lost a column: a
+    partial extraction would advance some windows and not others. New columns are not part of
+    the contract and are not extracted; they are logged so that someone decides."""
+    present: dict[str, set[str]] = {}
+    for table, column in erp.execute(
+            "select table_name, column_name from information_schema.columns"
+            " where table_schema = 'erp'"):
+        present.setdefault(table, set()).add(column)
+    problems = []
+    for table in ERP_TABLES:
+        columns = present.get(table.entity)
+        if columns is None:
+            problems.append(f"table erp.{table.entity} is missing")
+            continue
+        missing = [c for c in table.columns if c not in columns]
+        if missing:
+            problems.append(f"erp.{table.entity} is missing column(s) {', '.join(missing)}")
+        extra = sorted(columns - set(table.columns))
+        if extra:
+            log.warning("erp.%s has column(s) %s that the extract contract does not name; not"
+                        " extracted (docs/data-contracts.md)", table.entity, ", ".join(extra))
+    if problems:
+        raise ErpContractBroken(
+            "ERP extraction refused, nothing extracted: " + "; ".join(problems)
+            + ". The extract contract (docs/data-contracts.md, ERP source database) needs them;"
+            " restore them in the ERP or change the contract and ERP_TABLES together")
+
+
 def extract_erp(
     warehouse: psycopg.Connection, erp: psycopg.Connection, *, until: datetime,
     run_id: str | None = None,
@@ -189,6 +222,7 @@ def extract_erp(
     """Extract every ERP table's changes up to ``until`` (inclusive) into raw, one batch each."""
     if until.tzinfo is None:
         until = until.replace(tzinfo=UTC)
+    check_erp_contract(erp)
     context = ExtractContext(
         known_product_ids={r[0] for r in erp.execute("select product_id from erp.products")})
     results = []
