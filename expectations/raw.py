@@ -25,6 +25,14 @@ LEDGER_ENTITIES = {
     "erp_order_lines": ("erp", "order_lines"),
 }
 
+# Row counts against earlier loads: a load is compared with the loads of the same weekday in the
+# previous weeks (the call center takes a fifth of Monday's calls on Sundays, so the day before
+# is no yardstick), per day of its window (an ERP window after a pause spans several days).
+COMPARABLE_WEEKS = 4
+MIN_COMPARABLE_LOADS = 2  # a median of one is just another day
+MIN_EXPECTED_ROWS = 20  # below this, day-to-day swings of half are ordinary chance
+LOW_SHARE, HIGH_SHARE = 0.5, 2.0
+
 # One row: for each table, the rows the ledger says this run's batches loaded into it.
 PARAMETER_QUERIES = (
     "select "
@@ -35,6 +43,47 @@ PARAMETER_QUERIES = (
     )
     + " from raw.load_batches"
     " where %(batch_ids)s::bigint[] is null or batch_id = any(%(batch_ids)s::bigint[])",
+    # The band of rows each table's loads in this run are expected to bring (_rows_near_usual).
+    """
+    with ledger_windows as (
+        -- a load's day: the day its window ends in (a daily file's own day)
+        select *, extract(epoch from window_end - window_start) / 86400 as days,
+               ((window_end at time zone 'UTC') - interval '1 microsecond')::date as day
+          from raw.load_batches
+    ), run_loads as (
+        select batch_id, source, entity, rows_loaded, days, day
+          from ledger_windows
+         where status = 'loaded'
+           and (%(batch_ids)s::bigint[] is null or batch_id = any(%(batch_ids)s::bigint[]))
+    ), expected as (
+        select r.source, r.entity, r.rows_loaded,
+               count(p.batch_id) as comparable_loads,
+               percentile_cont(0.5) within group (order by p.rows_loaded / p.days) * r.days
+                   as rows
+          from run_loads r
+          left join ledger_windows p
+            on p.source = r.source and p.entity = r.entity and p.status = 'loaded'
+           and p.batch_id <> r.batch_id and p.days > 0
+           and p.day in ({comparable_days})
+         group by r.batch_id, r.source, r.entity, r.rows_loaded, r.days
+    ), bands as (
+        select source, entity, rows_loaded, rows,
+               coalesce(comparable_loads >= {min_loads} and rows >= {min_rows}, false) as judged
+          from expected
+    )
+    select {bounds} from bands
+    """.format(
+        comparable_days=", ".join(f"r.day - {7 * week}" for week in range(1, COMPARABLE_WEEKS + 1)),
+        min_loads=MIN_COMPARABLE_LOADS,
+        min_rows=MIN_EXPECTED_ROWS,
+        bounds=",\n           ".join(
+            f"coalesce(sum(case when judged then {bound} else {otherwise} end) filter (where"
+            f" source = '{source}' and entity = '{entity}'), 0)::bigint as {table}_{name}_rows"
+            for table, (source, entity) in LEDGER_ENTITIES.items()
+            for name, bound, otherwise in (("min", f"floor({LOW_SHARE} * rows)", "0"),
+                                           ("max", f"ceil({HIGH_SHARE} * rows)", "rows_loaded"))
+        ),
+    ),
 )
 
 REASONS = [
@@ -76,6 +125,21 @@ def _rows_match_ledger(table: str) -> gxe.Expectation:
         meta=critical(
             "the rows present for this run's batches must be those the ledger says were loaded:"
             " fewer means a partial load, more a rerun that did not clear the batch"
+        ),
+    )
+
+
+def _rows_near_usual(table: str) -> gxe.Expectation:
+    return gxe.ExpectTableRowCountToBeBetween(
+        min_value={"$PARAMETER": f"{table}_min_rows"},
+        max_value={"$PARAMETER": f"{table}_max_rows"},
+        meta=warning(
+            f"each load should bring {LOW_SHARE:g} to {HIGH_SHARE:g} times the median of the"
+            f" same weekday's loads in the previous {COMPARABLE_WEEKS} weeks (per day of window):"
+            " far fewer rows mean a truncated or partial extract, far more a duplicated one."
+            " A warning: holidays and campaigns move volumes too, and the rows passed their"
+            f" checks. Judged with at least {MIN_COMPARABLE_LOADS} comparable loads and"
+            f" {MIN_EXPECTED_ROWS} rows expected; otherwise the band is 0 to the rows loaded"
         ),
     )
 
@@ -131,6 +195,7 @@ CALLCENTER_CALLS = _suite(
             ]
         ),
         _rows_match_ledger("callcenter_calls"),
+        _rows_near_usual("callcenter_calls"),
         _not_null("call_id", "the call's identity; staging deduplicates on it"),
         _not_null("contact_id", "identity resolution links calls to people through the contact"),
         _not_null("called_at", "every interaction needs a time for recency and history"),
@@ -179,6 +244,7 @@ WEB_EVENTS = _suite(
             ]
         ),
         _rows_match_ledger("web_events"),
+        _rows_near_usual("web_events"),
         _not_null("event_id", "the event's identity; staging deduplicates on it"),
         _not_null("event_type", "every event is interpreted by its type"),
         _not_null("occurred_at", "every interaction needs a time for recency and history"),
@@ -243,6 +309,7 @@ ERP_CUSTOMERS = _suite(
             ]
         ),
         _rows_match_ledger("erp_customers"),
+        _rows_near_usual("erp_customers"),
         _not_null("customer_id", "the ERP key; identity and orders refer to it"),
         _not_null("updated_at", "staging keeps the latest version of a row by updated_at"),
         _not_future(
@@ -278,6 +345,7 @@ ERP_PRODUCTS = _suite(
             ]
         ),
         _rows_match_ledger("erp_products"),
+        _rows_near_usual("erp_products"),
         _not_null("product_id", "the ERP key; order lines refer to it"),
         _not_null("updated_at", "staging keeps the latest version of a row by updated_at"),
         _not_future(
@@ -305,6 +373,7 @@ ERP_ORDERS = _suite(
             ]
         ),
         _rows_match_ledger("erp_orders"),
+        _rows_near_usual("erp_orders"),
         _not_null("order_id", "the ERP key; order lines refer to it"),
         _not_null("customer_id", "an order without a customer cannot count towards value"),
         _not_null("ordered_at", "customer value is computed over a trailing window of orders"),
@@ -345,6 +414,7 @@ ERP_ORDER_LINES = _suite(
             ]
         ),
         _rows_match_ledger("erp_order_lines"),
+        _rows_near_usual("erp_order_lines"),
         _not_null("order_id", "part of the line's key; lines roll up to their order"),
         _not_null("line_number", "part of the line's key; staging deduplicates on it"),
         _not_null("updated_at", "staging keeps the latest version of a row by updated_at"),

@@ -135,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from onetoone import access, forget
     from onetoone.identity import dedupe, steward
+    from onetoone.ingest import quarantine
     from onetoone.value import cli as value_cli
 
     dedupe.add_parser(commands)
@@ -142,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     value_cli.add_parser(commands)
     access.add_parser(commands)
     forget.add_parser(commands)
+    quarantine.add_parser(commands)
 
     demo = commands.add_parser("demo", help="generate a sample and run the whole pipeline")
     demo.add_argument("--customers", type=int, default=3000)

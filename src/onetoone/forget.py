@@ -12,8 +12,9 @@ Decisions (docs/access-and-privacy.md explains them to operators):
   email that leads to several keys (a shared family address) is refused as ambiguous. The
   person's emails found on other people's records (that family address) are nulled there too,
   and nothing else of those records.
-- A quarantined line is raw text: its ``raw_record`` is emptied and its reason says so. The row
-  stays so that the ledger's ``rows_read = rows_loaded + rows_quarantined`` still reconciles.
+- A quarantined line is raw text: its ``raw_record`` (and an engineer's ``corrected_record``) is
+  emptied and its reason says so, also in its re-processing attempts. The row stays so that the
+  ledger's ``rows_read = rows_loaded + rows_quarantined`` still reconciles.
 - ``audit.erasures`` records that an erasure happened (who asked, why, counts, the sha256 of the
   customer keys) and ``audit.erased_subjects`` the sha256 of every erased source record id and
   email, so that ``scrub_erased`` can erase them again when an older interval is re-ingested.
@@ -259,26 +260,39 @@ def _note(subject: _Subject, *, email: str | None, phone: str | None,
 
 
 def _erase_quarantine(conn: psycopg.Connection, subject: _Subject) -> int:
-    """Empty quarantined lines that mention the person's email, phone or one of their records."""
+    """Empty quarantined lines (as delivered or as corrected) that mention the person's email,
+    phone or one of their records."""
     id_patterns = [(source, RECORD_ENTITY[source], rf"(^|\W){re.escape(rid)}($|\W)")
                    for source, rid in sorted(subject.records)]
     sources, entities, patterns = (list(x) for x in zip(*id_patterns, strict=True)) \
         if id_patterns else ([], [], [])
-    return conn.execute(
+    erased = [r[0] for r in conn.execute(
         """
-        update raw.quarantine q set raw_record = null, reason = %(reason)s
-         where q.raw_record is not null and (
+        update raw.quarantine q set raw_record = null, corrected_record = null,
+               reason = %(reason)s
+         where (q.raw_record is not null or q.corrected_record is not null) and (
                exists (select 1 from unnest(%(values)s::text[]) v
-                        where strpos(lower(q.raw_record), v) > 0)
+                        where strpos(lower(concat_ws(' ', q.raw_record, q.corrected_record)),
+                                     v) > 0)
             or exists (select 1 from unnest(%(sources)s::text[], %(entities)s::text[],
                                             %(patterns)s::text[]) as p (source, entity, pattern)
                         where q.source = p.source and q.entity = p.entity
-                          and q.raw_record ~ p.pattern))
+                          and concat_ws(' ', q.raw_record, q.corrected_record) ~ p.pattern))
+        returning q.quarantine_id
         """,
         {"reason": ERASED_REASON,
          "values": subject.text_values(with_names=False),
          "sources": sources, "entities": entities, "patterns": patterns},
-    ).rowcount
+    )]
+    _erase_attempt_reasons(conn, erased)
+    return len(erased)
+
+
+def _erase_attempt_reasons(conn: psycopg.Connection, quarantine_ids: list[int]) -> None:
+    """Re-processing attempts keep the reason a row had, which may quote its values."""
+    if quarantine_ids and _exists(conn, "raw", "quarantine_attempts"):
+        conn.execute("update raw.quarantine_attempts set reason_before = %s"
+                     " where quarantine_id = any(%s)", (ERASED_REASON, quarantine_ids))
 
 
 def _erase_records_table(conn: psycopg.Connection, subject: _Subject,
@@ -439,11 +453,12 @@ def scrub_erased(conn: psycopg.Connection, batch_id: int) -> int:
 
 def _scrub_quarantine(conn: psycopg.Connection, batch_id: int, source: str) -> int:
     """Quarantined lines are text: look for erased record ids and emails among their tokens."""
-    lines = conn.execute("select quarantine_id, raw_record from raw.quarantine"
-                         " where batch_id = %s and raw_record is not null", (batch_id,)).fetchall()
+    lines = conn.execute("select quarantine_id, concat_ws(' ', raw_record, corrected_record)"
+                         " from raw.quarantine where batch_id = %s and (raw_record is not null"
+                         " or corrected_record is not null)", (batch_id,)).fetchall()
     by_hash: dict[str, set[int]] = {}
-    for quarantine_id, raw_record in lines:
-        for token in TOKEN.findall(raw_record):
+    for quarantine_id, text in lines:
+        for token in TOKEN.findall(text):
             value = normalise_email(token) if "@" in token else f"{source}:{token}"
             by_hash.setdefault(subject_hash(value), set()).add(quarantine_id)
     if not by_hash:
@@ -451,9 +466,12 @@ def _scrub_quarantine(conn: psycopg.Connection, batch_id: int, source: str) -> i
     found = conn.execute("select subject_hash from audit.erased_subjects"
                          " where subject_hash = any(%s)", (list(by_hash),)).fetchall()
     ids = sorted({qid for (h,) in found for qid in by_hash[h]})
+    if not ids:
+        return 0
+    _erase_attempt_reasons(conn, ids)
     return conn.execute(
-        "update raw.quarantine set raw_record = null, reason = %s where quarantine_id = any(%s)",
-        (ERASED_REASON, ids)).rowcount if ids else 0
+        "update raw.quarantine set raw_record = null, corrected_record = null, reason = %s"
+        " where quarantine_id = any(%s)", (ERASED_REASON, ids)).rowcount
 
 
 def _sql_hash(expression: sql.Composable) -> sql.Composed:

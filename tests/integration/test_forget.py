@@ -147,6 +147,19 @@ def db_url(database: str) -> str:
                 "insert into raw.quarantine (batch_id, source, entity, reason, raw_record)"
                 " values (%s, %s, %s, 'broken', %s)",
                 (batches[source, entity], source, entity, line))
+        # An engineer's correction that names her, and the reason its attempt kept.
+        corrected = conn.execute(
+            "insert into raw.quarantine (batch_id, source, entity, reason, raw_record,"
+            " corrected_record) values (%s, 'callcenter', 'calls', 'broken', 'CL9,???', %s)"
+            " returning quarantine_id",
+            (batches["callcenter", "calls"], f"CL9,2025-03-01,CC9,,,{ZEFIRA['email']},billing"),
+        ).fetchone()[0]
+        reprocessing = conn.execute(
+            "insert into raw.quarantine_reprocessings (requested_by, reason, method, status)"
+            " values ('eng', 'fix', 'corrections', 'applied') returning reprocessing_id"
+        ).fetchone()[0]
+        conn.execute("insert into raw.quarantine_attempts values (%s, %s, 'still_quarantined',"
+                     " true, %s)", (reprocessing, corrected, f"bad date near {ZEFIRA['email']}"))
         conn.execute("insert into identity.customer_keys"
                      " select s, r, k, 3, 'm1', now() from unnest(%s::text[], %s::text[],"
                      " %s::text[]) as t (s, r, k)",
@@ -230,7 +243,7 @@ def test_forget_by_email_leaves_nothing_of_the_person_and_keeps_the_facts(db_url
     assert report.customer_keys == 1 and report.source_records == 3
     assert report.counts["marts.dim_customers"] == 1
     assert report.counts["marts_build.dim_customers"] == 1
-    assert report.counts["raw.quarantine"] == 2
+    assert report.counts["raw.quarantine"] == 3
     assert report.counts["audit.expectation_results"] == 1
     with psycopg.connect(db_url) as conn:
         assert leftovers(conn, needles(ZEFIRA)) == []

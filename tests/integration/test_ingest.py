@@ -4,6 +4,7 @@ bad files are refused visibly, and reruns give the same tables."""
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ import psycopg
 import pytest
 
 from onetoone.ingest import ingest_source
+from onetoone.ingest.erp import ErpContractBroken
 from onetoone.ingest.parsers import CALL_COLUMNS
 
 pytestmark = pytest.mark.integration
@@ -23,14 +25,6 @@ HEADER = ",".join(CALL_COLUMNS)
 def call(n: int, *, day: str = "2025-03-01", satisfaction: str = "4", duration: str = "60") -> str:
     return (f"CL{n},{day} 10:00:{n % 60:02d},CC{n % 7},María José Núñez,+55 11 98765-4321,,"
             f"billing,{duration},{satisfaction},false,resolved,AG001")
-
-
-@pytest.fixture
-def clean_raw(warehouse_url):
-    with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        conn.execute("drop schema if exists raw cascade")
-        conn.execute("drop schema if exists identity cascade")
-    yield warehouse_url
 
 
 @pytest.fixture
@@ -111,6 +105,17 @@ def test_call_files_are_loaded_quarantined_or_refused_and_nothing_is_lost(clean_
     assert summary.totals()["refused"] == 4
 
 
+def test_a_daily_file_batch_covers_its_day(clean_raw, landing):
+    """Row-count checks compare a load with the same weekday's: the ledger needs the day."""
+    ingest_source("callcenter", warehouse_conninfo=clean_raw, until=UNTIL, landing=landing)
+    with psycopg.connect(clean_raw) as conn:
+        windows = {ref: (start, end) for ref, start, end in conn.execute(
+            "select source_ref, window_start, window_end from raw.load_batches")}
+    assert windows["callcenter/calls_2025-03-02.csv"] == (
+        datetime(2025, 3, 2, tzinfo=UTC), datetime(2025, 3, 3, tzinfo=UTC))
+    assert windows["callcenter/notes.txt"] == (None, None)
+
+
 def test_quarantine_names_file_line_field_and_keeps_the_original(clean_raw, landing):
     ingest_source("callcenter", warehouse_conninfo=clean_raw, until=UNTIL, landing=landing)
     with psycopg.connect(clean_raw) as conn:
@@ -153,40 +158,6 @@ def test_web_events_keep_payload_and_quarantine_truncated_json(clean_raw, landin
     assert reason.startswith("not JSON")
 
 
-@pytest.fixture
-def erp_source(erp_url):
-    with psycopg.connect(erp_url, autocommit=True) as conn:
-        conn.execute("""
-            drop schema if exists erp cascade; create schema erp;
-            create table erp.products (product_id text primary key, product_name text,
-                category text, unit_cost numeric(12,2), unit_price numeric(12,2),
-                updated_at timestamptz);
-            create table erp.customers (customer_id text primary key, first_name text,
-                last_name text, tax_id text, email text, phone text, address_line text, city text,
-                region text, postcode text, country text, birth_date date, created_at timestamptz,
-                updated_at timestamptz);
-            create table erp.orders (order_id text primary key, customer_id text,
-                ordered_at timestamptz, channel text, status text, updated_at timestamptz);
-            create table erp.order_lines (order_id text, line_number int, product_id text,
-                quantity int, unit_price numeric(12,2), unit_cost numeric(12,2),
-                discount numeric(12,2), updated_at timestamptz,
-                primary key (order_id, line_number));
-            insert into erp.products values
-                ('P1', 'Livro', 'books', 10, 25, '2025-01-01'),
-                ('P2', 'Bola', 'sports', 5, -3, '2025-01-01');
-            insert into erp.customers (customer_id, first_name, last_name, country, updated_at)
-                values ('C1', 'João', 'Silva Santos', 'BR', '2025-03-01'),
-                       ('C2', 'Ana', 'Gómez', 'MX', '2025-03-12');
-            insert into erp.orders values ('O1', 'C1', '2025-03-02', 'web', 'completed',
-                '2025-03-02');
-            insert into erp.order_lines values
-                ('O1', 1, 'P1', 2, 25, 10, 0, '2025-03-02'),
-                ('O1', 2, 'P404', 1, 9, 4, 0, '2025-03-02'),
-                ('O1', 3, 'P1', -1, 25, 10, 0, '2025-03-02');
-        """)
-    yield erp_url
-
-
 def test_erp_extraction_is_incremental_and_reruns_reuse_their_window(clean_raw, erp_source):
     first = ingest_source("erp", warehouse_conninfo=clean_raw, erp_conninfo=erp_source,
                           until=UNTIL)
@@ -209,3 +180,37 @@ def test_erp_extraction_is_incremental_and_reruns_reuse_their_window(clean_raw, 
     with psycopg.connect(clean_raw) as conn:
         after = conn.execute("select * from raw.erp_customers order by customer_id").fetchall()
     assert before == after
+
+
+def test_an_erp_table_missing_a_column_refuses_the_extraction_before_anything_is_read(
+        clean_raw, erp_source):
+    with psycopg.connect(erp_source, autocommit=True) as erp:
+        erp.execute("alter table erp.orders drop column channel")
+    with pytest.raises(ErpContractBroken) as refused:
+        ingest_source("erp", warehouse_conninfo=clean_raw, erp_conninfo=erp_source, until=UNTIL)
+    assert str(refused.value).startswith("ERP extraction refused, nothing extracted:"
+                                         " erp.orders is missing column(s) channel.")
+    with psycopg.connect(clean_raw) as conn:
+        assert conn.execute("select count(*) from raw.load_batches").fetchone()[0] == 0
+
+    # Once the ERP has it back, the same interval extracts everything: nothing was lost.
+    with psycopg.connect(erp_source, autocommit=True) as erp:
+        erp.execute("alter table erp.orders add column channel text;"
+                    " update erp.orders set channel = 'web'")
+    again = ingest_source("erp", warehouse_conninfo=clean_raw, erp_conninfo=erp_source,
+                          until=UNTIL)
+    assert {b.entity: b.rows_read for b in again.batches} == {
+        "products": 2, "customers": 1, "orders": 1, "order_lines": 3}
+
+
+def test_a_new_erp_column_is_not_extracted_but_logged(clean_raw, erp_source, caplog):
+    with psycopg.connect(erp_source, autocommit=True) as erp:
+        erp.execute("alter table erp.customers add column loyalty_tier text")
+    with caplog.at_level(logging.WARNING, logger="onetoone.ingest.erp"):
+        summary = ingest_source("erp", warehouse_conninfo=clean_raw, erp_conninfo=erp_source,
+                                until=UNTIL)
+    assert "erp.customers has column(s) loyalty_tier that the extract contract does not name" \
+        in caplog.text
+    counts = {b.entity: (b.rows_read, b.rows_loaded, b.rows_quarantined) for b in summary.batches}
+    assert counts == {"products": (2, 1, 1), "customers": (1, 1, 0), "orders": (1, 1, 0),
+                      "order_lines": (3, 1, 2)}

@@ -8,10 +8,11 @@ temporary ``ONETOONE_HOME``.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -208,18 +209,22 @@ def _insert_batch(
     table: str,
     rows: list[dict[str, Any]],
     rows_loaded: int | None = None,
+    day: datetime | None = None,
 ) -> int:
-    """Load rows the way ingest does: a ledger row, then the rows tagged with its batch id."""
+    """Load rows the way ingest does: a ledger row, then the rows tagged with its batch id.
+    ``day`` gives the batch the one-day window a daily file has."""
     row = conn.execute(
         """insert into raw.load_batches (source, entity, source_ref, rows_read, rows_loaded,
-               status, finished_at)
-           values (%s, %s, %s, %s, %s, 'loaded', now()) returning batch_id""",
+               status, finished_at, window_start, window_end)
+           values (%s, %s, %s, %s, %s, 'loaded', now(), %s, %s) returning batch_id""",
         (
             source,
             entity,
             f"test/{uuid.uuid4()}",
             len(rows),
             len(rows) if rows_loaded is None else rows_loaded,
+            day,
+            day and day + timedelta(days=1),
         ),
     ).fetchone()
     assert row is not None
@@ -362,6 +367,57 @@ def test_bad_raw_batches_fail_the_right_rules(db_url: str, good_batch_ids: list[
     assert audit[(lines, None, "expect_table_row_count_to_equal")]["observed_value"] == 1
 
 
+def _monday_calls(day: datetime, count: int) -> list[dict[str, Any]]:
+    template = GOOD_ROWS[("callcenter", "calls", "callcenter_calls")][0]
+    local_morning = day.replace(hour=9, tzinfo=None)
+    return [
+        {**template, "call_id": f"CL{day:%m%d}{n:04}",
+         "called_at": local_morning + timedelta(minutes=n)}
+        for n in range(count)
+    ]
+
+
+def test_a_load_far_below_the_same_weekday_loads_is_a_warning(db_url: str):
+    """Four Mondays of about a hundred calls (ledger rows only), then a Monday with three calls:
+    recorded as a warning with the band used; the next Monday with 90 passes, the short day
+    counting as one of its comparable loads without dragging the median down."""
+    mondays = [datetime(2024, 6, day, tzinfo=UTC) for day in (3, 10, 17, 24)]
+    short_monday, next_monday = datetime(2024, 7, 1, tzinfo=UTC), datetime(2024, 7, 8, tzinfo=UTC)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for monday, rows in zip(mondays, (100, 96, 110, 104), strict=True):
+            _insert_batch(conn, "callcenter", "calls", "callcenter_calls", [], rows, day=monday)
+        short = _insert_batch(conn, "callcenter", "calls", "callcenter_calls",
+                              _monday_calls(short_monday, 3), day=short_monday)
+        normal = _insert_batch(conn, "callcenter", "calls", "callcenter_calls",
+                               _monday_calls(next_monday, 90), day=next_monday)
+    as_of = datetime(2024, 7, 9, tzinfo=UTC)
+
+    low = run_layer("raw", "run-rows-low", as_of=as_of, batch_ids=[short])
+    usual = run_layer("raw", "run-rows-usual", as_of=as_of, batch_ids=[normal])
+
+    calls = "raw.callcenter_calls"
+    assert low.passed  # a warning does not stop the run
+    assert _failures(low) == {(calls, "expect_table_row_count_to_be_between", None, "warning")}
+    [check] = low.warning_failures
+    # median of 96, 100, 104, 110 is 102: the band is half to twice that
+    assert (check.observed_value, check.kwargs) == (3, {"min_value": 51, "max_value": 204})
+    assert "observed 3; expected min_value=51, max_value=204" in check.describe()
+    [audited] = [
+        r for r in _audit_rows(db_url, "run-rows-low", "raw")
+        if r["expectation_type"] == "expect_table_row_count_to_be_between"
+        and r["data_asset"] == calls
+    ]
+    assert (audited["success"], audited["severity"], audited["observed_value"]) == (
+        False, "warning", 3)
+    assert "same weekday" in audited["why"]
+
+    assert not _failures(usual), [c.describe() for c in usual.checks if not c.success]
+    band = next(c for c in usual.checks if c.expectation_type
+                == "expect_table_row_count_to_be_between" and c.table == calls)
+    # comparable: 3, 104, 110, 96 (the short Monday is one of them); median 100
+    assert (band.observed_value, band.kwargs) == (90, {"min_value": 50, "max_value": 200})
+
+
 def test_rerun_replaces_audit_rows(db_url: str):
     first = run_layer("identity", "run-rerun", as_of=AS_OF)
     again = run_layer("identity", "run-rerun", as_of=AS_OF)
@@ -443,9 +499,10 @@ def test_data_docs_index_is_built(good_raw_report: QualityReport):
 
 
 def test_critical_failure_stops_publish_and_published_marts_keep_last_good_version(
-    db_url: str, good_batch_ids: list[int]
+    db_url: str, good_batch_ids: list[int], caplog: pytest.LogCaptureFixture
 ):
-    """Write-audit-publish: what the DAG does (gate, then publish) on a good and a bad build."""
+    """Write-audit-publish: what the DAG does (gate, then publish) on a good and a bad build.
+    The DAG's side, publish running only when every gate passed, is in test_dag_integrity."""
     from onetoone.pipeline import check_quality, publish
 
     check_quality("marts", db_url, run_id="run-publish-good", as_of=AS_OF)
@@ -455,7 +512,8 @@ def test_critical_failure_stops_publish_and_published_marts_keep_last_good_versi
             "select customer_key, value_tier from marts.mart_customer_value order by 1").fetchall()
         conn.execute("update marts_build.mart_customer_value set value_tier = 'VIP'")
         try:
-            with pytest.raises(QualityGateFailed) as failure:
+            with pytest.raises(QualityGateFailed) as failure, caplog.at_level(
+                    logging.ERROR, logger="onetoone.quality"):
                 check_quality("marts", db_url, run_id="run-publish-bad", as_of=AS_OF)
         finally:
             conn.execute("truncate marts_build.mart_customer_value")
@@ -464,7 +522,23 @@ def test_critical_failure_stops_publish_and_published_marts_keep_last_good_versi
             )
         after = conn.execute(
             "select customer_key, value_tier from marts.mart_customer_value order by 1").fetchall()
-    message = str(failure.value)
-    assert "marts_build.mart_customer_value" in message and "value_tier" in message
-    assert "VIP" in message  # the sample of failing values
     assert after == published and {tier for _, tier in after} <= {"MVC", "MGC", "BZ", "other"}
+
+    # The task's error says why the run stopped: each check, its table, what was seen (sample
+    # values or rows), what was expected and why the rule exists.
+    headline, *checks = str(failure.value).splitlines()
+    assert headline.startswith("quality gate failed: layer marts, run run-publish-bad:"
+                               " 2 critical check(s) failed (data docs: ")
+    tier, portfolio = sorted(checks)
+    assert tier.startswith(
+        "  - [critical] marts_build.mart_customer_value:"
+        " expect_column_values_to_be_in_set(value_tier): observed 3 of 3 rows unexpected"
+        ' (100.00%); sample failing values ["VIP", "VIP", "VIP"]; expected value_set=')
+    assert "(why: campaigns select on MVC / MGC / BZ / other" in tier
+    assert portfolio.startswith(
+        "  - [critical] marts_build.mart_portfolios: unexpected_rows_expectation: observed 3;"
+        ' sample failing rows [{"customer_key": "K1", "portfolio_id": "MVC|shoes",'
+        ' "value_tier": "MVC", "customer_value_tier": "VIP"}')
+    # ... and so does the task's log, line by line, before the error.
+    logged = {r.getMessage() for r in caplog.records if r.levelno == logging.ERROR}
+    assert {line.removeprefix("  - ") for line in checks} <= logged

@@ -41,3 +41,18 @@ def test_daily_dag_checks_quality_before_publishing(dagbag):
     assert any(t.startswith("dbt_marts.") for t in upstream)
     assert all(dag.get_task(g).retries == 0 for g in ("check_raw", "check_identity",
                                                        "check_marts"))
+
+
+def test_a_failed_gate_stops_everything_up_to_publish(dagbag):
+    """A gate that raises leaves what follows it upstream_failed, so `marts` keeps its last good
+    version: every task after a gate on the way to publish must wait for all its upstreams to
+    succeed (a rule such as all_done or none_failed would let publish run anyway)."""
+    dag = dagbag.dags["onetoone_daily"]
+    on_the_way = {"publish"}
+    for gate in ("check_raw", "check_identity", "check_marts"):
+        after_gate = dag.get_task(gate).get_flat_relative_ids(upstream=False)
+        assert "publish" in after_gate
+        on_the_way |= after_gate & (dag.get_task("publish").get_flat_relative_ids(upstream=True)
+                                    | {"publish"})
+    rules = {task_id: dag.get_task(task_id).trigger_rule for task_id in on_the_way}
+    assert {getattr(rule, "value", rule) for rule in rules.values()} == {"all_success"}, rules

@@ -109,22 +109,53 @@ def test_good_event_keeps_the_whole_object_as_payload():
     assert json.loads(line.row[5])["first_name"] == "João"
 
 
+def events(*lines: str) -> list:
+    """Parse lines between two good events; the good ones must come through untouched."""
+    before, after = event(event_id="E0"), event(event_id="E9")
+    data = "\n".join([before, *lines, after]).encode() + b"\n"
+    parsed = list(parse_web_ndjson(data))
+    assert parsed[0].row[0] == "E0" and parsed[-1].row[0] == "E9", "a good event was lost"
+    return parsed[1:-1]
+
+
 @pytest.mark.parametrize(
     ("text", "field", "reason"),
     [
-        ('{"event_id": "E2", "event_type": "login"', None, "not JSON"),
-        ("[1, 2]", None, "expected a JSON object"),
-        (event(event_id=...), "event_id", "missing"),
-        (event(occurred_at="yesterday"), "occurred_at", "unparsable"),
-        (event(occurred_at="2025-03-01T10:00:00"), "occurred_at", "no UTC offset"),
-        (event(event_type="teleport"), "event_type", "unknown event_type"),
-        (event(account_id=None), "account_id", "without account_id"),
+        ('{"event_id": "E2", "event_type": "login"', None,
+         "not JSON: Expecting ',' delimiter at column 41"),
+        ("<html><body><h1>502 Bad Gateway</h1></body></html>", None,
+         "not JSON: Expecting value at column 1"),
+        ("[1, 2]", None, "expected a JSON object, found list"),
+        (event(event_id=...), "event_id", "event_id is missing or empty"),
+        (event(occurred_at="yesterday"), "occurred_at",
+         "unparsable timestamp 'yesterday', expected ISO 8601"),
+        (event(occurred_at="2025-03-01T10:00:00"), "occurred_at", "has no UTC offset"),
+        (event(event_type="teleport"), "event_type", "unknown event_type 'teleport'"),
+        (event(account_id=None), "account_id", "login event without account_id"),
     ],
 )
 def test_bad_events_are_quarantined(text, field, reason):
-    [line] = list(parse_web_ndjson((text + "\n").encode()))
+    [line] = events(text)
     assert line.problem.field == field
     assert reason in line.problem.reason
+    assert line.problem.line_number == 2 and line.problem.raw_record == text
+
+
+def test_duplicate_event_id_in_one_file_is_quarantined():
+    first, repeat = events(event(event_id="E5"), event(event_id="E5", event_type="logout"))
+    assert first.row[0] == "E5"
+    assert repeat.problem.field == "event_id"
+    assert repeat.problem.reason == "duplicate event_id E5 in the same file"
+
+
+def test_event_line_in_another_encoding_is_quarantined_with_recoverable_bytes():
+    latin = event(event_type="registration", first_name="Zoé").encode("cp1252")
+    data = b"\n".join([event(event_id="E0").encode(), latin, event(event_id="E9").encode()])
+    good, bad, also_good = parse_web_ndjson(data + b"\n")
+    assert (good.row[0], also_good.row[0]) == ("E0", "E9")
+    assert bad.problem.reason.startswith("not valid UTF-8 (byte 0xe9 at position")
+    assert "re-export the file as UTF-8" in bad.problem.reason
+    assert "Zo\\xe9" in bad.problem.raw_record and bad.problem.exact is False
 
 
 def test_anonymous_page_view_is_accepted():
@@ -134,5 +165,23 @@ def test_anonymous_page_view_is_accepted():
 
 
 def test_huge_line_is_quarantined_not_loaded():
-    [line] = list(parse_web_ndjson((event(url="x" * 100_000) + "\n").encode()))
-    assert "over the" in line.problem.reason
+    [line] = events(event(url="x" * 100_000))
+    assert line.problem.reason.startswith("line is 100") and "over the 65536 limit" in \
+        line.problem.reason
+    assert line.problem.exact is False  # only the start of it is kept
+
+
+def test_huge_call_field_is_quarantined_and_the_next_call_kept():
+    huge = GOOD_CALL.replace("José Pérez García", "J" * 70_000).replace("CL1", "CL2")
+    good, bad, after = parse_calls_csv(calls(GOOD_CALL, huge, GOOD_CALL.replace("CL1", "CL3")))
+    assert (good.row[0], after.row[0]) == ("CL1", "CL3")
+    assert "over the 65536 limit" in bad.problem.reason and bad.problem.line_number == 3
+
+
+def test_call_file_cut_mid_row_keeps_every_complete_row():
+    data = calls(GOOD_CALL, GOOD_CALL.replace("CL1", "CL2"))
+    truncated = data + b"CL3,2025-03-01 10:0"  # the transfer stopped here, no final newline
+    *complete, cut = parse_calls_csv(truncated)
+    assert [line.row[0] for line in complete] == ["CL1", "CL2"]
+    assert cut.problem.reason == "malformed CSV: expected 12 fields, found 2"
+    assert cut.problem.line_number == 4 and cut.problem.raw_record == "CL3,2025-03-01 10:0"

@@ -11,7 +11,8 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import psycopg
 
@@ -94,6 +95,79 @@ ERP_TABLES = (
 )
 
 
+ERP_TABLES_BY_ENTITY = {table.entity: table for table in ERP_TABLES}
+
+
+def _integer(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError
+    return int(value)
+
+
+def _numeric(value: object) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError  # floats would carry binary rounding into money columns
+    number = Decimal(str(value))
+    if not number.is_finite():
+        raise ValueError
+    return number
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError
+    return value
+
+
+def _timestamptz(value: object) -> datetime:
+    stamp = datetime.fromisoformat(str(value))
+    if stamp.tzinfo is None:
+        raise ValueError
+    return stamp
+
+
+# PostgreSQL type of a raw ERP column -> the Python value the extract would have read.
+_FROM_JSON: dict[str, Callable[[object], object]] = {
+    "text": _text,
+    "integer": _integer,
+    "numeric": _numeric,
+    "date": lambda value: date.fromisoformat(str(value)),
+    "timestamp with time zone": _timestamptz,
+}
+
+
+def parse_erp_record(table: ErpTable, text: str, column_types: dict[str, str],
+                     context: ExtractContext) -> tuple[dict | None, tuple[str | None, str] | None]:
+    """A quarantined ERP row (the JSON object ingest stored) typed back and checked again with
+    the table's row check: (row, None) if it passes, (None, (field, reason)) if not.
+
+    ``column_types`` maps each column to its PostgreSQL type in the raw table."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as err:
+        return None, (None, f"not JSON: {err.msg} at column {err.colno}")
+    if not isinstance(record, dict):
+        return None, (None, f"expected a JSON object, found {type(record).__name__}")
+    missing = [c for c in table.columns if c not in record]
+    extra = [c for c in record if c not in table.columns]
+    if missing or extra:
+        return None, (None, f"the row must have exactly the columns of erp.{table.entity}"
+                      + (f"; missing: {', '.join(missing)}" if missing else "")
+                      + (f"; unexpected: {', '.join(extra)}" if extra else ""))
+    row = {}
+    for column in table.columns:
+        value = record[column]
+        if value is None:
+            row[column] = None
+            continue
+        try:
+            row[column] = _FROM_JSON[column_types[column]](value)
+        except (ValueError, ArithmeticError):
+            return None, (column, f"{column}: {value!r} is not a valid {column_types[column]}")
+    problem = table.check(row, context)
+    return (None, problem) if problem else (row, None)
+
+
 def _window_start(conn: psycopg.Connection, entity: str, source_ref: str,
                   until: datetime) -> datetime | None:
     """The window of an interval already in the ledger is reused, so a rerun is identical."""
@@ -108,6 +182,39 @@ def _window_start(conn: psycopg.Connection, entity: str, source_ref: str,
     return row[0]
 
 
+class ErpContractBroken(Exception):
+    """An ERP table lacks columns the extract reads: nothing was extracted."""
+
+
+def check_erp_contract(erp: psycopg.Connection) -> None:
+    """Refuse the whole extraction, before any table is read, if a table lost a column: a
+    partial extraction would advance some windows and not others. New columns are not part of
+    the contract and are not extracted; they are logged so that someone decides."""
+    present: dict[str, set[str]] = {}
+    for table, column in erp.execute(
+            "select table_name, column_name from information_schema.columns"
+            " where table_schema = 'erp'"):
+        present.setdefault(table, set()).add(column)
+    problems = []
+    for table in ERP_TABLES:
+        columns = present.get(table.entity)
+        if columns is None:
+            problems.append(f"table erp.{table.entity} is missing")
+            continue
+        missing = [c for c in table.columns if c not in columns]
+        if missing:
+            problems.append(f"erp.{table.entity} is missing column(s) {', '.join(missing)}")
+        extra = sorted(columns - set(table.columns))
+        if extra:
+            log.warning("erp.%s has column(s) %s that the extract contract does not name; not"
+                        " extracted (docs/data-contracts.md)", table.entity, ", ".join(extra))
+    if problems:
+        raise ErpContractBroken(
+            "ERP extraction refused, nothing extracted: " + "; ".join(problems)
+            + ". The extract contract (docs/data-contracts.md, ERP source database) needs them;"
+            " restore them in the ERP or change the contract and ERP_TABLES together")
+
+
 def extract_erp(
     warehouse: psycopg.Connection, erp: psycopg.Connection, *, until: datetime,
     run_id: str | None = None,
@@ -115,6 +222,7 @@ def extract_erp(
     """Extract every ERP table's changes up to ``until`` (inclusive) into raw, one batch each."""
     if until.tzinfo is None:
         until = until.replace(tzinfo=UTC)
+    check_erp_contract(erp)
     context = ExtractContext(
         known_product_ids={r[0] for r in erp.execute("select product_id from erp.products")})
     results = []

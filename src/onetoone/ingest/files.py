@@ -6,8 +6,9 @@ import hashlib
 import itertools
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import psycopg
@@ -20,7 +21,18 @@ from onetoone.ingest.ledger import (
     loaded_elsewhere,
     open_batch,
 )
-from onetoone.ingest.parsers import FileParser, FileRefused, parse_calls_csv, parse_web_ndjson
+from onetoone.ingest.parsers import (
+    CALL_COLUMNS,
+    FileParser,
+    FileRefused,
+    ParsedLine,
+    parse_call_line,
+    parse_calls_csv,
+    parse_event_line,
+    parse_web_ndjson,
+    read_calls_header,
+    split_lines,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +44,15 @@ class FileSource:
     folder: str
     pattern: re.Pattern[str]
     parser: FileParser
-    copy_sql: str
+    table: str
+    columns: tuple[str, ...]  # as the parser types them, in order
+    key: str  # unique within a file; a repeat is quarantined as a duplicate
     has_header: bool
+
+    @property
+    def copy_sql(self) -> str:
+        return (f"copy {self.table} ({', '.join(self.columns)}, _batch_id, _source_file,"
+                " _line_number) from stdin")
 
 
 CALLCENTER_CALLS = FileSource(
@@ -42,12 +61,10 @@ CALLCENTER_CALLS = FileSource(
     folder="callcenter",
     pattern=re.compile(r"^calls_(\d{4}-\d{2}-\d{2})\.csv$"),
     parser=parse_calls_csv,
+    table="raw.callcenter_calls",
+    columns=CALL_COLUMNS,
+    key="call_id",
     has_header=True,
-    copy_sql=(
-        "copy raw.callcenter_calls (call_id, called_at, contact_id, caller_name, phone, email,"
-        " reason, duration_seconds, satisfaction, is_complaint, resolution, agent_id, _batch_id,"
-        " _source_file, _line_number) from stdin"
-    ),
 )
 WEB_EVENTS = FileSource(
     source="web",
@@ -55,13 +72,28 @@ WEB_EVENTS = FileSource(
     folder="web",
     pattern=re.compile(r"^events_(\d{4}-\d{2}-\d{2})\.ndjson$"),
     parser=parse_web_ndjson,
+    table="raw.web_events",
+    columns=("event_id", "event_type", "occurred_at", "account_id", "session_id", "payload"),
+    key="event_id",
     has_header=False,
-    copy_sql=(
-        "copy raw.web_events (event_id, event_type, occurred_at, account_id, session_id, payload,"
-        " _batch_id, _source_file, _line_number) from stdin"
-    ),
 )
 FILE_SOURCES = (CALLCENTER_CALLS, WEB_EVENTS)
+
+LineParser = Callable[[bytes, int], ParsedLine]
+
+
+def line_parser(spec: FileSource, csv_header: str | None, seen_ids: set[str]) -> LineParser:
+    """The parser of one line of a file already loaded, as ingest applied it to that file.
+
+    ``csv_header`` is the file's header as the ledger recorded it; ``seen_ids`` the keys loaded
+    from the file, so that a line repeating one is still a duplicate."""
+    if spec is WEB_EVENTS:
+        return lambda raw, line_number: parse_event_line(raw, line_number, seen_ids)
+    if csv_header is None:
+        raise FileRefused("the ledger has no header for this file (loaded before headers were"
+                          " recorded); have the source re-deliver it")
+    header = read_calls_header(csv_header)
+    return lambda raw, line_number: parse_call_line(raw, line_number, header, seen_ids)
 
 
 def files_due(landing: Path, spec: FileSource, until: datetime) -> list[tuple[Path, date | None]]:
@@ -100,8 +132,13 @@ def load_files(
             has_rows = len(data.splitlines()) > (1 if spec.has_header else 0)
             duplicate_of = has_rows and loaded_elsewhere(conn, spec.source, spec.entity,
                                                          source_ref, checksum)
+            # A daily file's window is its day, so row-count checks can find comparable days.
+            window = (None, None) if day is None else (
+                datetime.combine(day, time(), UTC), datetime.combine(day + timedelta(days=1),
+                                                                      time(), UTC))
             batch_id = open_batch(conn, source=spec.source, entity=spec.entity,
-                                  source_ref=source_ref, checksum=checksum, run_id=run_id)
+                                  source_ref=source_ref, checksum=checksum, window_start=window[0],
+                                  window_end=window[1], run_id=run_id)
             result = BatchResult(batch_id, spec.source, spec.entity, source_ref, "loaded")
             if day is None:
                 _refuse(result, data, f"unexpected file name {path.name!r}; expected a name like "
@@ -110,6 +147,8 @@ def load_files(
                 _refuse(result, data, f"same bytes as {duplicate_of}, already loaded:"
                         " a duplicate delivery")
             else:
+                if spec.has_header and data:
+                    result.csv_header = split_lines(data)[0].decode("utf-8", "backslashreplace")
                 try:
                     _copy_rows(conn, spec, data, result, source_ref)
                 except FileRefused as err:

@@ -34,6 +34,9 @@ class QuarantinedRow:
     field: str | None
     reason: str
     raw_record: str
+    # False when raw_record is not the line as delivered (undecodable bytes shown as escapes, a
+    # huge line cut short): re-processing it as it stands would load a garbled row.
+    exact: bool = True
 
 
 @dataclass
@@ -47,6 +50,8 @@ class BatchResult:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     message: str | None = None
+    # A CSV file's header as delivered: its quarantined lines are re-parsed against it later.
+    csv_header: str | None = None
     quarantined: list[QuarantinedRow] = field(default_factory=list, repr=False)
 
 
@@ -71,6 +76,7 @@ def open_batch(
             set checksum = excluded.checksum, window_start = excluded.window_start,
                 window_end = excluded.window_end, status = 'running', run_id = excluded.run_id,
                 rows_read = 0, rows_loaded = 0, rows_quarantined = 0, message = null,
+                csv_header = null,
                 started_at = now(), finished_at = null
         returning batch_id
         """,
@@ -99,12 +105,12 @@ def close_batch(
     if result.quarantined:
         with conn.cursor().copy(
             "copy raw.quarantine (batch_id, source, entity, source_file, line_number, field,"
-            " reason, raw_record) from stdin"
+            " reason, raw_record, raw_record_exact) from stdin"
         ) as copy:
             for row in result.quarantined:
                 copy.write_row(
                     (result.batch_id, result.source, result.entity, source_file,
-                     row.line_number, row.field, row.reason, row.raw_record)
+                     row.line_number, row.field, row.reason, row.raw_record, row.exact)
                 )
     # Rerunning an old interval reloads the sources' own copies of forgotten people: erase them
     # again before the batch commits.
@@ -115,11 +121,11 @@ def close_batch(
         """
         update raw.load_batches
            set status = %s, rows_read = %s, rows_loaded = %s, rows_quarantined = %s,
-               message = %s, finished_at = now()
+               message = %s, csv_header = %s, finished_at = now()
          where batch_id = %s
         """,
         (result.status, result.rows_read, result.rows_loaded, result.rows_quarantined,
-         result.message, result.batch_id),
+         result.message, result.csv_header, result.batch_id),
     )
     return result
 

@@ -38,7 +38,7 @@ def _decode(raw: bytes, line_number: int) -> tuple[str | None, QuarantinedRow | 
     if len(raw) > MAX_LINE_BYTES:
         return None, QuarantinedRow(
             line_number, None, f"line is {len(raw)} bytes, over the {MAX_LINE_BYTES} limit",
-            raw[:2000].decode("utf-8", "backslashreplace") + "...")
+            raw[:2000].decode("utf-8", "backslashreplace") + "...", exact=False)
     try:
         return raw.decode("utf-8"), None
     except UnicodeDecodeError as err:
@@ -47,8 +47,8 @@ def _decode(raw: bytes, line_number: int) -> tuple[str | None, QuarantinedRow | 
             line_number, None,
             f"not valid UTF-8 (byte 0x{bad} at position {err.start}); re-export the file as "
             "UTF-8 (it looks like Latin-1/cp1252)",
-            # backslashreplace keeps the original bytes recoverable after a fix
-            raw.decode("utf-8", "backslashreplace"))
+            # backslashreplace shows the undecodable bytes as \xNN for whoever fixes the row
+            raw.decode("utf-8", "backslashreplace"), exact=False)
 
 
 def split_lines(data: bytes) -> list[bytes]:
@@ -56,6 +56,28 @@ def split_lines(data: bytes) -> list[bytes]:
     if lines and lines[-1] == b"":
         lines.pop()
     return [line[:-1] if line.endswith(b"\r") else line for line in lines]
+
+
+@dataclass(frozen=True)
+class CallsHeader:
+    """The columns of one call-center file, in its own order (the contract fixes the set)."""
+
+    columns: tuple[str, ...]
+    position: dict[str, int]  # contract column -> its index in this file
+
+
+def read_calls_header(header_text: str) -> CallsHeader:
+    """Check a call-center header against the contract; refuse the file if it drifted."""
+    header = next(csv.reader([header_text.lstrip("\ufeff")]), [])
+    missing = [c for c in CALL_COLUMNS if c not in header]
+    extra = [c for c in header if c not in CALL_COLUMNS]
+    if missing or extra:
+        raise FileRefused(
+            "header does not match the call-center contract"
+            + (f"; missing columns: {', '.join(missing)}" if missing else "")
+            + (f"; unexpected columns: {', '.join(extra)}" if extra else "")
+        )
+    return CallsHeader(tuple(header), {name: header.index(name) for name in CALL_COLUMNS})
 
 
 def parse_calls_csv(data: bytes) -> Iterator[ParsedLine]:
@@ -67,26 +89,23 @@ def parse_calls_csv(data: bytes) -> Iterator[ParsedLine]:
     header_text, problem = _decode(lines[0], 1)
     if problem:
         raise FileRefused(f"header row is unreadable: {problem.reason}")
-    header = next(csv.reader([header_text.lstrip("\ufeff")]))
-    missing = [c for c in CALL_COLUMNS if c not in header]
-    extra = [c for c in header if c not in CALL_COLUMNS]
-    if missing or extra:
-        raise FileRefused(
-            "header does not match the call-center contract"
-            + (f"; missing columns: {', '.join(missing)}" if missing else "")
-            + (f"; unexpected columns: {', '.join(extra)}" if extra else "")
-        )
-    position = {name: header.index(name) for name in CALL_COLUMNS}
+    header = read_calls_header(header_text)
     seen_ids: set[str] = set()
-    for offset, raw in enumerate(lines[1:], start=2):
-        text, problem = _decode(raw, offset)
-        if problem:
-            yield ParsedLine(offset, problem=problem)
-            continue
-        yield _parse_call(text, offset, header, position, seen_ids)
+    for line_number, raw in enumerate(lines[1:], start=2):
+        yield parse_call_line(raw, line_number, header, seen_ids)
 
 
-def _parse_call(text: str, line_number: int, header: list[str], position: dict[str, int],
+def parse_call_line(raw: bytes, line_number: int, header: CallsHeader,
+                    seen_ids: set[str]) -> ParsedLine:
+    """One data line of a call-center file. ``seen_ids`` holds the call ids already accepted
+    from the same file (a duplicate is quarantined) and is updated with this one."""
+    text, problem = _decode(raw, line_number)
+    if problem:
+        return ParsedLine(line_number, problem=problem)
+    return _parse_call(text, line_number, header, seen_ids)
+
+
+def _parse_call(text: str, line_number: int, header: CallsHeader,
                 seen_ids: set[str]) -> ParsedLine:
     def bad(field: str | None, reason: str) -> ParsedLine:
         return ParsedLine(line_number, problem=QuarantinedRow(line_number, field, reason, text))
@@ -99,9 +118,10 @@ def _parse_call(text: str, line_number: int, header: list[str], position: dict[s
         fields = next(csv.reader([text], strict=True))
     except csv.Error as err:
         return bad(None, f"malformed CSV: {err}")
-    if len(fields) != len(header):
-        return bad(None, f"malformed CSV: expected {len(header)} fields, found {len(fields)}")
-    value = {name: fields[i].strip() for name, i in position.items()}
+    if len(fields) != len(header.columns):
+        return bad(None, f"malformed CSV: expected {len(header.columns)} fields,"
+                   f" found {len(fields)}")
+    value = {name: fields[i].strip() for name, i in header.position.items()}
     if not value["call_id"]:
         return bad("call_id", "call_id is empty")
     if value["call_id"] in seen_ids:
@@ -142,11 +162,15 @@ def parse_web_ndjson(data: bytes) -> Iterator[ParsedLine]:
     """Validate a web-events NDJSON file; the whole object is kept as the row's payload."""
     seen_ids: set[str] = set()
     for line_number, raw in enumerate(split_lines(data), start=1):
-        text, problem = _decode(raw, line_number)
-        if problem:
-            yield ParsedLine(line_number, problem=problem)
-            continue
-        yield _parse_event(text, line_number, seen_ids)
+        yield parse_event_line(raw, line_number, seen_ids)
+
+
+def parse_event_line(raw: bytes, line_number: int, seen_ids: set[str]) -> ParsedLine:
+    """One line of a web-events file; ``seen_ids`` as for ``parse_call_line``."""
+    text, problem = _decode(raw, line_number)
+    if problem:
+        return ParsedLine(line_number, problem=problem)
+    return _parse_event(text, line_number, seen_ids)
 
 
 def _parse_event(text: str, line_number: int, seen_ids: set[str]) -> ParsedLine:

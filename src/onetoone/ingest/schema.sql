@@ -18,6 +18,7 @@ create table if not exists raw.load_batches (
     started_at        timestamptz not null default now(),
     finished_at       timestamptz,
     run_id            text,
+    csv_header        text,                    -- a CSV file's header line, to re-parse its rows
     unique (source, entity, source_ref)
 );
 
@@ -30,11 +31,44 @@ create table if not exists raw.quarantine (
     line_number     bigint,
     field           text,
     reason          text not null,
-    raw_record      text,
+    raw_record      text,                  -- the line (ERP: the row as JSON) as delivered
     quarantined_at  timestamptz not null default now(),
-    reprocessed_at  timestamptz
+    -- Re-processing (onetoone.ingest.quarantine). A row is open until re-processing loads it;
+    -- it is never deleted by that, only by a rerun or re-delivery that replaces its batch.
+    reprocessed_at     timestamptz,        -- when re-processing loaded it into raw
+    reprocessed_by     text,
+    reprocessing_id    bigint,             -- raw.quarantine_reprocessings: why and how
+    raw_record_exact   boolean not null default true,  -- false: escaped bytes or a cut line
+    corrected_record   text                -- an engineer's correction, when one was imported
 );
 create index if not exists quarantine_batch_idx on raw.quarantine (batch_id);
+
+-- One row per `onetoone quarantine reprocess`: who asked, for which fix, and what came of it.
+create table if not exists raw.quarantine_reprocessings (
+    reprocessing_id         bigserial primary key,
+    started_at              timestamptz not null default now(),
+    requested_by            text not null,
+    reason                  text not null,      -- the fix that was made (ticket, release, ...)
+    method                  text not null,      -- stored text | corrections from <file>
+    batch_ids               bigint[] not null default '{}',
+    rows_attempted          integer not null default 0,
+    rows_loaded             integer not null default 0,
+    rows_still_quarantined  integer not null default 0,
+    rows_skipped            integer not null default 0,  -- not re-processable as they stand
+    status                  text not null,      -- running | applied | reverted
+    quality_run_id          text,               -- its raw checks in audit.validation_runs
+    message                 text
+);
+
+-- Every attempt on every row, kept when a re-delivered file replaces the quarantine rows.
+create table if not exists raw.quarantine_attempts (
+    reprocessing_id  bigint not null references raw.quarantine_reprocessings (reprocessing_id),
+    quarantine_id    bigint not null,
+    outcome          text not null check (outcome in ('loaded', 'still_quarantined')),
+    used_correction  boolean not null,
+    reason_before    text not null,
+    primary key (reprocessing_id, quarantine_id)
+);
 
 create table if not exists raw.callcenter_calls (
     call_id           text,
@@ -125,6 +159,34 @@ create table if not exists raw.erp_order_lines (
     _extracted_at  timestamptz not null
 );
 create index if not exists erp_order_lines_batch_idx on raw.erp_order_lines (_batch_id);
+
+-- Columns added after the first layout, added to a warehouse created before them. Checked first:
+-- `alter table` locks the table even when the column exists, and this runs before every load.
+do $$
+declare
+    wanted constant text[] := array[
+        'load_batches', 'csv_header', 'text',
+        'quarantine', 'reprocessed_by', 'text',
+        'quarantine', 'reprocessing_id', 'bigint',
+        'quarantine', 'raw_record_exact', 'boolean not null default true',
+        'quarantine', 'corrected_record', 'text',
+        -- every raw data table: the quarantine row a re-processed row came from
+        'callcenter_calls', '_quarantine_id', 'bigint',
+        'web_events', '_quarantine_id', 'bigint',
+        'erp_customers', '_quarantine_id', 'bigint',
+        'erp_products', '_quarantine_id', 'bigint',
+        'erp_orders', '_quarantine_id', 'bigint',
+        'erp_order_lines', '_quarantine_id', 'bigint'];
+begin
+    for i in 1 .. array_length(wanted, 1) by 3 loop
+        if not exists (select 1 from information_schema.columns where table_schema = 'raw'
+                       and table_name = wanted[i] and column_name = wanted[i + 1]) then
+            execute format('alter table raw.%I add column %I %s',
+                           wanted[i], wanted[i + 1], wanted[i + 2]);
+        end if;
+    end loop;
+end
+$$;
 
 -- Identity resolution writes here; dbt reads it back as a source.
 create schema if not exists identity;

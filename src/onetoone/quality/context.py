@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 DOCS_SITE = "onetoone"
 URL_VARIABLE = "onetoone_warehouse_sqlalchemy_url"
 BATCH_DEFINITION = "rows"
-RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}
+# COMPLETE: the only format in which UnexpectedRowsExpectation keeps its failing rows (the log
+# and the audit need samples). GX caps what it keeps at 200 values or rows per expectation on
+# SQL, and it must be set here: the checkpoint's format overrides an expectation's own.
+RESULT_FORMAT = {"result_format": "COMPLETE", "partial_unexpected_count": SAMPLE_SIZE}
 # The docs index reads every listed result on each rebuild; older pages stay on disk, and every
 # result is in audit.* with its page's path.
 INDEX_RESULTS_LIMIT = 300

@@ -46,7 +46,8 @@ class CheckResult:
                 f" ({self.unexpected_percent or 0:.2f}%)"
             )
         if self.sample:
-            seen += f"; sample failing values {_short(self.sample[:SAMPLE_SIZE])}"
+            kind = "rows" if isinstance(self.sample[0], dict) else "values"
+            seen += f"; sample failing {kind} {_short(self.sample[:SAMPLE_SIZE])}"
         expected = ", ".join(
             f"{key}={_short(value)}" for key, value in self.kwargs.items() if key != "column"
         )

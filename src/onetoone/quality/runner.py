@@ -16,7 +16,7 @@ import psycopg
 from onetoone.config import EXPECTATIONS_DIR, paths, warehouse_url
 from onetoone.quality.audit import SuiteRun, record
 from onetoone.quality.context import DOCS_SITE, layer_checkpoint, open_context
-from onetoone.quality.report import CheckResult, QualityReport
+from onetoone.quality.report import SAMPLE_SIZE, CheckResult, QualityReport
 from onetoone.quality.spec import SEVERITIES, TableSuite
 
 LAYERS = ("raw", "identity", "marts")
@@ -185,10 +185,16 @@ def _check_result(suite: str, table: str, result: dict[str, Any]) -> CheckResult
         element_count=details.get("element_count"),
         unexpected_count=details.get("unexpected_count"),
         unexpected_percent=details.get("unexpected_percent"),
-        sample=details.get("partial_unexpected_list") or [],
+        sample=_sample(details),
         kwargs=kwargs,
         exception_message=_exception_message(result.get("exception_info") or {}),
     )
+
+
+def _sample(details: dict[str, Any]) -> list[Any]:
+    """Failing values of a column rule, or failing rows of an unexpected-rows rule."""
+    rows = (details.get("details") or {}).get("unexpected_rows") or []
+    return (details.get("partial_unexpected_list") or rows)[:SAMPLE_SIZE]
 
 
 def _exception_message(info: dict[str, Any]) -> str | None:
