@@ -91,16 +91,38 @@ def check_quality(layer: str, warehouse: str, *, run_id: str, as_of: datetime,
                   ingested: list[dict] | None = None) -> dict:
     """Run a layer's Great Expectations suites; a critical failure raises (stopping the run
     before publish) with the failing checks, tables and sample rows in the message."""
+    import psycopg
+
+    from onetoone.ingest.ledger import record_raw_gate
     from onetoone.quality import run_layer
 
     batch_ids = None
     if ingested is not None:
         batch_ids = sorted({b for summary in ingested for b in summary["batch_ids"]})
+    if layer == "raw":
+        batch_ids = _batches_for_raw_gate(warehouse, batch_ids)
     report = run_layer(layer, run_id, as_of=as_of, batch_ids=batch_ids, warehouse=warehouse)
+    if layer == "raw":
+        with psycopg.connect(warehouse) as conn:
+            record_raw_gate(conn, batch_ids or [], passed=not report.critical_failures,
+                            run_id=run_id)
     report.raise_on_critical()
     return {"layer": layer, "passed": report.passed_count, "checks": len(report.checks),
             "warnings_failed": len(report.warning_failures),
             "data_docs": str(report.data_docs_index)}
+
+
+def _batches_for_raw_gate(warehouse: str, this_run: list[int] | None) -> list[int] | None:
+    """This run's batches and every earlier one the gate has not passed: a retry that skips an
+    unchanged file still has that file's rows checked. None (whole tables) stays None."""
+    import psycopg
+
+    from onetoone.ingest.ledger import batches_awaiting_raw_gate
+
+    if this_run is None:
+        return None
+    with psycopg.connect(warehouse) as conn:
+        return sorted(set(this_run) | set(batches_awaiting_raw_gate(conn)))
 
 
 def value(warehouse: str, *, run_id: str, as_of: datetime) -> dict:

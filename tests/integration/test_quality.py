@@ -367,6 +367,47 @@ def test_bad_raw_batches_fail_the_right_rules(db_url: str, good_batch_ids: list[
     assert audit[(lines, None, "expect_table_row_count_to_equal")]["observed_value"] == 1
 
 
+def test_a_retried_run_checks_batches_the_gate_has_not_passed(db_url: str):
+    """A retry skips files it loaded already, so its own batches are empty; the batch the gate
+    rejected must be checked again all the same, until a fix makes it pass."""
+    from onetoone.pipeline import check_quality
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        # earlier tests' batches are not this test's business
+        conn.execute("update raw.load_batches set raw_gate_passed = true")
+        bad_call = {
+            **GOOD_ROWS[("callcenter", "calls", "callcenter_calls")][0],
+            "call_id": "CL00000077",
+            "satisfaction": 9,
+        }
+        bad_batch = _insert_batch(conn, "callcenter", "calls", "callcenter_calls", [bad_call])
+
+    def gate(run_id: str, batch_ids: list[int]) -> dict:
+        return check_quality("raw", db_url, run_id=run_id, as_of=AS_OF,
+                             ingested=[{"batch_ids": batch_ids}])
+
+    def verdict() -> tuple[bool | None, str]:
+        with psycopg.connect(db_url) as conn:
+            row = conn.execute(
+                "select raw_gate_passed, raw_gate_run_id from raw.load_batches"
+                " where batch_id = %s", (bad_batch,)).fetchone()
+        assert row is not None
+        return row[0], row[1]
+
+    with pytest.raises(QualityGateFailed, match="satisfaction"):
+        gate("run-first-try", [bad_batch])
+    assert verdict() == (False, "run-first-try")
+    with pytest.raises(QualityGateFailed, match="satisfaction"):
+        gate("run-retry", [])  # the file was skipped as already loaded
+    assert verdict() == (False, "run-retry")
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("update raw.callcenter_calls set satisfaction = 4 where _batch_id = %s",
+                     (bad_batch,))
+    assert gate("run-after-fix", [])["passed"] > 0
+    assert verdict() == (True, "run-after-fix")
+
+
 def _monday_calls(day: datetime, count: int) -> list[dict[str, Any]]:
     template = GOOD_ROWS[("callcenter", "calls", "callcenter_calls")][0]
     local_morning = day.replace(hour=9, tzinfo=None)
@@ -537,7 +578,7 @@ def test_critical_failure_stops_publish_and_published_marts_keep_last_good_versi
     assert "(why: campaigns select on MVC / MGC / BZ / other" in tier
     assert portfolio.startswith(
         "  - [critical] marts_build.mart_portfolios: unexpected_rows_expectation: observed 3;"
-        ' sample failing rows [{"customer_key": "K1", "portfolio_id": "MVC|shoes",'
+        ' sample failing rows [{"customer_key": "K1", "portfolio_id": "MVC|shoes|1",'
         ' "value_tier": "MVC", "customer_value_tier": "VIP"}')
     # ... and so does the task's log, line by line, before the error.
     logged = {r.getMessage() for r in caplog.records if r.levelno == logging.ERROR}

@@ -152,3 +152,21 @@ def loaded_elsewhere(conn: psycopg.Connection, source: str, entity: str, source_
     return row[0] if row else None
 
 
+
+
+def batches_awaiting_raw_gate(conn: psycopg.Connection) -> list[int]:
+    """Loaded batches the raw quality gate has not passed yet (failed before, or never run)."""
+    rows = conn.execute(
+        "select batch_id from raw.load_batches"
+        " where status = 'loaded' and raw_gate_passed is not true order by batch_id"
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def record_raw_gate(conn: psycopg.Connection, batch_ids: list[int], *, passed: bool,
+                    run_id: str) -> None:
+    conn.execute(
+        "update raw.load_batches set raw_gate_passed = %s, raw_gate_run_id = %s"
+        " where batch_id = any(%s)",
+        (passed, run_id, batch_ids),
+    )

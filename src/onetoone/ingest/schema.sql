@@ -19,6 +19,11 @@ create table if not exists raw.load_batches (
     finished_at       timestamptz,
     run_id            text,
     csv_header        text,                    -- a CSV file's header line, to re-parse its rows
+    -- The raw quality gate's verdict on this batch (null: not checked yet). A batch that failed
+    -- or was never checked is checked again by every run until it passes, so a retried run
+    -- that skips an unchanged file cannot let rows the gate rejected through.
+    raw_gate_passed   boolean,
+    raw_gate_run_id   text,
     unique (source, entity, source_ref)
 );
 
@@ -166,6 +171,8 @@ do $$
 declare
     wanted constant text[] := array[
         'load_batches', 'csv_header', 'text',
+        'load_batches', 'raw_gate_passed', 'boolean',
+        'load_batches', 'raw_gate_run_id', 'text',
         'quarantine', 'reprocessed_by', 'text',
         'quarantine', 'reprocessing_id', 'bigint',
         'quarantine', 'raw_record_exact', 'boolean not null default true',
