@@ -7,6 +7,7 @@ import random
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -15,6 +16,7 @@ from onetoone.identity.linker import (
     load_model,
     predict_pairs,
     resolve,
+    resolve_incremental,
     resolve_with_pairs,
     save_model,
     train,
@@ -320,3 +322,57 @@ def test_training_without_phones_or_emails_still_learns_every_comparison(populat
     # hold is that the weaker evidence merges no strangers.
     assert scores["precision"] >= 0.97, scores
     assert scores["true_positive_pairs"] > 0, scores
+
+
+def _partition(clusters: pd.DataFrame) -> set[frozenset[str]]:
+    return {frozenset(group) for group in clusters.groupby("cluster_id")["unique_id"].apply(tuple)}
+
+
+def _scores(pairs: pd.DataFrame) -> pd.Series:
+    return pairs.set_index(["unique_id_l", "unique_id_r"])["match_probability"].sort_index()
+
+
+def test_incremental_run_scores_only_changes_and_finds_the_pairs_of_a_full_run(
+    records_std, trained
+):
+    """New, changed and deleted records since the last run: only new and changed records are
+    scored (exactly as a full run scores them), pairs of unchanged records keep their earlier
+    score, and together they are the very pairs a full run finds."""
+    new = records_std.sample(frac=0.05, random_state=3).index
+    earlier = records_std.drop(index=new).reset_index(drop=True)
+    earlier_run = resolve_incremental(earlier, trained, None)
+    assert earlier_run.records_scored == len(earlier)
+
+    now = records_std.copy()
+    changed_id = now.loc[now.index.difference(new)[0], "unique_id"]
+    now.loc[now.index.difference(new)[0], "email"] = "someone.else@example.com"
+    deleted_id = now.loc[now.index.difference(new)[1], "unique_id"]
+    now = now.drop(index=now.index.difference(new)[1]).reset_index(drop=True)
+
+    incremental = resolve_incremental(now, trained, earlier_run.state)
+    full = resolve_incremental(now, trained, None)
+    assert incremental.records_scored == len(new) + 1
+    assert 0 < incremental.pairs_kept < len(earlier_run.state.pairs)
+
+    got, expected = _scores(incremental.state.pairs), _scores(full.state.pairs)
+    assert got.index.equals(expected.index)
+    touched = set(records_std.loc[new, "unique_id"]) | {changed_id}
+    rescored = [
+        left in touched or right in touched for left, right in got.index
+    ]
+    assert rescored.count(True) > 0
+    assert np.allclose(got[rescored], expected[rescored], rtol=0, atol=1e-12)
+    carried = got[[not r for r in rescored]]
+    assert np.allclose(carried, _scores(earlier_run.state.pairs).loc[carried.index], atol=1e-12)
+    assert not any(deleted_id in pair for pair in got.index)
+
+    again = resolve_incremental(now, trained, incremental.state)
+    assert again.records_scored == 0 and again.pairs_kept == len(incremental.state.pairs)
+    assert _partition(again.resolution.clusters) == _partition(incremental.resolution.clusters)
+
+
+def test_a_new_model_version_rescores_everything(records_std, trained):
+    first = resolve_incremental(records_std, trained, None)
+    stale = first.state._replace(model_version="m-older")
+    rerun = resolve_incremental(records_std, trained, stale)
+    assert rerun.records_scored == len(records_std) and rerun.pairs_kept == 0

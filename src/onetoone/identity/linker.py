@@ -202,9 +202,7 @@ def resolve_with_pairs(
     predictions = linker.inference.predict(
         threshold_match_probability=min(PAIR_FLOOR, keep_from), warning_mode="never"
     )
-    gammas = ", ".join(
-        f"gamma_{c['output_column_name']}" for c in model["splink_settings"]["comparisons"]
-    )
+    gammas = ", ".join(_gamma_columns(model))
     pairs = linker.misc.query_sql(
         f"""select unique_id_l, unique_id_r, match_weight, match_probability, {gammas}
             from {predictions.physical_name}
@@ -223,6 +221,117 @@ def resolve_with_pairs(
             group by unique_id""",
         output_type="pandas",
     )
+    return _resolution(records_std, pairs, best, threshold, overrides)
+
+
+class IdentityState(NamedTuple):
+    """What an incremental run needs from the previous one, for the same model version."""
+
+    model_version: str
+    fingerprints: pd.DataFrame  # unique_id, fingerprint: the standardised record's hash
+    pairs: pd.DataFrame  # every scored pair >= PAIR_FLOOR, with gammas
+
+
+class IncrementalRun(NamedTuple):
+    resolution: Resolution
+    state: IdentityState
+    records_scored: int  # new or changed records scored against all others
+    pairs_kept: int  # pairs of unchanged records carried over without scoring
+
+
+def record_fingerprints(records_std: pd.DataFrame) -> pd.DataFrame:
+    """``unique_id, fingerprint``: a hash of everything the model compares, so that a record
+    whose standardised values did not change is not scored again."""
+    hashed = pd.util.hash_pandas_object(records_std.drop(columns=["unique_id"]), index=False)
+    return pd.DataFrame({"unique_id": records_std["unique_id"].to_numpy(),
+                         "fingerprint": hashed.to_numpy()})
+
+
+def resolve_incremental(
+    records_std: pd.DataFrame,
+    model: dict[str, Any],
+    previous: IdentityState | None,
+    threshold: float = DEFAULT_THRESHOLD,
+    overrides: pd.DataFrame | None = None,
+    keep_pairs_from: float | None = None,
+) -> IncrementalRun:
+    """``resolve_with_pairs`` that scores only what changed since ``previous``.
+
+    New and changed records are scored against the unchanged ones (Splink's ``predict_between``)
+    and among themselves (``predict_within``); pairs of two unchanged records are carried over.
+    Term frequencies are computed over all current records, as in a full run, so a carried-over
+    pair keeps the score it got when its records last changed: a periodic full run (no
+    ``previous``, or a new model version) re-scores everything, and the stable keys keep the
+    same key for unchanged people either way.
+    """
+    keep_from = threshold if keep_pairs_from is None else min(keep_pairs_from, threshold)
+    fingerprints = record_fingerprints(records_std)
+    columns = ["unique_id_l", "unique_id_r", "match_weight", "match_probability",
+               *_gamma_columns(model)]
+    linker = _linker(records_std, model["splink_settings"])
+    if previous is None or previous.model_version != model["model_version"]:
+        predictions = linker.inference.predict(
+            threshold_match_probability=PAIR_FLOOR, warning_mode="never")
+        pairs = predictions.as_pandas_dataframe()[columns]
+        changed = pd.Series(True, index=records_std.index)
+        kept = pairs.iloc[0:0]
+    else:
+        before = fingerprints.merge(previous.fingerprints, on="unique_id", how="left",
+                                    suffixes=("", "_before"))
+        changed = pd.Series(
+            (before["fingerprint"] != before["fingerprint_before"]).to_numpy(),
+            index=records_std.index,
+        )
+        # few records change: drop the pairs that touch one (or a record no longer there)
+        touched = pd.Index(records_std.loc[changed, "unique_id"]).union(
+            pd.Index(previous.fingerprints["unique_id"]).difference(fingerprints["unique_id"]))
+        old_pairs = previous.pairs
+        kept = old_pairs[~(old_pairs["unique_id_l"].isin(touched)
+                           | old_pairs["unique_id_r"].isin(touched))]
+        pairs = pd.concat([kept, _score_changed(linker, records_std, changed, columns)],
+                          ignore_index=True)
+    best = (pd.concat([pairs[["unique_id_l", "match_probability"]].set_axis(
+                           ["unique_id", "match_probability"], axis=1),
+                       pairs[["unique_id_r", "match_probability"]].set_axis(
+                           ["unique_id", "match_probability"], axis=1)])
+            .groupby("unique_id", as_index=False)["match_probability"].max()
+            .rename(columns={"match_probability": "match_probability_max"}))
+    review_pairs = (pairs[pairs["match_probability"] >= keep_from]
+                    .sort_values(["unique_id_l", "unique_id_r"], ignore_index=True))
+    resolution = _resolution(records_std, review_pairs, best, threshold, overrides)
+    state = IdentityState(model["model_version"], fingerprints, pairs.reset_index(drop=True))
+    return IncrementalRun(resolution, state, int(changed.sum()), len(kept))
+
+
+def _score_changed(linker: Linker, records_std: pd.DataFrame, changed: pd.Series,
+                   columns: list[str]) -> pd.DataFrame:
+    """Pairs with at least one changed record, each pair once, smaller unique_id on the left."""
+    if not changed.any():
+        return pd.DataFrame(columns=columns)
+    for column in linker._settings_obj._term_frequency_columns:
+        linker.table_management.compute_tf_table(column.unquote().name)
+    db_api = linker._db_api
+    new = db_api.register(records_std[changed], dataset_display_name="changed_records")
+    parts = [linker.inference.predict_within(
+        new, threshold_match_probability=PAIR_FLOOR, warning_mode="never")]
+    if not changed.all():
+        old = db_api.register(records_std[~changed], dataset_display_name="unchanged_records")
+        parts.append(linker.inference.predict_between(
+            new, old, threshold_match_probability=PAIR_FLOOR, warning_mode="never"))
+    pairs = pd.concat([part.as_pandas_dataframe()[columns] for part in parts],
+                      ignore_index=True)
+    swap = pairs["unique_id_l"] > pairs["unique_id_r"]
+    pairs.loc[swap, ["unique_id_l", "unique_id_r"]] = (
+        pairs.loc[swap, ["unique_id_r", "unique_id_l"]].to_numpy())
+    return pairs
+
+
+def _gamma_columns(model: dict[str, Any]) -> list[str]:
+    return [f"gamma_{c['output_column_name']}" for c in model["splink_settings"]["comparisons"]]
+
+
+def _resolution(records_std: pd.DataFrame, pairs: pd.DataFrame, best: pd.DataFrame,
+                threshold: float, overrides: pd.DataFrame | None) -> Resolution:
     clusters = cluster_pairs(
         records_std["unique_id"], pairs[pairs["match_probability"] >= threshold], overrides
     )
