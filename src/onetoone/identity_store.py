@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import psycopg
@@ -15,12 +16,18 @@ import psycopg
 from onetoone.config import paths
 from onetoone.frames import read_query
 from onetoone.identity.keys import KeyAssignment
+
+if TYPE_CHECKING:
+    from onetoone.identity.linker import IdentityState
 from onetoone.identity.overrides import DECISIONS, OVERRIDE_COLUMNS, canonical_pair
 
 log = logging.getLogger(__name__)
 
 RECORDS_RELATION = "intermediate.int_customer_records_unioned"
 CURRENT_MODEL = "current.json"
+# Incremental scoring carries pairs over with the term frequencies of the run that scored them;
+# a full re-scoring at least this often keeps that drift bounded.
+FULL_REBUILD_EVERY = timedelta(days=7)
 
 
 def read_records(conn: psycopg.Connection) -> pd.DataFrame:
@@ -129,3 +136,45 @@ def save_as_current(model: dict) -> Path:
     save_model(model, current_model_path())
     log.info("saved identity model %s to %s", model["model_version"], versioned)
     return versioned
+
+
+def scoring_dir() -> Path:
+    return paths().home / "identity" / "scoring"
+
+
+def read_scoring_state(model_version: str, as_of: datetime) -> IdentityState | None:
+    """The previous run's fingerprints and scored pairs, or None when this run must re-score
+    everything: no state, another model version, a full rebuild due, or an earlier interval."""
+    from onetoone.identity.linker import IdentityState
+
+    folder = scoring_dir()
+    meta_path = folder / "state.json"
+    if not meta_path.exists():
+        return None
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    rebuilt_at = datetime.fromisoformat(meta["rebuilt_at"])
+    if (meta["model_version"] != model_version or as_of < rebuilt_at
+            or as_of - rebuilt_at >= FULL_REBUILD_EVERY):
+        return None
+    return IdentityState(
+        model_version,
+        pd.read_parquet(folder / "fingerprints.parquet"),
+        pd.read_parquet(folder / "pairs.parquet"),
+    )
+
+
+def write_scoring_state(state: IdentityState, *, full_rebuild: bool, as_of: datetime) -> None:
+    """Replace the stored state; files are written aside and renamed into place."""
+    folder = scoring_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    meta_path = folder / "state.json"
+    rebuilt_at = as_of
+    if not full_rebuild and meta_path.exists():
+        rebuilt_at = datetime.fromisoformat(
+            json.loads(meta_path.read_text(encoding="utf-8"))["rebuilt_at"])
+    for name, frame in (("fingerprints", state.fingerprints), ("pairs", state.pairs)):
+        frame.to_parquet(folder / f"{name}.parquet.tmp", index=False)
+        (folder / f"{name}.parquet.tmp").replace(folder / f"{name}.parquet")
+    meta = {"model_version": state.model_version, "rebuilt_at": rebuilt_at.isoformat()}
+    (folder / "state.json.tmp").write_text(json.dumps(meta), encoding="utf-8")
+    (folder / "state.json.tmp").replace(meta_path)

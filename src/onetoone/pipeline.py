@@ -46,8 +46,11 @@ def train_identity_model(warehouse: str) -> dict:
 
 
 def identify(warehouse: str, *, run_id: str | None = None, as_of: datetime) -> dict:
-    """Score every customer record with the current model, cluster under the steward overrides,
+    """Score the customer records with the current model, cluster under the steward overrides,
     assign stable keys, and record the key events and the review queue of uncertain pairs.
+
+    Only new and changed records are scored when the previous run's scores are usable; a full
+    re-scoring happens on a new model and at least every ``FULL_REBUILD_EVERY``.
 
     The first run on a new warehouse has no model yet: it trains one (and says so); afterwards
     the training DAG retrains on demand."""
@@ -55,7 +58,7 @@ def identify(warehouse: str, *, run_id: str | None = None, as_of: datetime) -> d
 
     from onetoone import identity_store
     from onetoone.identity.keys import assign_keys
-    from onetoone.identity.linker import load_model, resolve_with_pairs
+    from onetoone.identity.linker import load_model, resolve_incremental
     from onetoone.identity.review import REVIEW_LOWER, review_queue
     from onetoone.identity.standardise import standardise
 
@@ -68,8 +71,12 @@ def identify(warehouse: str, *, run_id: str | None = None, as_of: datetime) -> d
         identity_store.ensure_schema(conn)
         records = standardise(identity_store.read_records(conn))
         overrides = identity_store.read_overrides(conn)
-        resolution = resolve_with_pairs(records, model, overrides=overrides,
-                                        keep_pairs_from=REVIEW_LOWER)
+        previous = identity_store.read_scoring_state(model["model_version"], as_of)
+        scoring = resolve_incremental(records, model, previous, overrides=overrides,
+                                      keep_pairs_from=REVIEW_LOWER)
+        identity_store.write_scoring_state(scoring.state, full_rebuild=previous is None,
+                                           as_of=as_of)
+        resolution = scoring.resolution
         assignment = assign_keys(resolution.clusters, identity_store.read_previous_keys(conn),
                                  identity_store.read_retired_keys(conn))
         review = review_queue(resolution.pairs, model, overrides)
@@ -82,7 +89,9 @@ def identify(warehouse: str, *, run_id: str | None = None, as_of: datetime) -> d
               "model_version": model["model_version"],
               "largest_cluster": int(keys["cluster_size"].max()) if len(keys) else 0,
               "key_events": {kind: int(n) for kind, n in events.items()},
-              "overrides": len(overrides), "review_queue": written["review_queue"]}
+              "overrides": len(overrides), "review_queue": written["review_queue"],
+              "scoring": "full" if previous is None else "incremental",
+              "records_scored": scoring.records_scored, "pairs_carried_over": scoring.pairs_kept}
     log.info("identity: %s", result)
     return result
 

@@ -60,18 +60,16 @@ def train(records_std: pd.DataFrame, seed: int = 42) -> dict[str, Any]:
         c.output_column_name for c in linker._settings_obj.core_model_settings.comparisons
     }
     estimated: set[str] = set()
-    pair_counts = {column: blocked_pair_count(records_std[column])
-                   for column, _ in spec.TRAINING_SESSIONS}
-    # Preferred sessions with enough pairs first; then, if a comparison is still unlearnt (small
-    # or sparse input), the thinner sessions, largest first.
-    thin = sorted(
-        (s for s in spec.TRAINING_SESSIONS if pair_counts[s[0]] < spec.MIN_TRAINING_PAIRS),
-        key=lambda session: -pair_counts[session[0]],
-    )
-    plan = [s for s in spec.TRAINING_SESSIONS if s not in thin] + [
-        s for s in thin if pair_counts[s[0]] >= spec.MIN_FALLBACK_TRAINING_PAIRS]
-    for column, fixed_comparison in plan:
-        if estimated >= all_comparisons - {fixed_comparison}:
+    sessions = spec.TRAINING_SESSIONS + spec.FALLBACK_TRAINING_SESSIONS
+    pair_counts = {column: blocked_pair_count(records_std[column]) for column, _ in sessions}
+    usable = [s for s in sessions if pair_counts[s[0]] >= spec.MIN_TRAINING_PAIRS]
+    preferred = [s for s in usable if s in spec.TRAINING_SESSIONS]
+    # then, for what is still unlearnt (small or sparse input), the fallbacks, largest first
+    fallbacks = sorted((s for s in usable if s not in preferred),
+                       key=lambda session: -pair_counts[session[0]])
+    for column, fixed_comparison in preferred + fallbacks:
+        is_fallback = (column, fixed_comparison) not in preferred
+        if is_fallback and estimated >= all_comparisons - {fixed_comparison}:
             continue  # nothing new to learn from this session
         before = linker._settings_obj.core_model_settings.copy()
         try:
@@ -88,8 +86,6 @@ def train(records_std: pd.DataFrame, seed: int = 42) -> dict[str, Any]:
             logger.warning("EM session blocking on %s skipped: %s", column, error)
             continue
         estimated |= all_comparisons - {fixed_comparison}
-        if estimated == all_comparisons:
-            break
     if estimated != all_comparisons:
         logger.warning(
             "no EM session could estimate %s: those comparisons keep neutral weights",

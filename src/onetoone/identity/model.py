@@ -146,22 +146,22 @@ BLOCKING_RULES: list[BlockingRuleCreator] = [
     block_on("name_key", "substr(phone_last8, 5, 4)"),
 ]
 
-# EM sessions, in order of preference: (column blocked on, the comparison that blocking fixes).
-# A session estimates m for every comparison except the one its column belongs to. Training takes
-# them in order, skips a column that blocks too few pairs in the input (a file without phones or
-# emails), and stops once every comparison has been estimated, so data sets with other columns
-# than ours still get a fully trained model.
+# EM sessions: (column blocked on, the comparison that blocking fixes). A session estimates m for
+# every comparison except the one its column belongs to. The preferred sessions run whenever the
+# input has enough pairs for them; the fallbacks only while a comparison is still unlearnt (a
+# file without phones or emails), so data sets with other columns than ours still get a fully
+# trained model.
 TRAINING_SESSIONS: list[tuple[str, str]] = [
     ("phone_last8", "contact"),
-    ("name_key", "name"),
     ("email", "contact"),
+    ("name_key", "name"),
+]
+FALLBACK_TRAINING_SESSIONS: list[tuple[str, str]] = [
     ("national_id", "national_id"),
     ("birth_date", "birth_date"),
 ]
-# Fewer blocked pairs than this and EM's estimates are noisy: such a session runs only when no
-# better one can estimate a comparison, and never below the fallback floor.
-MIN_TRAINING_PAIRS = 200
-MIN_FALLBACK_TRAINING_PAIRS = 20
+# A session on fewer blocked pairs than this learns nothing but noise (and none at all fails).
+MIN_TRAINING_PAIRS = 20
 
 # High-precision rules to estimate the prior (probability two random records match).
 DETERMINISTIC_RULES: list[str] = [
