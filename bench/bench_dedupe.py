@@ -57,15 +57,23 @@ def prepare(customers: int, seed: int) -> tuple[list[Path], pd.DataFrame]:
 
 
 def run_dedupe(args: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GB) of one `onetoone dedupe` process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Wall seconds and peak RSS (GB) of one `onetoone dedupe` run in a process of its own."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "onetoone.cli", "dedupe", *args], check=True)
+    done = subprocess.run([sys.executable, __file__, "--measure-cli", *args],
+                          check=True, stdout=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak < before:  # ru_maxrss of children is the max over all of them so far
-        raise RuntimeError("peak memory went down")
-    return seconds, peak / 1024 / 1024
+    *output, peak_kb = done.stdout.strip().splitlines()
+    print("\n".join(output))
+    return seconds, int(peak_kb) / 1024 / 1024
+
+
+def measure_cli(args: list[str]) -> None:
+    """Run the command line in this process, then print its peak RSS in KB as the last line."""
+    from onetoone.cli import main as cli_main
+
+    status = cli_main(["dedupe", *args])
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)
+    sys.exit(status)
 
 
 def score(output: Path, truth: pd.DataFrame) -> dict:
@@ -109,6 +117,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--increment", type=float, default=0.01)
     parser.add_argument("--incremental-step", type=Path, help=argparse.SUPPRESS)
+    if sys.argv[1:2] == ["--measure-cli"]:
+        measure_cli(sys.argv[2:])
+        return
     args = parser.parse_args()
     if args.incremental_step:
         incremental_step(args.incremental_step, args.increment)

@@ -18,6 +18,8 @@ Decisions (docs/access-and-privacy.md explains them to operators):
 - ``audit.erasures`` records that an erasure happened (who asked, why, counts, the sha256 of the
   customer keys) and ``audit.erased_subjects`` the sha256 of every erased source record id and
   email, so that ``scrub_erased`` can erase them again when an older interval is re-ingested.
+- Identity's incremental scoring state (hashes of standardised records) is deleted whole: the
+  next identity run re-scores everyone from what is left.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import argparse
 import hashlib
 import logging
 import re
+import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +37,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from onetoone import access, config
+from onetoone import access, config, identity_store
 from onetoone.publish import BUILD_SCHEMA, PUBLISHED_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -180,6 +183,9 @@ def forget(conninfo: str, *, customer_key: str | None = None, email: str | None 
         erasure_id = _record(conn, subject, counts, requested_by=requested_by, reason=reason,
                              requested_with="customer_key" if customer_key else "email")
     report = ErasureReport(erasure_id, len(subject.customer_keys), len(subject.records), counts)
+    # Identity's incremental scoring state holds a hash of each record's standardised values:
+    # drop it all, and the next identity run re-scores everything from what is left.
+    shutil.rmtree(identity_store.scoring_dir(), ignore_errors=True)
     log.info("%s", report.describe())
     return report
 

@@ -18,7 +18,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from onetoone import forget as erasure
-from onetoone import publish
+from onetoone import identity_store, publish
 from onetoone.config import embedded_url
 from onetoone.ingest.ledger import ensure_raw_schema, open_batch
 from onetoone.quality.audit import DDL as AUDIT_DDL
@@ -273,9 +273,13 @@ def test_forget_by_email_leaves_nothing_of_the_person_and_keeps_the_facts(db_url
 
 
 def test_forget_by_customer_key(db_url, manifest):
+    scoring_state = identity_store.scoring_dir() / "fingerprints.parquet"
+    scoring_state.parent.mkdir(parents=True, exist_ok=True)
+    scoring_state.write_bytes(b"hashes of everyone's standardised records")
     report = erasure.forget(db_url, customer_key="KB", requested_by="dpo@company",
                             reason="ticket 4712", manifest_path=manifest)
     assert report.source_records == 2
+    assert not scoring_state.exists()
     with psycopg.connect(db_url) as conn:
         assert leftovers(conn, needles(BARTOLOMEU)) == []
         assert leftovers(conn, needles(ZEFIRA))  # not her
