@@ -90,9 +90,10 @@ def read_records(path: Path, mapping: dict[str, str]) -> pd.DataFrame:
         raise DedupeInputError(
             f"{path}: row {row + 2}, field 'record_id': duplicate id "
             f"{frame.at[row, 'record_id']!r}; record ids must be unique within a file")
-    given = frame.reindex(columns=["first_name", "middle_name"])
-    first_names = given.apply(lambda r: " ".join(v for v in r if isinstance(v, str)) or None,
-                              axis=1)
+    given = frame.reindex(columns=["first_name", "middle_name"]).astype(object)
+    first_names = (given["first_name"].fillna("") + " "
+                   + given["middle_name"].fillna("")).str.strip()
+    first_names = first_names.where(first_names != "", None)
     return pd.DataFrame({
         "source": path.stem,
         "source_record_id": frame["record_id"],

@@ -75,11 +75,16 @@ def assign_keys(
         held = set()
     used = held | set(retired_keys)
 
+    # "smallest unique_id per group" by sorting once: a groupby min on Arrow strings runs in
+    # Python per group (142 s for a million records instead of seconds).
+    by_id = records.sort_values("unique_id", kind="stable")
+    keyed = by_id.dropna(subset=["customer_key"])
     overlaps = (
-        records.dropna(subset=["customer_key"])
-        .groupby(["customer_key", "cluster_id"], sort=False)
-        .agg(overlap=("unique_id", "size"), smallest=("unique_id", "min"))
-        .reset_index()
+        keyed.drop_duplicates(["customer_key", "cluster_id"])
+        [["customer_key", "cluster_id", "unique_id"]]
+        .rename(columns={"unique_id": "smallest"})
+        .merge(keyed.groupby(["customer_key", "cluster_id"], sort=False).size()
+               .rename("overlap").reset_index(), on=["customer_key", "cluster_id"])
     )
     homes = overlaps.sort_values(
         ["customer_key", "overlap", "smallest"], ascending=[True, False, True]
@@ -106,7 +111,8 @@ def assign_keys(
         .sort_values(["overlap", "customer_key"], ascending=[False, True])
         .groupby("cluster_id", sort=False)
     }
-    smallest_ids = records.groupby("cluster_id")["unique_id"].min().sort_values()
+    smallest_ids = (by_id.drop_duplicates("cluster_id").set_index("cluster_id")["unique_id"]
+                    .sort_values())
     sizes = records.groupby("cluster_id")["unique_id"].size().to_dict()
     for cluster_id, smallest in zip(smallest_ids.index, smallest_ids.tolist(), strict=True):
         if cluster_id in keep:
