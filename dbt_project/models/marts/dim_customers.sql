@@ -1,14 +1,13 @@
--- One row per customer (customer_key): a first golden record and the customer's footprint.
--- Golden record: per attribute, the most recent non-null value over the customer's source
--- records (by the record's updated_at), source trust (var source_trust_order, default
--- erp > web > callcenter) breaking ties.
+-- One row per customer (customer_key): the golden record and the customer's footprint.
+-- Golden record: per attribute the value int_customer_golden_values chose by the survivorship
+-- rules of var golden_record_rules (validity, source trust, frequency, recency), and in
+-- `<attribute>_source` the source system it came from.
 
 {%- set attributes = [
     ('first_name', 'text'), ('last_name', 'text'), ('birth_date', 'date'), ('email', 'text'),
     ('phone', 'text'), ('address_line', 'text'), ('city', 'text'), ('postcode', 'text'),
     ('region', 'text'), ('country', 'text'), ('national_id', 'text')
 ] %}
-{%- set lineage = ['first_name', 'last_name', 'email', 'phone'] %}
 
 with
 
@@ -36,53 +35,23 @@ interactions as (
 
 ),
 
+golden_values as (
+
+    select * from {{ ref('int_customer_golden_values') }}
+
+),
+
 keyed_records as (
 
     select
         customer_keys.customer_key,
         customer_keys.model_version,
-        customer_records.*,
-        {{ source_trust_rank('customer_records.source') }} as source_trust_rank
+        customer_records.source
 
     from customer_records
     inner join customer_keys
         on customer_records.source = customer_keys.source
         and customer_records.source_record_id = customer_keys.source_record_id
-
-),
-
-attribute_values as (
-
-    select
-        keyed_records.customer_key,
-        attribute.attribute_name,
-        attribute.attribute_value,
-        keyed_records.source,
-        keyed_records.source_record_id,
-        keyed_records.updated_at,
-        keyed_records.source_trust_rank
-
-    from keyed_records
-    cross join lateral (
-        values
-        {%- for name, type in attributes %}
-            ('{{ name }}', keyed_records.{{ name }}::text){% if not loop.last %},{% endif %}
-        {%- endfor %}
-    ) as attribute (attribute_name, attribute_value)
-    where attribute.attribute_value is not null
-
-),
-
-ranked_values as (
-
-    select
-        *,
-        row_number() over (
-            partition by customer_key, attribute_name
-            order by updated_at desc nulls last, source_trust_rank, source_record_id
-        ) as value_rank
-
-    from attribute_values
 
 ),
 
@@ -93,12 +62,11 @@ golden_records as (
         {%- for name, type in attributes %}
         max(attribute_value) filter (where attribute_name = '{{ name }}')::{{ type }} as {{ name }},
         {%- endfor %}
-        {%- for name in lineage %}
+        {%- for name, type in attributes %}
         max(source) filter (where attribute_name = '{{ name }}') as {{ name }}_source{% if not loop.last %},{% endif %}
         {%- endfor %}
 
-    from ranked_values
-    where value_rank = 1
+    from golden_values
     group by customer_key
 
 ),
@@ -155,16 +123,23 @@ final as (
         golden_records.first_name_source,
         golden_records.last_name_source,
         golden_records.birth_date,
+        golden_records.birth_date_source,
         golden_records.email,
         golden_records.email_source,
         golden_records.phone,
         golden_records.phone_source,
         golden_records.address_line,
+        golden_records.address_line_source,
         golden_records.city,
+        golden_records.city_source,
         golden_records.postcode,
+        golden_records.postcode_source,
         golden_records.region,
+        golden_records.region_source,
         golden_records.country,
+        golden_records.country_source,
         golden_records.national_id,
+        golden_records.national_id_source,
         record_counts.source_record_count,
         record_counts.erp_record_count,
         record_counts.web_record_count,
