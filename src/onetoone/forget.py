@@ -93,6 +93,8 @@ WEB_PERSONAL_KEYS = ("email", "first_name", "last_name", "phone", "birth_date")
 RECORDS_TABLE = ("intermediate", "int_customer_records_unioned")
 RECORDS_PERSONAL = ("first_name", "last_name", "full_name", "birth_date", "email", "phone",
                     "address_line", "postcode", "national_id")
+# The golden record's candidates, one row per customer and attribute, the value as text.
+GOLDEN_VALUES_TABLE = ("intermediate", "int_customer_golden_values")
 # Quarantined lines that can name a customer record, per source.
 RECORD_ENTITY = {"erp": "customers", "callcenter": "calls", "web": "events"}
 TOKEN = re.compile(r"[\w.+@-]+")
@@ -174,8 +176,8 @@ def forget(conninfo: str, *, customer_key: str | None = None, email: str | None 
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (ERASURE_LOCK,))
         subject = _resolve(conn, customer_key, email)
         erased: Counter[str] = Counter()
-        for step in (_erase_raw, _erase_records_table, _erase_marts, _erase_emails_elsewhere,
-                     _erase_audit_samples):
+        for step in (_erase_raw, _erase_records_table, _erase_golden_values, _erase_marts,
+                     _erase_emails_elsewhere, _erase_audit_samples):
             erased.update(step(conn, subject, marts))
         counts = {table: rows for table, rows in sorted(erased.items()) if rows}
         if not counts:
@@ -313,6 +315,20 @@ def _erase_records_table(conn: psycopg.Connection, subject: _Subject,
             sql.Identifier(*RECORDS_TABLE), _nulls(RECORDS_PERSONAL)),
         (sources, ids)).rowcount
     return {".".join(RECORDS_TABLE): rows}
+
+
+def _erase_golden_values(conn: psycopg.Connection, subject: _Subject,
+                         _: Marts) -> dict[str, int]:
+    """Every attribute value of the person's keys, and their emails on other customers' rows."""
+    if not _exists(conn, *GOLDEN_VALUES_TABLE):
+        return {}
+    emails = sorted(subject.emails | subject.requested_emails)
+    rows = conn.execute(
+        sql.SQL("update {} set attribute_value = null where customer_key = any(%s)"
+                " or (attribute_name = 'email' and lower(trim(attribute_value)) = any(%s))"
+                ).format(sql.Identifier(*GOLDEN_VALUES_TABLE)),
+        (sorted(subject.customer_keys), emails)).rowcount
+    return {".".join(GOLDEN_VALUES_TABLE): rows}
 
 
 def _erase_marts(conn: psycopg.Connection, subject: _Subject, marts: Marts) -> dict[str, int]:

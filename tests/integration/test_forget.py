@@ -194,6 +194,17 @@ def _build_intermediate_and_marts(conn: psycopg.Connection) -> None:
                payload->>'city', null, null, payload->>'country', null, occurred_at
           from raw.web_events where account_id is not null
     """)
+    conn.execute("""
+        create table intermediate.int_customer_golden_values as
+        select k.customer_key, a.attribute_name, a.attribute_value, u.source, u.source_record_id
+          from intermediate.int_customer_records_unioned u
+          join identity.customer_keys k
+            on k.source = u.source and k.source_record_id = u.source_record_id
+          cross join lateral (values ('first_name', u.first_name), ('last_name', u.last_name),
+                                     ('email', u.email), ('phone', u.phone))
+               as a (attribute_name, attribute_value)
+         where a.attribute_value is not null
+    """)
     conn.execute("create schema marts_build")
     conn.execute("""
         create table marts_build.dim_customers as
