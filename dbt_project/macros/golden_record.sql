@@ -70,6 +70,11 @@
                'postcode', 'region', 'country', 'national_id']) }}
 {%- endmacro %}
 
+{# The SQL type of an attribute in the golden record; candidate values are text. #}
+{% macro golden_attribute_type(attribute) -%}
+    {{ return('date' if attribute == 'birth_date' else 'text') }}
+{%- endmacro %}
+
 {% macro golden_value_is_valid(attribute, v) -%}
     {%- set alnum = "regexp_replace(" ~ v ~ ", '[^[:alnum:]]', '', 'g')" -%}
     coalesce(

@@ -3,11 +3,7 @@
 -- rules of var golden_record_rules (validity, source trust, frequency, recency), and in
 -- `<attribute>_source` the source system it came from.
 
-{%- set attributes = [
-    ('first_name', 'text'), ('last_name', 'text'), ('birth_date', 'date'), ('email', 'text'),
-    ('phone', 'text'), ('address_line', 'text'), ('city', 'text'), ('postcode', 'text'),
-    ('region', 'text'), ('country', 'text'), ('national_id', 'text')
-] %}
+{%- set attributes = golden_attributes() %}
 
 with
 
@@ -59,10 +55,10 @@ golden_records as (
 
     select
         customer_key,
-        {%- for name, type in attributes %}
-        max(attribute_value) filter (where attribute_name = '{{ name }}')::{{ type }} as {{ name }},
+        {%- for name in attributes %}
+        max(attribute_value) filter (where attribute_name = '{{ name }}')::{{ golden_attribute_type(name) }} as {{ name }},
         {%- endfor %}
-        {%- for name, type in attributes %}
+        {%- for name in attributes %}
         max(source) filter (where attribute_name = '{{ name }}') as {{ name }}_source{% if not loop.last %},{% endif %}
         {%- endfor %}
 
