@@ -144,8 +144,9 @@ def scoring_dir() -> Path:
 
 def read_scoring_state(model_version: str, as_of: datetime) -> IdentityState | None:
     """The previous run's fingerprints and scored pairs, or None when this run must re-score
-    everything: no state, another model version, a full rebuild due, or an earlier interval."""
-    from onetoone.identity.linker import IdentityState
+    everything: no state, another model version or fingerprint, a full rebuild due, or an
+    earlier interval."""
+    from onetoone.identity.linker import FINGERPRINT_FORMAT, IdentityState
 
     folder = scoring_dir()
     meta_path = folder / "state.json"
@@ -154,6 +155,7 @@ def read_scoring_state(model_version: str, as_of: datetime) -> IdentityState | N
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     rebuilt_at = datetime.fromisoformat(meta["rebuilt_at"])
     if (meta["model_version"] != model_version or as_of < rebuilt_at
+            or meta.get("fingerprint_format") != FINGERPRINT_FORMAT
             or as_of - rebuilt_at >= FULL_REBUILD_EVERY):
         return None
     return IdentityState(
@@ -175,6 +177,9 @@ def write_scoring_state(state: IdentityState, *, full_rebuild: bool, as_of: date
     for name, frame in (("fingerprints", state.fingerprints), ("pairs", state.pairs)):
         frame.to_parquet(folder / f"{name}.parquet.tmp", index=False)
         (folder / f"{name}.parquet.tmp").replace(folder / f"{name}.parquet")
-    meta = {"model_version": state.model_version, "rebuilt_at": rebuilt_at.isoformat()}
+    from onetoone.identity.linker import FINGERPRINT_FORMAT
+
+    meta = {"model_version": state.model_version, "rebuilt_at": rebuilt_at.isoformat(),
+            "fingerprint_format": FINGERPRINT_FORMAT}
     (folder / "state.json.tmp").write_text(json.dumps(meta), encoding="utf-8")
     (folder / "state.json.tmp").replace(meta_path)

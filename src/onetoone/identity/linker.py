@@ -13,12 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import duckdb
+import numpy as np
 import pandas as pd
 import splink
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
 from onetoone.identity import model as spec
-from onetoone.identity.overrides import cluster_pairs
+from onetoone.identity.overrides import cluster_edges
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +178,7 @@ def resolve(
     overrides: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per record (``RESOLVE_COLUMNS``): connected components of pairs >= threshold,
-    with the steward ``overrides`` honoured (see ``overrides.cluster_pairs``).
+    with the steward ``overrides`` honoured (see ``overrides.cluster_edges``).
 
     ``match_probability_max`` is the best score of the record against any candidate (null when
     no pair reached ``PAIR_FLOOR``); it says how close a singleton came to merging.
@@ -193,31 +195,8 @@ def resolve_with_pairs(
 ) -> Resolution:
     """``resolve``, also returning the scored pairs from ``keep_pairs_from`` (default: the
     threshold) with their gamma columns, so that the review queue needs no second prediction."""
-    keep_from = threshold if keep_pairs_from is None else min(keep_pairs_from, threshold)
-    linker = _linker(records_std, model["splink_settings"])
-    predictions = linker.inference.predict(
-        threshold_match_probability=min(PAIR_FLOOR, keep_from), warning_mode="never"
-    )
-    gammas = ", ".join(_gamma_columns(model))
-    pairs = linker.misc.query_sql(
-        f"""select unique_id_l, unique_id_r, match_weight, match_probability, {gammas}
-            from {predictions.physical_name}
-            where match_probability >= {float(keep_from)!r}
-            order by unique_id_l, unique_id_r""",
-        output_type="pandas",
-    )
-    best = linker.misc.query_sql(
-        f"""select unique_id, max(match_probability) as match_probability_max
-            from (
-                select unique_id_l as unique_id, match_probability
-                from {predictions.physical_name}
-                union all
-                select unique_id_r, match_probability from {predictions.physical_name}
-            )
-            group by unique_id""",
-        output_type="pandas",
-    )
-    return _resolution(records_std, pairs, best, threshold, overrides)
+    return resolve_incremental(records_std, model, None, threshold, overrides,
+                               keep_pairs_from).resolution
 
 
 class IdentityState(NamedTuple):
@@ -235,12 +214,24 @@ class IncrementalRun(NamedTuple):
     pairs_kept: int  # pairs of unchanged records carried over without scoring
 
 
+# Bump when the fingerprint changes: a stored state with another one is not comparable.
+FINGERPRINT_FORMAT = "md5-lower64-v1"
+
+
 def record_fingerprints(records_std: pd.DataFrame) -> pd.DataFrame:
     """``unique_id, fingerprint``: a hash of everything the model compares, so that a record
     whose standardised values did not change is not scored again."""
-    hashed = pd.util.hash_pandas_object(records_std.drop(columns=["unique_id"]), index=False)
-    return pd.DataFrame({"unique_id": records_std["unique_id"].to_numpy(),
-                         "fingerprint": hashed.to_numpy()})
+    con = duckdb.connect()
+    con.register("records", records_std)
+    return con.sql(f"select unique_id, {_fingerprint_sql(records_std)} as fingerprint"
+                   " from records").df()
+
+
+def _fingerprint_sql(records_std: pd.DataFrame) -> str:
+    """An MD5 (lower 64 bits) of the record's values: stable across processes and versions."""
+    values = ", ".join(f"coalesce(\"{c}\"::varchar, chr(30))"
+                       for c in records_std.columns if c != "unique_id")
+    return f"md5_number_lower(concat_ws(chr(31), {values}))"
 
 
 def resolve_incremental(
@@ -251,7 +242,7 @@ def resolve_incremental(
     overrides: pd.DataFrame | None = None,
     keep_pairs_from: float | None = None,
 ) -> IncrementalRun:
-    """``resolve_with_pairs`` that scores only what changed since ``previous``.
+    """Cluster the records, scoring only what changed since ``previous`` (None: everything).
 
     New and changed records are scored against the unchanged ones (Splink's ``predict_between``)
     and among themselves (``predict_within``); pairs of two unchanged records are carried over.
@@ -259,87 +250,132 @@ def resolve_incremental(
     pair keeps the score it got when its records last changed: a periodic full run (no
     ``previous``, or a new model version) re-scores everything, and the stable keys keep the
     same key for unchanged people either way.
+
+    The bookkeeping (fingerprints, carried pairs, best score per record, the edges to cluster)
+    runs in the DuckDB database Splink scores in, so that what does not change costs little.
     """
     keep_from = threshold if keep_pairs_from is None else min(keep_pairs_from, threshold)
-    fingerprints = record_fingerprints(records_std)
+    con = duckdb.connect()
+    db_api = DuckDBAPI(con)
+    records = db_api.register(records_std, dataset_display_name="customer_records")
+    linker = Linker(records, model["splink_settings"], log_level=None)
+    con.execute(f"""
+        create table current_fingerprints as
+        select unique_id, {_fingerprint_sql(records_std)} as fingerprint,
+               row_number() over (order by unique_id) - 1 as position
+        from {records.physical_name}""")
+    duplicates = _scalar(con, "select count(*) - count(distinct unique_id)"
+                             " from current_fingerprints")
+    if duplicates:
+        raise ValueError(f"{duplicates} records share a unique_id with another record")
     columns = ["unique_id_l", "unique_id_r", "match_weight", "match_probability",
                *_gamma_columns(model)]
-    linker = _linker(records_std, model["splink_settings"])
     if previous is None or previous.model_version != model["model_version"]:
         predictions = linker.inference.predict(
             threshold_match_probability=PAIR_FLOOR, warning_mode="never")
-        pairs = predictions.as_pandas_dataframe()[columns]
-        changed = pd.Series(True, index=records_std.index)
-        kept = pairs.iloc[0:0]
+        con.execute(f"create table scored_pairs as select {', '.join(columns)}"
+                    f" from {predictions.physical_name}")
+        records_scored, pairs_kept = len(records_std), 0
     else:
-        before = fingerprints.merge(previous.fingerprints, on="unique_id", how="left",
-                                    suffixes=("", "_before"))
-        changed = pd.Series(
-            (before["fingerprint"] != before["fingerprint_before"]).to_numpy(),
-            index=records_std.index,
-        )
-        # few records change: drop the pairs that touch one (or a record no longer there)
-        touched = pd.Index(records_std.loc[changed, "unique_id"]).union(
-            pd.Index(previous.fingerprints["unique_id"]).difference(fingerprints["unique_id"]))
-        old_pairs = previous.pairs
-        kept = old_pairs[~(old_pairs["unique_id_l"].isin(touched)
-                           | old_pairs["unique_id_r"].isin(touched))]
-        pairs = pd.concat([kept, _score_changed(linker, records_std, changed, columns)],
-                          ignore_index=True)
-    best = (pd.concat([pairs[["unique_id_l", "match_probability"]].set_axis(
-                           ["unique_id", "match_probability"], axis=1),
-                       pairs[["unique_id_r", "match_probability"]].set_axis(
-                           ["unique_id", "match_probability"], axis=1)])
-            .groupby("unique_id", as_index=False)["match_probability"].max()
-            .rename(columns={"match_probability": "match_probability_max"}))
-    review_pairs = (pairs[pairs["match_probability"] >= keep_from]
-                    .sort_values(["unique_id_l", "unique_id_r"], ignore_index=True))
-    resolution = _resolution(records_std, review_pairs, best, threshold, overrides)
-    state = IdentityState(model["model_version"], fingerprints, pairs.reset_index(drop=True))
-    return IncrementalRun(resolution, state, int(changed.sum()), len(kept))
+        records_scored, pairs_kept = _rescore_changed(con, db_api, linker, records, previous,
+                                                      columns)
+    con.execute("""
+        create table best as
+        select unique_id, max(match_probability) as match_probability_max
+        from (select unique_id_l as unique_id, match_probability from scored_pairs
+              union all
+              select unique_id_r, match_probability from scored_pairs)
+        group by unique_id""")
+    ordered = con.sql(f"""
+        select c.unique_id, r.source, r.source_record_id, best.match_probability_max
+        from current_fingerprints as c
+        inner join {records.physical_name} as r using (unique_id)
+        left join best using (unique_id)
+        order by c.position""").df()
+    edges = con.sql(f"""
+        select l.position as left_position, r.position as right_position, p.match_weight
+        from scored_pairs as p
+        inner join current_fingerprints as l on p.unique_id_l = l.unique_id
+        inner join current_fingerprints as r on p.unique_id_r = r.unique_id
+        where p.match_probability >= {float(threshold)!r}""").fetchnumpy()
+    ids = pd.Index(ordered["unique_id"])
+    smallest = cluster_edges(ids, edges["left_position"], edges["right_position"],
+                             edges["match_weight"], overrides)
+    ordered["cluster_id"] = ids.to_numpy()[smallest]
+    ordered["cluster_size"] = np.bincount(smallest, minlength=len(ids))[smallest].astype("int64")
+    review_pairs = con.sql(f"""
+        select * from scored_pairs where match_probability >= {float(keep_from)!r}
+        order by unique_id_l, unique_id_r""").df()
+    state = IdentityState(
+        model["model_version"],
+        con.sql("select unique_id, fingerprint from current_fingerprints order by position").df(),
+        con.sql("select * from scored_pairs order by unique_id_l, unique_id_r").df(),
+    )
+    return IncrementalRun(Resolution(ordered[RESOLVE_COLUMNS], review_pairs), state,
+                          records_scored, pairs_kept)
 
 
-def _score_changed(linker: Linker, records_std: pd.DataFrame, changed: pd.Series,
-                   columns: list[str]) -> pd.DataFrame:
-    """Pairs with at least one changed record, each pair once, smaller unique_id on the left."""
-    if not changed.any():
-        return pd.DataFrame(columns=columns)
+def _rescore_changed(con: duckdb.DuckDBPyConnection, db_api: DuckDBAPI, linker: Linker,
+                     records: Any, previous: IdentityState, columns: list[str]) -> tuple[int, int]:
+    """Fill ``scored_pairs``: the previous pairs of two unchanged records, and the pairs with
+    at least one new or changed record, scored now (each pair once, smaller id on the left).
+    Returns how many records were scored and how many pairs were carried over."""
+    con.register("previous_fingerprints", previous.fingerprints)
+    con.register("previous_pairs", previous.pairs)
+    # touched: records new, changed or gone; their old pairs are dropped
+    con.execute("""
+        create table touched as
+        select c.unique_id from current_fingerprints as c
+        left join previous_fingerprints as p using (unique_id)
+        where p.fingerprint is distinct from c.fingerprint
+        union all
+        select unique_id from previous_fingerprints
+        anti join current_fingerprints using (unique_id)""")
+    # typed: an empty stored frame has no column types DuckDB can infer
+    typed = ", ".join(f"{c}::{_pair_column_type(c)} as {c}" for c in columns)
+    con.execute(f"""
+        create table scored_pairs as
+        select {typed} from previous_pairs
+        where unique_id_l not in (select unique_id from touched)
+          and unique_id_r not in (select unique_id from touched)""")
+    pairs_kept = _scalar(con, "select count(*) from scored_pairs")
+    con.execute(f"create table changed_records as select * from {records.physical_name}"
+                " semi join touched using (unique_id)")
+    records_scored = _scalar(con, "select count(*) from changed_records")
+    if not records_scored:
+        return 0, pairs_kept
     for column in linker._settings_obj._term_frequency_columns:
         linker.table_management.compute_tf_table(column.unquote().name)
-    db_api = linker._db_api
-    new = db_api.register(records_std[changed], dataset_display_name="changed_records")
+    changed = db_api.register("changed_records")
     parts = [linker.inference.predict_within(
-        new, threshold_match_probability=PAIR_FLOOR, warning_mode="never")]
-    if not changed.all():
-        old = db_api.register(records_std[~changed], dataset_display_name="unchanged_records")
+        changed, threshold_match_probability=PAIR_FLOOR, warning_mode="never")]
+    con.execute(f"create table unchanged_records as select * from {records.physical_name}"
+                " anti join touched using (unique_id)")
+    if _scalar(con, "select count(*) from unchanged_records"):
         parts.append(linker.inference.predict_between(
-            new, old, threshold_match_probability=PAIR_FLOOR, warning_mode="never"))
-    pairs = pd.concat([part.as_pandas_dataframe()[columns] for part in parts],
-                      ignore_index=True)
-    swap = pairs["unique_id_l"] > pairs["unique_id_r"]
-    pairs.loc[swap, ["unique_id_l", "unique_id_r"]] = (
-        pairs.loc[swap, ["unique_id_r", "unique_id_l"]].to_numpy())
-    return pairs
+            changed, db_api.register("unchanged_records"),
+            threshold_match_probability=PAIR_FLOOR, warning_mode="never"))
+    rest = ", ".join(columns[2:])
+    for part in parts:
+        con.execute(f"""
+            insert into scored_pairs
+            select least(unique_id_l, unique_id_r), greatest(unique_id_l, unique_id_r), {rest}
+            from {part.physical_name}""")
+    return records_scored, pairs_kept
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    return con.sql(sql).fetchall()[0][0]
+
+
+def _pair_column_type(column: str) -> str:
+    if column.startswith("unique_id"):
+        return "varchar"
+    return "double" if column.startswith("match_") else "integer"
 
 
 def _gamma_columns(model: dict[str, Any]) -> list[str]:
     return [f"gamma_{c['output_column_name']}" for c in model["splink_settings"]["comparisons"]]
-
-
-def _resolution(records_std: pd.DataFrame, pairs: pd.DataFrame, best: pd.DataFrame,
-                threshold: float, overrides: pd.DataFrame | None) -> Resolution:
-    clusters = cluster_pairs(
-        records_std["unique_id"], pairs[pairs["match_probability"] >= threshold], overrides
-    )
-    result = (
-        records_std[["unique_id", "source", "source_record_id"]]
-        .merge(clusters, on="unique_id", validate="one_to_one")
-        .merge(best, on="unique_id", how="left", validate="one_to_one")
-        .sort_values("unique_id", ignore_index=True)
-    )
-    result["cluster_size"] = result.groupby("cluster_id")["unique_id"].transform("size")
-    result["cluster_size"] = result["cluster_size"].astype("int64")
-    return Resolution(result[RESOLVE_COLUMNS], pairs)
 
 
 def _linker(records_std: pd.DataFrame, settings: SettingsCreator | dict[str, Any]) -> Linker:

@@ -68,37 +68,51 @@ def cluster_pairs(
     ``cluster_id`` is the smallest ``unique_id`` of the cluster.
     """
     ids = pd.Index(sorted(set(unique_ids)), name="unique_id")
-    overrides = empty_overrides() if overrides is None else overrides
-    known = overrides[overrides["record_a"].isin(ids) & overrides["record_b"].isin(ids)]
-    edges = pairs[PAIR_COLUMNS].copy()
-    edges["pair"] = pair_keys(edges, "unique_id_l", "unique_id_r")
-    different = known[known["decision"] == "different"]
-    edges = edges[~edges["pair"].isin(pair_keys(different, "record_a", "record_b"))]
-    same = known[known["decision"] == "same"]
-    same_edges = pd.DataFrame({"unique_id_l": same["record_a"], "unique_id_r": same["record_b"],
-                               "match_weight": _NEVER_CUT})
-    same_edges["pair"] = pair_keys(same_edges, "unique_id_l", "unique_id_r")
-    edges = (pd.concat([edges, same_edges], ignore_index=True)
-             .sort_values("match_weight", ascending=False)
-             .drop_duplicates("pair"))
+    smallest = cluster_edges(ids, ids.get_indexer(pairs["unique_id_l"]),
+                             ids.get_indexer(pairs["unique_id_r"]),
+                             pairs["match_weight"].to_numpy(dtype=float), overrides)
+    return pd.DataFrame({"unique_id": ids, "cluster_id": ids.to_numpy()[smallest]})
 
-    left = ids.get_indexer(edges["unique_id_l"])
-    right = ids.get_indexer(edges["unique_id_r"])
-    labels = _components(len(ids), left, right)
-    apart = sorted((ids.get_loc(a), ids.get_loc(b))
-                   for a, b in zip(different["record_a"], different["record_b"], strict=True))
+
+def cluster_edges(ids: pd.Index, left: np.ndarray, right: np.ndarray, weight: np.ndarray,
+                  overrides: pd.DataFrame | None = None) -> np.ndarray:
+    """``cluster_pairs`` on positions: ``ids`` sorted and unique, an edge joins ``ids[left[i]]``
+    and ``ids[right[i]]`` with ``weight[i]`` (match weight). Returns, per position, the position
+    of the smallest id of its cluster. Positions keep a million-record run in numpy."""
+    size = len(ids)
+    overrides = empty_overrides() if overrides is None else overrides
+    position_a = ids.get_indexer(overrides["record_a"])
+    position_b = ids.get_indexer(overrides["record_b"])
+    known = (position_a >= 0) & (position_b >= 0)  # overrides of records no longer there wait
+    decision = overrides["decision"].to_numpy()
+    low = np.minimum(position_a, position_b)[known]
+    high = np.maximum(position_a, position_b)[known]
+    is_same = decision[known] == "same"
+    left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
+    edge_low, edge_high = np.minimum(left, right), np.maximum(left, right)
+    code = edge_low * size + edge_high
+    keep = ~np.isin(code, low[~is_same] * size + high[~is_same])
+    edge_low = np.concatenate([edge_low[keep], low[is_same]])
+    edge_high = np.concatenate([edge_high[keep], high[is_same]])
+    weight = np.concatenate([np.asarray(weight, dtype=float)[keep],
+                             np.full(int(is_same.sum()), _NEVER_CUT)])
+    labels = _components(size, edge_low, edge_high)
+    apart = sorted(set(zip(low[~is_same].tolist(), high[~is_same].tolist(), strict=True)))
     violated = sorted({labels[a] for a, b in apart if labels[a] == labels[b]})
     if violated:
-        inside = np.isin(labels[left], violated)
-        weights = {(min(u, v), max(u, v)): w for u, v, w in zip(
-            left[inside], right[inside], edges["match_weight"].to_numpy()[inside], strict=True)}
+        inside = np.isin(labels[edge_low], violated)
+        weights: dict[tuple[int, int], float] = {}
+        for u, v, w in zip(edge_low[inside].tolist(), edge_high[inside].tolist(),
+                           weight[inside].tolist(), strict=True):
+            weights[(u, v)] = max(w, weights.get((u, v), w))  # a "same" edge outweighs a score
         _cut_apart(weights, apart, ids)
         kept = np.array(sorted(weights), dtype=np.int64).reshape(-1, 2)
-        left = np.concatenate([left[~inside], kept[:, 0]])
-        right = np.concatenate([right[~inside], kept[:, 1]])
-        labels = _components(len(ids), left, right)
-    smallest = pd.Series(ids, index=ids).groupby(labels).transform("min")
-    return pd.DataFrame({"unique_id": ids, "cluster_id": smallest.to_numpy()})
+        edge_low = np.concatenate([edge_low[~inside], kept[:, 0]])
+        edge_high = np.concatenate([edge_high[~inside], kept[:, 1]])
+        labels = _components(size, edge_low, edge_high)
+    # positions are in id order, so a component's first position is its smallest id
+    _, first = np.unique(labels, return_index=True)
+    return first[labels]
 
 
 def _components(size: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
