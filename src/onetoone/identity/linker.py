@@ -20,7 +20,7 @@ import splink
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
 from onetoone.identity import model as spec
-from onetoone.identity.overrides import cluster_edges
+from onetoone.identity.overrides import cluster_edges, empty_overrides
 
 logger = logging.getLogger(__name__)
 
@@ -214,8 +214,9 @@ class IncrementalRun(NamedTuple):
     pairs_kept: int  # pairs of unchanged records carried over without scoring
 
 
-# Bump when the fingerprint changes: a stored state with another one is not comparable.
-FINGERPRINT_FORMAT = "md5-lower64-v1"
+# DuckDB's hash is fast but only stable within a DuckDB version: a stored state fingerprinted
+# by another version is not comparable, and that run re-scores everything once.
+FINGERPRINT_FORMAT = f"duckdb-hash-{duckdb.__version__}"
 
 
 def record_fingerprints(records_std: pd.DataFrame) -> pd.DataFrame:
@@ -223,15 +224,13 @@ def record_fingerprints(records_std: pd.DataFrame) -> pd.DataFrame:
     whose standardised values did not change is not scored again."""
     con = duckdb.connect()
     con.register("records", records_std)
-    return con.sql(f"select unique_id, {_fingerprint_sql(records_std)} as fingerprint"
-                   " from records").df()
+    return _frame(con, f"select unique_id, {_fingerprint_sql(records_std)} as fingerprint"
+                       " from records")
 
 
 def _fingerprint_sql(records_std: pd.DataFrame) -> str:
-    """An MD5 (lower 64 bits) of the record's values: stable across processes and versions."""
-    values = ", ".join(f"coalesce(\"{c}\"::varchar, chr(30))"
-                       for c in records_std.columns if c != "unique_id")
-    return f"md5_number_lower(concat_ws(chr(31), {values}))"
+    columns = ", ".join(f'"{c}"' for c in records_std.columns if c != "unique_id")
+    return f"hash({columns})"
 
 
 def resolve_incremental(
@@ -257,7 +256,11 @@ def resolve_incremental(
     keep_from = threshold if keep_pairs_from is None else min(keep_pairs_from, threshold)
     con = duckdb.connect()
     db_api = DuckDBAPI(con)
-    records = db_api.register(records_std, dataset_display_name="customer_records")
+    # one scan of the pandas frame (Python strings are slow to read); then native tables
+    con.register("records_input", records_std)
+    con.execute("create table customer_records as select * from records_input")
+    con.unregister("records_input")
+    records = db_api.register("customer_records")
     linker = Linker(records, model["splink_settings"], log_level=None)
     con.execute(f"""
         create table current_fingerprints as
@@ -286,30 +289,31 @@ def resolve_incremental(
               union all
               select unique_id_r, match_probability from scored_pairs)
         group by unique_id""")
-    ordered = con.sql(f"""
+    ordered = _frame(con, f"""
         select c.unique_id, r.source, r.source_record_id, best.match_probability_max
         from current_fingerprints as c
         inner join {records.physical_name} as r using (unique_id)
         left join best using (unique_id)
-        order by c.position""").df()
+        order by c.position""")
     edges = con.sql(f"""
         select l.position as left_position, r.position as right_position, p.match_weight
         from scored_pairs as p
         inner join current_fingerprints as l on p.unique_id_l = l.unique_id
         inner join current_fingerprints as r on p.unique_id_r = r.unique_id
         where p.match_probability >= {float(threshold)!r}""").fetchnumpy()
-    ids = pd.Index(ordered["unique_id"])
-    smallest = cluster_edges(ids, edges["left_position"], edges["right_position"],
-                             edges["match_weight"], overrides)
-    ordered["cluster_id"] = ids.to_numpy()[smallest]
-    ordered["cluster_size"] = np.bincount(smallest, minlength=len(ids))[smallest].astype("int64")
-    review_pairs = con.sql(f"""
+    same, different = _override_positions(con, overrides)
+    smallest = cluster_edges(pd.Index(ordered["unique_id"]), edges["left_position"],
+                             edges["right_position"], edges["match_weight"], same, different)
+    ordered["cluster_id"] = ordered["unique_id"].array.take(smallest)
+    cluster_sizes = np.bincount(smallest, minlength=len(ordered))
+    ordered["cluster_size"] = cluster_sizes[smallest].astype("int64")
+    review_pairs = _frame(con, f"""
         select * from scored_pairs where match_probability >= {float(keep_from)!r}
-        order by unique_id_l, unique_id_r""").df()
+        order by unique_id_l, unique_id_r""")
     state = IdentityState(
         model["model_version"],
-        con.sql("select unique_id, fingerprint from current_fingerprints order by position").df(),
-        con.sql("select * from scored_pairs order by unique_id_l, unique_id_r").df(),
+        _frame(con, "select unique_id, fingerprint from current_fingerprints order by position"),
+        _frame(con, "select * from scored_pairs order by unique_id_l, unique_id_r"),
     )
     return IncrementalRun(Resolution(ordered[RESOLVE_COLUMNS], review_pairs), state,
                           records_scored, pairs_kept)
@@ -364,8 +368,27 @@ def _rescore_changed(con: duckdb.DuckDBPyConnection, db_api: DuckDBAPI, linker: 
     return records_scored, pairs_kept
 
 
+def _override_positions(con: duckdb.DuckDBPyConnection,
+                        overrides: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``same`` and ``different`` overrides as (n, 2) arrays of record positions; overrides
+    of records not in this run wait for them."""
+    con.register("overrides", empty_overrides() if overrides is None else overrides)
+    found = _frame(con, """
+        select o.decision, a.position as position_a, b.position as position_b
+        from overrides as o
+        inner join current_fingerprints as a on a.unique_id = o.record_a::varchar
+        inner join current_fingerprints as b on b.unique_id = o.record_b::varchar""")
+    return tuple(found.loc[found["decision"] == decision, ["position_a", "position_b"]]
+                 .to_numpy(dtype=np.int64).reshape(-1, 2) for decision in ("same", "different"))
+
+
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
     return con.sql(sql).fetchall()[0][0]
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+    """A query's result through Arrow: strings arrive without a Python object each."""
+    return con.sql(sql).to_arrow_table().to_pandas()
 
 
 def _pair_column_type(column: str) -> str:

@@ -65,39 +65,40 @@ def cluster_pairs(
     """``unique_id, cluster_id`` for every record: components of ``pairs`` under the overrides.
 
     ``pairs``: the edges to cluster on (``PAIR_COLUMNS``, already filtered at the threshold).
-    ``cluster_id`` is the smallest ``unique_id`` of the cluster.
+    ``cluster_id`` is the smallest ``unique_id`` of the cluster. Overrides of records not among
+    ``unique_ids`` wait for them.
     """
     ids = pd.Index(sorted(set(unique_ids)), name="unique_id")
-    smallest = cluster_edges(ids, ids.get_indexer(pairs["unique_id_l"]),
-                             ids.get_indexer(pairs["unique_id_r"]),
-                             pairs["match_weight"].to_numpy(dtype=float), overrides)
-    return pd.DataFrame({"unique_id": ids, "cluster_id": ids.to_numpy()[smallest]})
-
-
-def cluster_edges(ids: pd.Index, left: np.ndarray, right: np.ndarray, weight: np.ndarray,
-                  overrides: pd.DataFrame | None = None) -> np.ndarray:
-    """``cluster_pairs`` on positions: ``ids`` sorted and unique, an edge joins ``ids[left[i]]``
-    and ``ids[right[i]]`` with ``weight[i]`` (match weight). Returns, per position, the position
-    of the smallest id of its cluster. Positions keep a million-record run in numpy."""
-    size = len(ids)
     overrides = empty_overrides() if overrides is None else overrides
     position_a = ids.get_indexer(overrides["record_a"])
     position_b = ids.get_indexer(overrides["record_b"])
-    known = (position_a >= 0) & (position_b >= 0)  # overrides of records no longer there wait
+    found = (position_a >= 0) & (position_b >= 0)
+    positions = np.column_stack([position_a, position_b])
     decision = overrides["decision"].to_numpy()
-    low = np.minimum(position_a, position_b)[known]
-    high = np.maximum(position_a, position_b)[known]
-    is_same = decision[known] == "same"
+    smallest = cluster_edges(
+        ids, ids.get_indexer(pairs["unique_id_l"]), ids.get_indexer(pairs["unique_id_r"]),
+        pairs["match_weight"].to_numpy(dtype=float),
+        positions[found & (decision == "same")], positions[found & (decision == "different")])
+    return pd.DataFrame({"unique_id": ids, "cluster_id": ids.to_numpy()[smallest]})
+
+
+def cluster_edges(ids: pd.Index, left: np.ndarray, right: np.ndarray,
+                  weight: np.ndarray, same: np.ndarray, different: np.ndarray) -> np.ndarray:
+    """``cluster_pairs`` on positions, so that a million records stay in numpy: ``ids`` sorted
+    and unique (named in log lines only); an edge joins positions ``left[i]`` and ``right[i]``
+    with ``weight[i]`` (match weight); ``same`` and ``different`` are (n, 2) position pairs.
+    Returns, per position, the position of the smallest id of its cluster."""
+    size = len(ids)
     left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
     edge_low, edge_high = np.minimum(left, right), np.maximum(left, right)
-    code = edge_low * size + edge_high
-    keep = ~np.isin(code, low[~is_same] * size + high[~is_same])
-    edge_low = np.concatenate([edge_low[keep], low[is_same]])
-    edge_high = np.concatenate([edge_high[keep], high[is_same]])
+    apart_low, apart_high = different.min(axis=1), different.max(axis=1)
+    keep = ~np.isin(edge_low * size + edge_high, apart_low * size + apart_high)
+    edge_low = np.concatenate([edge_low[keep], same.min(axis=1)])
+    edge_high = np.concatenate([edge_high[keep], same.max(axis=1)])
     weight = np.concatenate([np.asarray(weight, dtype=float)[keep],
-                             np.full(int(is_same.sum()), _NEVER_CUT)])
+                             np.full(len(same), _NEVER_CUT)])
     labels = _components(size, edge_low, edge_high)
-    apart = sorted(set(zip(low[~is_same].tolist(), high[~is_same].tolist(), strict=True)))
+    apart = sorted(set(zip(apart_low.tolist(), apart_high.tolist(), strict=True)))
     violated = sorted({labels[a] for a, b in apart if labels[a] == labels[b]})
     if violated:
         inside = np.isin(labels[edge_low], violated)
