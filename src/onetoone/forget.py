@@ -18,8 +18,8 @@ Decisions (docs/access-and-privacy.md explains them to operators):
 - ``audit.erasures`` records that an erasure happened (who asked, why, counts, the sha256 of the
   customer keys) and ``audit.erased_subjects`` the sha256 of every erased source record id and
   email, so that ``scrub_erased`` can erase them again when an older interval is re-ingested.
-- Identity's incremental scoring state (hashes of standardised records) is deleted whole: the
-  next identity run re-scores everyone from what is left.
+- Identity's incremental state (the standardised records and their hashes, the scored pairs) is
+  deleted whole: the next identity run standardises and re-scores everyone from what is left.
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def forget(conninfo: str, *, customer_key: str | None = None, email: str | None 
         erasure_id = _record(conn, subject, counts, requested_by=requested_by, reason=reason,
                              requested_with="customer_key" if customer_key else "email")
     report = ErasureReport(erasure_id, len(subject.customer_keys), len(subject.records), counts)
-    # Identity's incremental scoring state holds a hash of each record's standardised values:
+    # Identity's incremental state holds each record's standardised values and their hashes:
     # drop it all, and the next identity run re-scores everything from what is left.
     shutil.rmtree(identity_store.scoring_dir(), ignore_errors=True)
     log.info("%s", report.describe())

@@ -165,6 +165,27 @@ def read_scoring_state(model_version: str, as_of: datetime) -> IdentityState | N
     )
 
 
+def read_standardised_records(version: str) -> pd.DataFrame | None:
+    """The previous run's ``standardise_reusing`` result, if it was made by ``version``."""
+    folder = scoring_dir()
+    meta_path = folder / "standardised.json"
+    if not meta_path.exists():
+        return None
+    if json.loads(meta_path.read_text(encoding="utf-8"))["version"] != version:
+        return None
+    return pd.read_parquet(folder / "standardised.parquet")
+
+
+def write_standardised_records(frame: pd.DataFrame, version: str) -> None:
+    folder = scoring_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(folder / "standardised.parquet.tmp", index=False)
+    (folder / "standardised.parquet.tmp").replace(folder / "standardised.parquet")
+    (folder / "standardised.json.tmp").write_text(json.dumps({"version": version}),
+                                                   encoding="utf-8")
+    (folder / "standardised.json.tmp").replace(folder / "standardised.json")
+
+
 def write_scoring_state(state: IdentityState, *, full_rebuild: bool, as_of: datetime) -> None:
     """Replace the stored state; files are written aside and renamed into place."""
     folder = scoring_dir()

@@ -60,7 +60,11 @@ def identify(warehouse: str, *, run_id: str | None = None, as_of: datetime) -> d
     from onetoone.identity.keys import assign_keys
     from onetoone.identity.linker import load_model, resolve_incremental
     from onetoone.identity.review import REVIEW_LOWER, review_queue
-    from onetoone.identity.standardise import standardise
+    from onetoone.identity.standardise import (
+        INPUT_FINGERPRINT,
+        standardise_reusing,
+        standardise_version,
+    )
 
     if not identity_store.current_model_path().exists():
         log.warning("no identity model yet: training one on this run's records")
@@ -69,9 +73,15 @@ def identify(warehouse: str, *, run_id: str | None = None, as_of: datetime) -> d
     run_id = run_id or f"manual__{as_of.isoformat()}"
     with psycopg.connect(warehouse) as conn:
         identity_store.ensure_schema(conn)
-        records = standardise(identity_store.read_records(conn))
         overrides = identity_store.read_overrides(conn)
         previous = identity_store.read_scoring_state(model["model_version"], as_of)
+        # a full rebuild standardises every record again too
+        version = standardise_version()
+        standardised = standardise_reusing(
+            identity_store.read_records(conn),
+            None if previous is None else identity_store.read_standardised_records(version))
+        identity_store.write_standardised_records(standardised, version)
+        records = standardised.drop(columns=INPUT_FINGERPRINT)
         scoring = resolve_incremental(records, model, previous, overrides=overrides,
                                       keep_pairs_from=REVIEW_LOWER)
         identity_store.write_scoring_state(scoring.state, full_rebuild=previous is None,

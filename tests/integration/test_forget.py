@@ -284,13 +284,15 @@ def test_forget_by_email_leaves_nothing_of_the_person_and_keeps_the_facts(db_url
 
 
 def test_forget_by_customer_key(db_url, manifest):
-    scoring_state = identity_store.scoring_dir() / "fingerprints.parquet"
-    scoring_state.parent.mkdir(parents=True, exist_ok=True)
-    scoring_state.write_bytes(b"hashes of everyone's standardised records")
+    identity_store.scoring_dir().mkdir(parents=True, exist_ok=True)
+    state_files = [identity_store.scoring_dir() / name
+                   for name in ("fingerprints.parquet", "standardised.parquet")]
+    for state_file in state_files:
+        state_file.write_bytes(b"everyone's standardised records and their hashes")
     report = erasure.forget(db_url, customer_key="KB", requested_by="dpo@company",
                             reason="ticket 4712", manifest_path=manifest)
     assert report.source_records == 2
-    assert not scoring_state.exists()
+    assert not any(state_file.exists() for state_file in state_files)
     with psycopg.connect(db_url) as conn:
         assert leftovers(conn, needles(BARTOLOMEU)) == []
         assert leftovers(conn, needles(ZEFIRA))  # not her
