@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import splink
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
@@ -256,8 +257,8 @@ def resolve_incremental(
     keep_from = threshold if keep_pairs_from is None else min(keep_pairs_from, threshold)
     con = duckdb.connect()
     db_api = DuckDBAPI(con)
-    # one scan of the pandas frame (Python strings are slow to read); then native tables
-    con.register("records_input", records_std)
+    # through Arrow, then a native table: DuckDB reads pandas' columns slower, and repeatedly
+    con.register("records_input", pa.Table.from_pandas(records_std, preserve_index=False))
     con.execute("create table customer_records as select * from records_input")
     con.unregister("records_input")
     records = db_api.register("customer_records")
