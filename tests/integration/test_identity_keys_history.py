@@ -148,11 +148,13 @@ def test_keys_survive_merge_and_override_split(database, base_records, models):
 
     again = pipeline.identify(url, run_id="run-1b", as_of=AS_OF)
     assert keys_of(url) == keys and again["key_events"] == {}
+    assert (again["scoring"], again["records_scored"]) == ("incremental", 0)
 
     load(url, [*base_records, BRIDGE])
     merged = pipeline.identify(url, run_id="run-2", as_of=AS_OF)
     keys = keys_of(url)
     assert merged["key_events"] == {"merged": 1}
+    assert (merged["scoring"], merged["records_scored"]) == ("incremental", 1)  # the bridge
     assert keys["erp:Z1"] == keys["erp:Y1"] == keys["erp:X1"] == x_key  # 3 records beat 2
     assert events_of(url, "run-2") == [("merged", y_key, x_key, 2)]
     with psycopg.connect(url) as conn:
