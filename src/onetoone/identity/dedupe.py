@@ -123,14 +123,16 @@ def dedupe_files(paths: list[Path], *, mapping: dict[str, str] | None = None,
     if len(set(stems)) != len(stems):
         raise DedupeInputError(f"two input files share a name (source): {', '.join(stems)}")
     records = pd.concat([read_records(p, mapping or {}) for p in paths], ignore_index=True)
+    order = records[["source", "source_record_id"]].rename(
+        columns={"source_record_id": "record_id"})
     standard = standardise(records)
+    del records  # a million raw records are half a gigabyte that training can use
     trained = model_path is None
     model = train(standard) if trained else load_model(model_path)
     clusters = resolve(standard, model)
+    del standard
     keys = assign_customer_keys(clusters)
     keys = keys.rename(columns={"source_record_id": "record_id"})
-    order = records[["source", "source_record_id"]].rename(
-        columns={"source_record_id": "record_id"})
     keys = order.merge(keys, on=["source", "record_id"], how="left", validate="one_to_one")
     return DedupeResult(keys[OUTPUT_COLUMNS], model, trained)
 

@@ -113,26 +113,30 @@ def assign_keys(
     }
     smallest_ids = (by_id.drop_duplicates("cluster_id").set_index("cluster_id")["unique_id"]
                     .sort_values())
-    sizes = records.groupby("cluster_id")["unique_id"].size().to_dict()
-    for cluster_id, smallest in zip(smallest_ids.index, smallest_ids.tolist(), strict=True):
-        if cluster_id in keep:
-            continue
+    unkeyed = smallest_ids[~smallest_ids.index.isin(list(keep))]
+    new_keys = []
+    for smallest in unkeyed.tolist():  # in smallest-id order, so collisions resolve the same way
         attempt = 0
         while (key := new_key(smallest, attempt)) in used:
             attempt += 1
         used.add(key)
-        keep[cluster_id] = key
-        if cluster_id in split_parts:
-            split_from = split_parts[cluster_id]
-            events.append(_event("split", key, next(iter(split_from)), int(sizes[cluster_id]),
-                                 split_from=split_from))
-        else:
-            events.append(_event("created", key, None, int(sizes[cluster_id])))
-
+        new_keys.append(key)
+    cluster_ids = unkeyed.index.tolist()
+    keep.update(zip(cluster_ids, new_keys, strict=True))
+    parts = [split_parts.get(cluster_id) for cluster_id in cluster_ids]
+    created = pd.DataFrame({
+        "event_type": ["created" if p is None else "split" for p in parts],
+        "customer_key": new_keys,
+        "related_key": [None if p is None else next(iter(p)) for p in parts],
+        "records": records.groupby("cluster_id")["unique_id"].size()
+                   .reindex(unkeyed.index).to_numpy(dtype=int),
+        "details": [{} if p is None else {"split_from": p} for p in parts],
+    }, columns=EVENT_COLUMNS)
     records["customer_key"] = records["cluster_id"].map(keep)
     return KeyAssignment(
         keys=records[KEY_COLUMNS].reset_index(drop=True),
-        events=pd.DataFrame(events, columns=EVENT_COLUMNS)
+        events=pd.concat([pd.DataFrame(events, columns=EVENT_COLUMNS), created],
+                         ignore_index=True)
         .sort_values(["event_type", "customer_key"], ignore_index=True),
         retired=pd.DataFrame(retired, columns=RETIRED_COLUMNS)
         .sort_values("customer_key", ignore_index=True),

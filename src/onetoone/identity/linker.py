@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -53,7 +55,11 @@ def train(records_std: pd.DataFrame, seed: int = 42) -> dict[str, Any]:
     Prior from high-precision deterministic rules, u by random sampling, m by EM over the
     training blocking rules, then ``smooth_parameters``. Deterministic for a given input and seed.
     """
-    linker = _linker(records_std, spec.settings())
+    with _linker(records_std, spec.settings()) as linker:
+        return _train(linker, records_std, seed)
+
+
+def _train(linker: Linker, records_std: pd.DataFrame, seed: int) -> dict[str, Any]:
     training = linker.training
     training.estimate_probability_two_random_records_match(
         spec.DETERMINISTIC_RULES, recall=spec.DETERMINISTIC_RULES_RECALL
@@ -162,9 +168,9 @@ def predict_pairs(
     records_std: pd.DataFrame, model: dict[str, Any], threshold: float = PAIR_FLOOR
 ) -> pd.DataFrame:
     """Scored candidate pairs at or above ``threshold`` (match weight, probability, gammas)."""
-    linker = _linker(records_std, model["splink_settings"])
-    predictions = linker.inference.predict(threshold_match_probability=threshold)
-    return predictions.as_pandas_dataframe()
+    with _linker(records_std, model["splink_settings"]) as linker:
+        predictions = linker.inference.predict(threshold_match_probability=threshold)
+        return predictions.as_pandas_dataframe()
 
 
 class Resolution(NamedTuple):
@@ -255,7 +261,15 @@ def resolve_incremental(
     runs in the DuckDB database Splink scores in, so that what does not change costs little.
     """
     keep_from = threshold if keep_pairs_from is None else min(keep_pairs_from, threshold)
-    con = duckdb.connect()
+    with duckdb.connect() as con:  # closed at the end: its memory is free for the next step
+        return _resolve_incremental(con, records_std, model, previous, threshold, overrides,
+                                    keep_from)
+
+
+def _resolve_incremental(con: duckdb.DuckDBPyConnection, records_std: pd.DataFrame,
+                         model: dict[str, Any], previous: IdentityState | None,
+                         threshold: float, overrides: pd.DataFrame | None,
+                         keep_from: float) -> IncrementalRun:
     db_api = DuckDBAPI(con)
     # through Arrow, then a native table: DuckDB reads pandas' columns slower, and repeatedly
     con.register("records_input", pa.Table.from_pandas(records_std, preserve_index=False))
@@ -402,8 +416,14 @@ def _gamma_columns(model: dict[str, Any]) -> list[str]:
     return [f"gamma_{c['output_column_name']}" for c in model["splink_settings"]["comparisons"]]
 
 
-def _linker(records_std: pd.DataFrame, settings: SettingsCreator | dict[str, Any]) -> Linker:
-    """A Linker over a fresh in-memory DuckDB holding ``records_std``."""
-    db_api = DuckDBAPI()
-    table = db_api.register(records_std, dataset_display_name="customer_records")
-    return Linker(table, settings, log_level=None)  # logging is the application's to configure
+@contextmanager
+def _linker(records_std: pd.DataFrame,
+            settings: SettingsCreator | dict[str, Any]) -> Iterator[Linker]:
+    """A Linker over a fresh in-memory DuckDB holding ``records_std``, closed afterwards so that
+    its memory is free for the next step."""
+    con = duckdb.connect()
+    try:
+        table = DuckDBAPI(con).register(records_std, dataset_display_name="customer_records")
+        yield Linker(table, settings, log_level=None)  # logging is the application's
+    finally:
+        con.close()
