@@ -140,7 +140,9 @@ def _prepare_root_ownership(p) -> None:
     for folder in (p.pgdata, p.pg_socket_dir):
         ensure_prefix_permissions(folder)
         os.chown(folder, entry.pw_uid, entry.pw_gid)
-    # The wheel's binaries must be executable by that user.
+    # The wheel's binaries must be reachable and executable by that user, also when the
+    # checkout (and its .venv) sits in a private folder such as one from `mktemp -d`.
+    ensure_prefix_permissions(_bin_dir())
     for item in _bin_dir().iterdir():
         item.chmod(item.stat().st_mode | 0o055)
 
