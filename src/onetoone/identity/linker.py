@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import splink
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from splink.internals.splink_dataframe import SplinkDataFrame
 
 from onetoone.identity import model as spec
 from onetoone.identity.overrides import cluster_edges, empty_overrides
@@ -55,8 +56,8 @@ def train(records_std: pd.DataFrame, seed: int = 42) -> dict[str, Any]:
     Prior from high-precision deterministic rules, u by random sampling, m by EM over the
     training blocking rules, then ``smooth_parameters``. Deterministic for a given input and seed.
     """
-    with _linker(records_std, spec.settings()) as linker:
-        return _train(linker, records_std, seed)
+    with _linker(records_std, spec.settings()) as backend:
+        return _train(backend.linker, records_std, seed)
 
 
 def _train(linker: Linker, records_std: pd.DataFrame, seed: int) -> dict[str, Any]:
@@ -168,8 +169,8 @@ def predict_pairs(
     records_std: pd.DataFrame, model: dict[str, Any], threshold: float = PAIR_FLOOR
 ) -> pd.DataFrame:
     """Scored candidate pairs at or above ``threshold`` (match weight, probability, gammas)."""
-    with _linker(records_std, model["splink_settings"]) as linker:
-        predictions = linker.inference.predict(threshold_match_probability=threshold)
+    with _linker(records_std, model["splink_settings"]) as backend:
+        predictions = backend.linker.inference.predict(threshold_match_probability=threshold)
         return predictions.as_pandas_dataframe()
 
 
@@ -226,15 +227,6 @@ class IncrementalRun(NamedTuple):
 FINGERPRINT_FORMAT = f"duckdb-hash-{duckdb.__version__}"
 
 
-def record_fingerprints(records_std: pd.DataFrame) -> pd.DataFrame:
-    """``unique_id, fingerprint``: a hash of everything the model compares, so that a record
-    whose standardised values did not change is not scored again."""
-    con = duckdb.connect()
-    con.register("records", records_std)
-    return _frame(con, f"select unique_id, {_fingerprint_sql(records_std)} as fingerprint"
-                       " from records")
-
-
 def _fingerprint_sql(records_std: pd.DataFrame) -> str:
     columns = ", ".join(f'"{c}"' for c in records_std.columns if c != "unique_id")
     return f"hash({columns})"
@@ -261,22 +253,16 @@ def resolve_incremental(
     runs in the DuckDB database Splink scores in, so that what does not change costs little.
     """
     keep_from = threshold if keep_pairs_from is None else min(keep_pairs_from, threshold)
-    with duckdb.connect() as con:  # closed at the end: its memory is free for the next step
-        return _resolve_incremental(con, records_std, model, previous, threshold, overrides,
+    with _linker(records_std, model["splink_settings"]) as backend:
+        return _resolve_incremental(backend, records_std, model, previous, threshold, overrides,
                                     keep_from)
 
 
-def _resolve_incremental(con: duckdb.DuckDBPyConnection, records_std: pd.DataFrame,
+def _resolve_incremental(backend: _Backend, records_std: pd.DataFrame,
                          model: dict[str, Any], previous: IdentityState | None,
                          threshold: float, overrides: pd.DataFrame | None,
                          keep_from: float) -> IncrementalRun:
-    db_api = DuckDBAPI(con)
-    # through Arrow, then a native table: DuckDB reads pandas' columns slower, and repeatedly
-    con.register("records_input", pa.Table.from_pandas(records_std, preserve_index=False))
-    con.execute("create table customer_records as select * from records_input")
-    con.unregister("records_input")
-    records = db_api.register("customer_records")
-    linker = Linker(records, model["splink_settings"], log_level=None)
+    con, records, linker = backend.con, backend.records, backend.linker
     con.execute(f"""
         create table current_fingerprints as
         select unique_id, {_fingerprint_sql(records_std)} as fingerprint,
@@ -295,8 +281,7 @@ def _resolve_incremental(con: duckdb.DuckDBPyConnection, records_std: pd.DataFra
                     f" from {predictions.physical_name}")
         records_scored, pairs_kept = len(records_std), 0
     else:
-        records_scored, pairs_kept = _rescore_changed(con, db_api, linker, records, previous,
-                                                      columns)
+        records_scored, pairs_kept = _rescore_changed(backend, previous, columns)
     con.execute("""
         create table best as
         select unique_id, max(match_probability) as match_probability_max
@@ -334,11 +319,12 @@ def _resolve_incremental(con: duckdb.DuckDBPyConnection, records_std: pd.DataFra
                           records_scored, pairs_kept)
 
 
-def _rescore_changed(con: duckdb.DuckDBPyConnection, db_api: DuckDBAPI, linker: Linker,
-                     records: Any, previous: IdentityState, columns: list[str]) -> tuple[int, int]:
+def _rescore_changed(backend: _Backend, previous: IdentityState,
+                     columns: list[str]) -> tuple[int, int]:
     """Fill ``scored_pairs``: the previous pairs of two unchanged records, and the pairs with
     at least one new or changed record, scored now (each pair once, smaller id on the left).
     Returns how many records were scored and how many pairs were carried over."""
+    con, db_api, records, linker = backend
     con.register("previous_fingerprints", previous.fingerprints)
     con.register("previous_pairs", previous.pairs)
     # touched: records new, changed or gone; their old pairs are dropped
@@ -416,14 +402,24 @@ def _gamma_columns(model: dict[str, Any]) -> list[str]:
     return [f"gamma_{c['output_column_name']}" for c in model["splink_settings"]["comparisons"]]
 
 
+class _Backend(NamedTuple):
+    con: duckdb.DuckDBPyConnection
+    db_api: DuckDBAPI
+    records: SplinkDataFrame  # the table customer_records
+    linker: Linker
+
+
 @contextmanager
 def _linker(records_std: pd.DataFrame,
-            settings: SettingsCreator | dict[str, Any]) -> Iterator[Linker]:
-    """A Linker over a fresh in-memory DuckDB holding ``records_std``, closed afterwards so that
-    its memory is free for the next step."""
-    con = duckdb.connect()
-    try:
-        table = DuckDBAPI(con).register(records_std, dataset_display_name="customer_records")
-        yield Linker(table, settings, log_level=None)  # logging is the application's
-    finally:
-        con.close()
+            settings: SettingsCreator | dict[str, Any]) -> Iterator[_Backend]:
+    """A Linker over a fresh in-memory DuckDB holding ``records_std`` as the table
+    ``customer_records``, closed afterwards so that its memory is free for the next step."""
+    with duckdb.connect() as con:
+        # through Arrow, then a native table: DuckDB reads pandas' columns slower, and repeatedly
+        con.register("records_input", pa.Table.from_pandas(records_std, preserve_index=False))
+        con.execute("create table customer_records as select * from records_input")
+        con.unregister("records_input")
+        db_api = DuckDBAPI(con)
+        records = db_api.register("customer_records")
+        # logging is the application's to configure
+        yield _Backend(con, db_api, records, Linker(records, settings, log_level=None))

@@ -447,7 +447,12 @@ def standardise_reusing(
     pandas, DuckDB and Parquet without a Python object each). Store the result with
     ``standardise_version`` and reuse it only under the same version.
     """
-    con = duckdb.connect()
+    with duckdb.connect() as con:
+        return _standardise_reusing(con, records, previous, default_region)
+
+
+def _standardise_reusing(con: duckdb.DuckDBPyConnection, records: pd.DataFrame,
+                         previous: pd.DataFrame | None, default_region: str) -> pd.DataFrame:
     df = records.reindex(columns=INPUT_COLUMNS).reset_index(drop=True)
     con.register("records", df.assign(input_row=np.arange(len(df))))
     columns = ", ".join(f'"{c}"' for c in INPUT_COLUMNS)
