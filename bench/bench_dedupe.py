@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from onetoone.config import paths
+from onetoone.foundation.config import SOURCES, paths
 from onetoone.generate import generate
-from onetoone.identity.evaluation import pairwise_scores
+from onetoone.stages.identity.evaluation import pairwise_scores
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_identity import unioned_records  # noqa: E402  (the pipeline's record shapes)
@@ -41,7 +41,7 @@ DEDUPE_COLUMNS = {
 
 def prepare(customers: int, seed: int) -> tuple[list[Path], pd.DataFrame]:
     folder = paths().home / "bench" / f"dedupe_{customers}_{seed}"
-    inputs = [folder / f"{source}.csv" for source in ("erp", "callcenter", "web")]
+    inputs = [folder / f"{source}.csv" for source in SOURCES]
     truth_file = folder / "truth.csv"
     if not truth_file.exists():
         generated = folder / "generated"
@@ -92,36 +92,19 @@ def incremental_step(folder: Path, increment: float) -> None:
     import tempfile
     from datetime import UTC, datetime, timedelta
 
-    from onetoone import identity_store
-    from onetoone.identity.dedupe import read_records
-    from onetoone.identity.linker import load_model, resolve_incremental
-    from onetoone.identity.standardise import (
-        INPUT_FINGERPRINT,
-        standardise_reusing,
-        standardise_version,
-    )
+    from onetoone.stages.identity.dedupe import read_records
+    from onetoone.stages.identity.linker import load_model
+    from onetoone.stages.identity.step import resolve_records
 
     os.environ["ONETOONE_HOME"] = tempfile.mkdtemp(prefix="bench_incremental_")
-    raw = pd.concat([read_records(folder / f"{s}.csv", {}) for s in ("erp", "callcenter", "web")],
-                    ignore_index=True)
+    raw = pd.concat([read_records(folder / f"{s}.csv", {}) for s in SOURCES], ignore_index=True)
     model = load_model(folder / "model.json")
-    version = standardise_version()
     day = datetime(2026, 1, 5, tzinfo=UTC)
 
     def identity_run(records: pd.DataFrame, as_of: datetime, incremental: bool):
-        """Returns (clusters, standardise seconds, score-and-cluster seconds, run)."""
-        started = time.perf_counter()
-        previous = (identity_store.read_scoring_state(model["model_version"], as_of)
-                    if incremental else None)
-        cached = identity_store.read_standardised_records(version) if previous else None
-        standardised = standardise_reusing(records, cached)
-        identity_store.write_standardised_records(standardised, version)
-        standardised_at = time.perf_counter()
-        run = resolve_incremental(standardised.drop(columns=INPUT_FINGERPRINT), model, previous)
-        identity_store.write_scoring_state(run.state, full_rebuild=previous is None,
-                                           as_of=as_of)
-        done = time.perf_counter()
-        return run, standardised_at - started, done - standardised_at
+        """The daily run's identity core: (run, standardise seconds, score-and-cluster s)."""
+        resolved = resolve_records(records, model, as_of=as_of, incremental=incremental)
+        return resolved.run, resolved.standardise_seconds, resolved.score_seconds
 
     new = raw.sample(frac=increment, random_state=1).index
     full, full_std, full_score = identity_run(raw.drop(index=new), day, incremental=False)

@@ -22,9 +22,9 @@ from pathlib import Path
 import pandas as pd
 
 from onetoone.generate import generate
-from onetoone.identity.evaluation import household_false_pairs, pairwise_scores
-from onetoone.identity.linker import resolve, train
-from onetoone.identity.standardise import INPUT_COLUMNS, standardise
+from onetoone.stages.identity.evaluation import household_false_pairs, pairwise_scores
+from onetoone.stages.identity.linker import resolve, train
+from onetoone.stages.identity.standardise import INPUT_COLUMNS, standardise
 
 TITLE = r"^(?:sr|sra|srta|dr|dra|mr|mrs|ms|miss)\.?\s+"
 WEB_ATTRIBUTES = ["email", "first_name", "last_name", "phone", "birth_date", "city", "country"]

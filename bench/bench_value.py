@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from onetoone.cli.value import run_value_cli
 from onetoone.generate import generate
-from onetoone.value.cli import run_value_cli
 
 HORIZON_DAYS = 180
 

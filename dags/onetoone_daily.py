@@ -3,6 +3,7 @@
 
 Builds the customer warehouse for one data interval, write-audit-publish style:
 
+0. **migrate** the warehouse: every stage's DDL, once per run;
 1. **ingest** the ERP (incremental window on `updated_at`), call-center CSV and web NDJSON files
    due up to the end of the interval into `raw` (batch ledger, quarantine, rows never lost);
 2. **check raw** with Great Expectations (critical failures stop the run);
@@ -27,7 +28,7 @@ from datetime import datetime, timedelta
 from airflow.sdk import DAG, chain, task
 from cosmos import DbtTaskGroup
 
-from onetoone.config import AIRFLOW_CONN_ID, ERP_CONN_ID
+from onetoone.foundation.config import AIRFLOW_CONN_ID, ERP_CONN_ID, SOURCES
 from onetoone_airflow.assets import MARTS_ASSET, RAW_ASSETS
 from onetoone_airflow.connections import conninfo
 from onetoone_airflow.cosmos_config import dbt_configs, render_config
@@ -46,55 +47,63 @@ with DAG(
 ):
     project, profile, execution = dbt_configs()
 
+    @task
+    def migrate() -> list[str]:
+        from onetoone.operations import pipeline
+
+        return pipeline.migrate_warehouse(conninfo(AIRFLOW_CONN_ID))
+
     @task(outlets=RAW_ASSETS)
     def ingest(source: str, data_interval_end=None, run_id=None) -> dict:
-        from onetoone import pipeline
+        from onetoone.operations import pipeline
 
         return pipeline.ingest(source, warehouse=conninfo(AIRFLOW_CONN_ID),
-                               erp=conninfo(ERP_CONN_ID), until=data_interval_end, run_id=run_id)
+                               erp=conninfo(ERP_CONN_ID), until=data_interval_end,
+                               run_id=run_id).as_dict()
 
     # A failed check does not pass on retry: quality gates never retry.
     @task(retries=0)
     def check_raw(ingested: list[dict], data_interval_end=None, run_id=None) -> dict:
-        from onetoone import pipeline
+        from onetoone.operations import pipeline
 
         return pipeline.check_quality("raw", conninfo(AIRFLOW_CONN_ID), run_id=run_id,
                                       as_of=data_interval_end, ingested=ingested)
 
     @task
     def identify(data_interval_end=None, run_id=None) -> dict:
-        from onetoone import pipeline
+        from onetoone.operations import pipeline
 
         return pipeline.identify(conninfo(AIRFLOW_CONN_ID), run_id=run_id, as_of=data_interval_end)
 
     @task(retries=0)
     def check_identity(data_interval_end=None, run_id=None) -> dict:
-        from onetoone import pipeline
+        from onetoone.operations import pipeline
 
         return pipeline.check_quality("identity", conninfo(AIRFLOW_CONN_ID), run_id=run_id,
                                       as_of=data_interval_end)
 
     @task
     def value(data_interval_end=None, run_id=None) -> dict:
-        from onetoone import pipeline
+        from onetoone.operations import pipeline
 
         return pipeline.value(conninfo(AIRFLOW_CONN_ID), run_id=run_id, as_of=data_interval_end)
 
     @task(retries=0)
     def check_marts(data_interval_end=None, run_id=None) -> dict:
-        from onetoone import pipeline
+        from onetoone.operations import pipeline
 
         return pipeline.check_quality("marts", conninfo(AIRFLOW_CONN_ID), run_id=run_id,
                                       as_of=data_interval_end)
 
     @task(outlets=[MARTS_ASSET])
     def publish() -> list[dict]:
-        from onetoone import pipeline
+        from onetoone.operations import pipeline
 
         return pipeline.publish(conninfo(AIRFLOW_CONN_ID))
 
-    ingested = [ingest.override(task_id=f"ingest_{source}")(source)
-                for source in ("erp", "callcenter", "web")]
+    ingested = [ingest.override(task_id=f"ingest_{source}")(source) for source in SOURCES]
+    # The operations are imported inside the tasks: parsing the DAG file (every few seconds, in
+    # the scheduler) then does not import Splink, DuckDB and Great Expectations.
     # The dbt project is cut in three by tags (see dbt_project/selectors.yml).
     dbt_groups = {
         "dbt_staging": render_config("tag:staging", "tag:intermediate",
@@ -110,5 +119,7 @@ with DAG(
                      operator_args={"vars": DBT_VARS})
         for group_id, render in dbt_groups.items()
     )
+    migrated = migrate()
+    migrated >> ingested
     chain(check_raw(ingested), dbt_staging, identify(), check_identity(), dbt_keyed, value(),
           dbt_marts, check_marts(), dbt_after_audit, publish())

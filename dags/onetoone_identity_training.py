@@ -13,7 +13,7 @@ from datetime import datetime
 
 from airflow.sdk import DAG, task
 
-from onetoone.config import AIRFLOW_CONN_ID
+from onetoone.foundation.config import AIRFLOW_CONN_ID
 from onetoone_airflow.connections import conninfo
 
 with DAG(
@@ -28,7 +28,7 @@ with DAG(
 
     @task
     def train_model() -> dict:
-        from onetoone import pipeline
+        from onetoone.operations import pipeline
 
         return pipeline.train_identity_model(conninfo(AIRFLOW_CONN_ID))
 

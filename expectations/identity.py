@@ -10,11 +10,12 @@ from __future__ import annotations
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-from onetoone.quality.spec import TableSuite, critical, warning
+from onetoone.foundation import config
+from onetoone.stages.quality.spec import TableSuite, critical, warning
 
 MAX_CLUSTER_SIZE = 50  # no real person has this many records across our three sources
 MAX_MEAN_CLUSTER_SIZE = 3  # per source record; above it, matching is probably too loose
-SOURCES = ["erp", "callcenter", "web"]
+SOURCES = list(config.SOURCES)
 
 CUSTOMER_KEYS = TableSuite(
     table="identity.customer_keys",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-from onetoone.quality.spec import TableSuite, critical
+from onetoone.stages.quality.spec import TableSuite, critical
 
 VALUE_TIERS = ["MVC", "MGC", "BZ", "other"]
 VALUE_WINDOW_MONTHS = 12  # = dbt var value_window_months

@@ -10,7 +10,7 @@ from __future__ import annotations
 import great_expectations as gx
 import great_expectations.expectations as gxe
 
-from onetoone.quality.spec import TableSuite, critical, warning
+from onetoone.stages.quality.spec import TableSuite, critical, warning
 
 EMAIL_REGEX = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 AS_OF = {"$PARAMETER": "as_of"}

@@ -20,7 +20,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["ONETOONE_HOME"] = str(_SESSION_HOME)
     os.environ.pop("ONETOONE_WAREHOUSE_URL", None)
     os.environ.pop("ONETOONE_ERP_URL", None)
-    from onetoone.airflow_env import airflow_environment
+    from onetoone.runtime.airflow_env import airflow_environment
 
     for name, value in airflow_environment().items():
         if not name.startswith("AIRFLOW_CONN_"):
@@ -30,7 +30,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _SESSION_HOME is None:
         return
-    from onetoone import warehouse
+    from onetoone.runtime import warehouse
 
     if warehouse.status().running:
         warehouse.stop()
@@ -45,9 +45,14 @@ def onetoone_home() -> Path:
 @pytest.fixture(scope="session")
 def warehouse(onetoone_home: Path):
     """The embedded server of this test session (started once); Airflow's connections to it."""
-    from onetoone import warehouse as embedded
-    from onetoone.airflow_env import connection_json
-    from onetoone.config import AIRFLOW_CONN_ID, ERP_CONN_ID, erp_source_url, warehouse_url
+    from onetoone.foundation.config import (
+        AIRFLOW_CONN_ID,
+        ERP_CONN_ID,
+        erp_source_url,
+        warehouse_url,
+    )
+    from onetoone.runtime import warehouse as embedded
+    from onetoone.runtime.airflow_env import connection_json
 
     status = embedded.start()
     os.environ["AIRFLOW_CONN_" + AIRFLOW_CONN_ID.upper()] = connection_json(warehouse_url())
@@ -57,14 +62,14 @@ def warehouse(onetoone_home: Path):
 
 @pytest.fixture(scope="session")
 def warehouse_url(warehouse) -> str:
-    from onetoone.config import warehouse_url
+    from onetoone.foundation.config import warehouse_url
 
     return warehouse_url()
 
 
 @pytest.fixture(scope="session")
 def erp_url(warehouse) -> str:
-    from onetoone.config import erp_source_url
+    from onetoone.foundation.config import erp_source_url
 
     return erp_source_url()
 
@@ -72,9 +77,9 @@ def erp_url(warehouse) -> str:
 @pytest.fixture(scope="session")
 def dbt_manifest(onetoone_home: Path) -> Path:
     """The manifest Cosmos renders the DAG from (written by `dbt parse`, no database needed)."""
-    from onetoone.demo import parse_dbt_project
+    from onetoone.runtime.dbt import parse_project
 
-    parse_dbt_project()
+    parse_project()
     manifest = onetoone_home / "dbt" / "target" / "manifest.json"
     assert manifest.exists()
     return manifest

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from onetoone.config import AIRFLOW_CONN_ID, DBT_PROJECT_DIR, paths
+from onetoone.foundation.config import AIRFLOW_CONN_ID, DBT_PROJECT_DIR, paths
 
 
 def dbt_configs():

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import psycopg
 import pytest
 
-from onetoone.demo import prepare_sample, run_daily_dag
+from onetoone.operations.demo import prepare_sample, run_daily_dag
 
 pytestmark = pytest.mark.e2e
 
@@ -80,7 +80,7 @@ def test_customer_count_is_close_to_the_true_number_of_people(daily_run, warehou
 def test_identity_pairwise_accuracy_against_the_truth(daily_run, warehouse_url):
     import pandas as pd
 
-    from onetoone.identity.evaluation import pairwise_scores
+    from onetoone.stages.identity.evaluation import pairwise_scores
 
     truth = pd.read_csv(daily_run / "truth" / "records.csv", dtype=str)
     truth["unique_id"] = truth["source"] + ":" + truth["source_record_id"]

@@ -6,12 +6,15 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from onetoone.operations.migrate import migrate_warehouse
+
 
 @pytest.fixture
 def clean_raw(warehouse_url):
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         conn.execute("drop schema if exists raw cascade")
         conn.execute("drop schema if exists identity cascade")
+    migrate_warehouse(warehouse_url)
     yield warehouse_url
 
 

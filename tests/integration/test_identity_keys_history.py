@@ -13,11 +13,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from onetoone import identity_store, pipeline
-from onetoone.config import embedded_url
-from onetoone.identity.linker import train
-from onetoone.identity.standardise import INPUT_COLUMNS, standardise
-from onetoone.ingest.ledger import ensure_raw_schema
+from onetoone.foundation.config import embedded_url
+from onetoone.operations import pipeline
+from onetoone.operations.migrate import migrate
+from onetoone.stages.identity import store as identity_store
+from onetoone.stages.identity.linker import train
+from onetoone.stages.identity.standardise import INPUT_COLUMNS, standardise
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +89,7 @@ def database(warehouse) -> Iterator[str]:
     columns = ", ".join(f"{c} timestamptz" if c == "updated_at" else f"{c} text"
                         for c in INPUT_COLUMNS)
     with psycopg.connect(url) as conn:
-        ensure_raw_schema(conn)
+        migrate(conn)
         conn.execute("create schema if not exists intermediate")
         conn.execute(f"create table if not exists {identity_store.RECORDS_RELATION} ({columns})")
     yield url
@@ -208,22 +209,16 @@ def test_review_queue_holds_uncertain_pairs_with_evidence(database, base_records
 
 
 def test_steward_command_records_an_override(database, monkeypatch, capsys):
-    import argparse
-
-    from onetoone import config
-    from onetoone.identity import steward
+    from onetoone.cli import main
+    from onetoone.foundation import config
 
     monkeypatch.setattr(config, "warehouse_url", lambda: database)
-    parser = argparse.ArgumentParser(prog="onetoone")
-    steward.add_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["identity", "override", "web:W7", "erp:E7", "--same",
-                              "--by", "ana@example.com", "--reason", "same CPF on the call"])
-    assert args.func(args) == 0
+    assert main(["identity", "override", "web:W7", "erp:E7", "--same",
+                 "--by", "ana@example.com", "--reason", "same CPF on the call"]) == 0
     assert "erp:E7 and web:W7: same" in capsys.readouterr().out
     with psycopg.connect(database) as conn:
         row = conn.execute("select decision, decided_by, reason from identity.overrides"
                            " where record_a = 'erp:E7' and record_b = 'web:W7'").fetchone()
     assert row == ("same", "ana@example.com", "same CPF on the call")
-    bad = parser.parse_args(["identity", "override", "erp:E7", "erp:E7", "--different",
-                             "--by", "ana", "--reason", "typo"])
-    assert bad.func(bad) == 2
+    assert main(["identity", "override", "erp:E7", "erp:E7", "--different",
+                 "--by", "ana", "--reason", "typo"]) == 2

@@ -12,9 +12,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from onetoone.ingest import ingest_source
-from onetoone.ingest.erp import ErpContractBroken
-from onetoone.ingest.parsers import CALL_COLUMNS
+from onetoone.operations import pipeline
+from onetoone.stages.ingest.erp import ErpContractBroken
+from onetoone.stages.ingest.parsers import CALL_COLUMNS
 
 pytestmark = pytest.mark.integration
 
@@ -77,7 +77,7 @@ def table_snapshot(conn) -> dict[str, list]:
 
 
 def test_call_files_are_loaded_quarantined_or_refused_and_nothing_is_lost(clean_raw, landing):
-    summary = ingest_source("callcenter", warehouse_conninfo=clean_raw, until=UNTIL,
+    summary = pipeline.ingest("callcenter", warehouse=clean_raw, until=UNTIL,
                             landing=landing)
     lines_given = sum(
         max(len(p.read_bytes().splitlines()) - 1, 0) for p in (landing / "callcenter").iterdir()
@@ -107,7 +107,7 @@ def test_call_files_are_loaded_quarantined_or_refused_and_nothing_is_lost(clean_
 
 def test_a_daily_file_batch_covers_its_day(clean_raw, landing):
     """Row-count checks compare a load with the same weekday's: the ledger needs the day."""
-    ingest_source("callcenter", warehouse_conninfo=clean_raw, until=UNTIL, landing=landing)
+    pipeline.ingest("callcenter", warehouse=clean_raw, until=UNTIL, landing=landing)
     with psycopg.connect(clean_raw) as conn:
         windows = {ref: (start, end) for ref, start, end in conn.execute(
             "select source_ref, window_start, window_end from raw.load_batches")}
@@ -117,7 +117,7 @@ def test_a_daily_file_batch_covers_its_day(clean_raw, landing):
 
 
 def test_quarantine_names_file_line_field_and_keeps_the_original(clean_raw, landing):
-    ingest_source("callcenter", warehouse_conninfo=clean_raw, until=UNTIL, landing=landing)
+    pipeline.ingest("callcenter", warehouse=clean_raw, until=UNTIL, landing=landing)
     with psycopg.connect(clean_raw) as conn:
         row = conn.execute(
             "select source_file, line_number, field, reason, raw_record from raw.quarantine"
@@ -127,18 +127,18 @@ def test_quarantine_names_file_line_field_and_keeps_the_original(clean_raw, land
 
 
 def test_rerun_is_idempotent_and_a_changed_file_replaces_its_batch(clean_raw, landing):
-    ingest_source("callcenter", warehouse_conninfo=clean_raw, until=UNTIL, landing=landing)
-    ingest_source("web", warehouse_conninfo=clean_raw, until=UNTIL, landing=landing)
+    pipeline.ingest("callcenter", warehouse=clean_raw, until=UNTIL, landing=landing)
+    pipeline.ingest("web", warehouse=clean_raw, until=UNTIL, landing=landing)
     with psycopg.connect(clean_raw) as conn:
         before = table_snapshot(conn)
-    again = ingest_source("callcenter", warehouse_conninfo=clean_raw, until=UNTIL, landing=landing)
+    again = pipeline.ingest("callcenter", warehouse=clean_raw, until=UNTIL, landing=landing)
     assert {b.status for b in again.batches} == {"skipped"}
     with psycopg.connect(clean_raw) as conn:
         assert table_snapshot(conn) == before
 
     fixed = landing / "callcenter" / "calls_2025-03-02.csv"
     fixed.write_text("\n".join([HEADER, call(3, day="2025-03-02"), call(4)]) + "\n")
-    ingest_source("callcenter", warehouse_conninfo=clean_raw, until=UNTIL, landing=landing)
+    pipeline.ingest("callcenter", warehouse=clean_raw, until=UNTIL, landing=landing)
     with psycopg.connect(clean_raw) as conn:
         ids = [r[0] for r in conn.execute(
             "select call_id from raw.callcenter_calls where _source_file like '%03-02%'"
@@ -149,7 +149,7 @@ def test_rerun_is_idempotent_and_a_changed_file_replaces_its_batch(clean_raw, la
 
 
 def test_web_events_keep_payload_and_quarantine_truncated_json(clean_raw, landing):
-    ingest_source("web", warehouse_conninfo=clean_raw, until=UNTIL, landing=landing)
+    pipeline.ingest("web", warehouse=clean_raw, until=UNTIL, landing=landing)
     with psycopg.connect(clean_raw) as conn:
         payload = conn.execute(
             "select payload->>'email' from raw.web_events where event_id = 'E1'").fetchone()[0]
@@ -159,7 +159,7 @@ def test_web_events_keep_payload_and_quarantine_truncated_json(clean_raw, landin
 
 
 def test_erp_extraction_is_incremental_and_reruns_reuse_their_window(clean_raw, erp_source):
-    first = ingest_source("erp", warehouse_conninfo=clean_raw, erp_conninfo=erp_source,
+    first = pipeline.ingest("erp", warehouse=clean_raw, erp=erp_source,
                           until=UNTIL)
     counts = {b.entity: (b.rows_read, b.rows_loaded, b.rows_quarantined) for b in first.batches}
     assert counts == {"products": (2, 1, 1), "customers": (1, 1, 0), "orders": (1, 1, 0),
@@ -170,13 +170,13 @@ def test_erp_extraction_is_incremental_and_reruns_reuse_their_window(clean_raw, 
                        "unknown product 'P404': not in the ERP products table"]
 
     later = datetime(2025, 3, 20, tzinfo=UTC)
-    second = ingest_source("erp", warehouse_conninfo=clean_raw, erp_conninfo=erp_source,
+    second = pipeline.ingest("erp", warehouse=clean_raw, erp=erp_source,
                            until=later)
     assert {b.entity: b.rows_read for b in second.batches}["customers"] == 1  # only C2
 
     with psycopg.connect(clean_raw) as conn:
         before = conn.execute("select * from raw.erp_customers order by customer_id").fetchall()
-    ingest_source("erp", warehouse_conninfo=clean_raw, erp_conninfo=erp_source, until=UNTIL)
+    pipeline.ingest("erp", warehouse=clean_raw, erp=erp_source, until=UNTIL)
     with psycopg.connect(clean_raw) as conn:
         after = conn.execute("select * from raw.erp_customers order by customer_id").fetchall()
     assert before == after
@@ -187,7 +187,7 @@ def test_an_erp_table_missing_a_column_refuses_the_extraction_before_anything_is
     with psycopg.connect(erp_source, autocommit=True) as erp:
         erp.execute("alter table erp.orders drop column channel")
     with pytest.raises(ErpContractBroken) as refused:
-        ingest_source("erp", warehouse_conninfo=clean_raw, erp_conninfo=erp_source, until=UNTIL)
+        pipeline.ingest("erp", warehouse=clean_raw, erp=erp_source, until=UNTIL)
     assert str(refused.value).startswith("ERP extraction refused, nothing extracted:"
                                          " erp.orders is missing column(s) channel.")
     with psycopg.connect(clean_raw) as conn:
@@ -197,7 +197,7 @@ def test_an_erp_table_missing_a_column_refuses_the_extraction_before_anything_is
     with psycopg.connect(erp_source, autocommit=True) as erp:
         erp.execute("alter table erp.orders add column channel text;"
                     " update erp.orders set channel = 'web'")
-    again = ingest_source("erp", warehouse_conninfo=clean_raw, erp_conninfo=erp_source,
+    again = pipeline.ingest("erp", warehouse=clean_raw, erp=erp_source,
                           until=UNTIL)
     assert {b.entity: b.rows_read for b in again.batches} == {
         "products": 2, "customers": 1, "orders": 1, "order_lines": 3}
@@ -206,8 +206,8 @@ def test_an_erp_table_missing_a_column_refuses_the_extraction_before_anything_is
 def test_a_new_erp_column_is_not_extracted_but_logged(clean_raw, erp_source, caplog):
     with psycopg.connect(erp_source, autocommit=True) as erp:
         erp.execute("alter table erp.customers add column loyalty_tier text")
-    with caplog.at_level(logging.WARNING, logger="onetoone.ingest.erp"):
-        summary = ingest_source("erp", warehouse_conninfo=clean_raw, erp_conninfo=erp_source,
+    with caplog.at_level(logging.WARNING, logger="onetoone.stages.ingest.erp"):
+        summary = pipeline.ingest("erp", warehouse=clean_raw, erp=erp_source,
                                 until=UNTIL)
     assert "erp.customers has column(s) loyalty_tier that the extract contract does not name" \
         in caplog.text

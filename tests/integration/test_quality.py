@@ -21,9 +21,10 @@ import pytest
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from onetoone import warehouse
-from onetoone.config import PROJECT_ROOT, embedded_url
-from onetoone.quality import QualityGateFailed, QualityReport, data_docs_index, run_layer
+from onetoone.foundation.config import embedded_url
+from onetoone.operations.migrate import migrate
+from onetoone.runtime import warehouse
+from onetoone.stages.quality import QualityGateFailed, QualityReport, data_docs_index, run_layer
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +34,7 @@ EXTRACTED_AT = datetime(2024, 6, 30, 23, 0, tzinfo=UTC)
 
 MARTS_DDL = """
 drop schema if exists marts_build cascade;
-create schema marts_build;
+create schema if not exists marts_build;
 create table marts_build.dim_customers (customer_key text, full_name text);
 create table marts_build.mart_customer_value (
     customer_key text, value_tier text, quintile integer, trailing_margin numeric(14, 2));
@@ -176,10 +177,10 @@ def _test_url() -> str:
 def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A clean warehouse schema with the good fixture loaded, and a private GX home."""
     url = _test_url()
-    schema_sql = (PROJECT_ROOT / "src/onetoone/ingest/schema.sql").read_text()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("drop schema if exists raw, identity, audit cascade")
-        conn.execute(schema_sql)
+        with conn.transaction():
+            migrate(conn)
         conn.execute(MARTS_DDL)
         _load_good_identity_and_marts(conn)
     with pytest.MonkeyPatch.context() as patch:
@@ -370,7 +371,7 @@ def test_bad_raw_batches_fail_the_right_rules(db_url: str, good_batch_ids: list[
 def test_a_retried_run_checks_batches_the_gate_has_not_passed(db_url: str):
     """A retry skips files it loaded already, so its own batches are empty; the batch the gate
     rejected must be checked again all the same, until a fix makes it pass."""
-    from onetoone.pipeline import check_quality
+    from onetoone.operations.pipeline import check_quality
 
     with psycopg.connect(db_url, autocommit=True) as conn:
         # earlier tests' batches are not this test's business
@@ -544,7 +545,7 @@ def test_critical_failure_stops_publish_and_published_marts_keep_last_good_versi
 ):
     """Write-audit-publish: what the DAG does (gate, then publish) on a good and a bad build.
     The DAG's side, publish running only when every gate passed, is in test_dag_integrity."""
-    from onetoone.pipeline import check_quality, publish
+    from onetoone.operations.pipeline import check_quality, publish
 
     check_quality("marts", db_url, run_id="run-publish-good", as_of=AS_OF)
     publish(db_url)
@@ -554,7 +555,7 @@ def test_critical_failure_stops_publish_and_published_marts_keep_last_good_versi
         conn.execute("update marts_build.mart_customer_value set value_tier = 'VIP'")
         try:
             with pytest.raises(QualityGateFailed) as failure, caplog.at_level(
-                    logging.ERROR, logger="onetoone.quality"):
+                    logging.ERROR, logger="onetoone.stages.quality"):
                 check_quality("marts", db_url, run_id="run-publish-bad", as_of=AS_OF)
         finally:
             conn.execute("truncate marts_build.mart_customer_value")

@@ -13,9 +13,9 @@ import psycopg
 import pytest
 
 from onetoone.cli import main
-from onetoone.ingest import ingest_source
-from onetoone.ingest.parsers import CALL_COLUMNS
-from onetoone.ingest.quarantine import Selection, reprocess
+from onetoone.operations import pipeline
+from onetoone.stages.ingest.parsers import CALL_COLUMNS
+from onetoone.stages.ingest.quarantine import Selection, reprocess
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +65,7 @@ def raw_state(conn: psycopg.Connection) -> dict[str, list]:
 
 def test_reference_fix_loads_the_erp_row_it_unblocked_and_keeps_the_others(clean_raw,
                                                                            erp_source):
-    ingest_source("erp", warehouse_conninfo=clean_raw, erp_conninfo=erp_source, until=UNTIL)
+    pipeline.ingest("erp", warehouse=clean_raw, erp=erp_source, until=UNTIL)
     with psycopg.connect(erp_source, autocommit=True) as erp:
         # the fix: the product the order line refers to now exists in the ERP
         erp.execute("insert into erp.products values ('P404', 'Caneca', 'home', 4, 9,"
@@ -133,7 +133,7 @@ def quarantine_ids(conn: psycopg.Connection) -> dict[tuple[str, int], int]:
 
 def test_corrected_rows_are_reloaded_with_lineage_and_a_still_bad_one_stays(
         clean_raw, call_landing, tmp_path, capsys):
-    ingest_source("callcenter", warehouse_conninfo=clean_raw, until=UNTIL, landing=call_landing)
+    pipeline.ingest("callcenter", warehouse=clean_raw, until=UNTIL, landing=call_landing)
     export = tmp_path / "quarantine.csv"
     assert main(["quarantine", "list", "--source", "callcenter", "--csv", str(export)]) == 0
     with export.open(newline="", encoding="utf-8") as exported:
@@ -211,7 +211,7 @@ def test_corrected_rows_are_reloaded_with_lineage_and_a_still_bad_one_stays(
     # The source later re-delivers the file: it replaces the batch, the history stays.
     (call_landing / "callcenter" / "calls_2025-03-02.csv").write_text(
         "\n".join([REORDERED_HEADER, call(1), call(2), call(3), call(4)]) + "\n")
-    ingest_source("callcenter", warehouse_conninfo=clean_raw, until=UNTIL, landing=call_landing)
+    pipeline.ingest("callcenter", warehouse=clean_raw, until=UNTIL, landing=call_landing)
     with psycopg.connect(clean_raw) as conn:
         assert conn.execute("select count(*), count(_quarantine_id) from raw.callcenter_calls"
                             " where _source_file like '%03-02%'").fetchone() == (4, 0)
@@ -226,7 +226,7 @@ def _batch_of(url: str, day: str) -> int:
 
 
 def test_rows_failing_the_raw_checks_are_taken_back(clean_raw, call_landing, tmp_path, capsys):
-    ingest_source("callcenter", warehouse_conninfo=clean_raw, until=UNTIL, landing=call_landing)
+    pipeline.ingest("callcenter", warehouse=clean_raw, until=UNTIL, landing=call_landing)
     with psycopg.connect(clean_raw) as conn:
         before = raw_state(conn)
         quarantine_id = quarantine_ids(conn)[("calls_2025-03-02.csv", 3)]
@@ -258,7 +258,7 @@ def test_rows_failing_the_raw_checks_are_taken_back(clean_raw, call_landing, tmp
 
 def test_reprocess_refuses_a_corrections_file_naming_row_and_field(clean_raw, call_landing,
                                                                    tmp_path, capsys):
-    ingest_source("callcenter", warehouse_conninfo=clean_raw, until=UNTIL, landing=call_landing)
+    pipeline.ingest("callcenter", warehouse=clean_raw, until=UNTIL, landing=call_landing)
     with psycopg.connect(clean_raw) as conn:
         before = raw_state(conn)
     unknown = tmp_path / "unknown.csv"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from onetoone.config import DAGS_DIR
+from onetoone.foundation.config import DAGS_DIR
 
 EXPECTED_DAGS = {"onetoone_daily", "onetoone_identity_training"}
 

@@ -10,8 +10,13 @@ import pytest
 
 from onetoone.cli import main
 from onetoone.generate import generate
-from onetoone.identity.dedupe import DedupeInputError, dedupe_files, parse_mapping, read_records
-from onetoone.identity.evaluation import pairwise_scores
+from onetoone.stages.identity.dedupe import (
+    DedupeInputError,
+    dedupe_files,
+    parse_mapping,
+    read_records,
+)
+from onetoone.stages.identity.evaluation import pairwise_scores
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import random
 import pandas as pd
 import pytest
 
-from onetoone.identity.evaluation import household_false_pairs, pairwise_scores
+from onetoone.stages.identity.evaluation import household_false_pairs, pairwise_scores
 
 
 def _brute_force(predicted: pd.DataFrame, truth: pd.DataFrame) -> dict[str, int]:

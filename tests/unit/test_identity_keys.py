@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 
-from onetoone.identity.keys import assign_customer_keys, assign_keys, new_key
+from onetoone.stages.identity.keys import assign_customer_keys, assign_keys, new_key
 
 
 def _clusters(assignment: dict[str, str]) -> pd.DataFrame:

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from onetoone.identity.evaluation import household_false_pairs, pairwise_scores
-from onetoone.identity.linker import (
+from onetoone.stages.identity.evaluation import household_false_pairs, pairwise_scores
+from onetoone.stages.identity.linker import (
     load_model,
     predict_pairs,
     resolve,
@@ -21,7 +21,7 @@ from onetoone.identity.linker import (
     save_model,
     train,
 )
-from onetoone.identity.standardise import standardise
+from onetoone.stages.identity.standardise import standardise
 
 GIVEN = {
     "BR": ["João", "José", "Francisco", "Antônio", "Maria", "Ana", "Fernanda", "Beatriz",

@@ -7,8 +7,8 @@ import math
 import pandas as pd
 import pytest
 
-from onetoone.identity.overrides import canonical_pair, cluster_pairs
-from onetoone.identity.review import level_evidence, review_queue
+from onetoone.stages.identity.overrides import canonical_pair, cluster_pairs
+from onetoone.stages.identity.review import level_evidence, review_queue
 
 A, B, C, D, E = "erp:A", "erp:B", "web:C", "web:D", "callcenter:E"
 

@@ -8,7 +8,7 @@ import pandas as pd
 import phonenumbers
 import pytest
 
-from onetoone.identity.standardise import (
+from onetoone.stages.identity.standardise import (
     INPUT_FINGERPRINT,
     STANDARD_COLUMNS,
     standardise,

@@ -7,7 +7,12 @@ import json
 
 import pytest
 
-from onetoone.ingest.parsers import CALL_COLUMNS, FileRefused, parse_calls_csv, parse_web_ndjson
+from onetoone.stages.ingest.parsers import (
+    CALL_COLUMNS,
+    FileRefused,
+    parse_calls_csv,
+    parse_web_ndjson,
+)
 
 HEADER = ",".join(CALL_COLUMNS)
 GOOD_CALL = ("CL1,2025-03-01 10:00:00,CC1,José Pérez García,(11) 98765-4321,,billing,"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from onetoone.ingest.quarantine import CorrectionsError, read_corrections
+from onetoone.stages.ingest.quarantine import CorrectionsError, read_corrections
 
 
 def write(tmp_path: Path, text: str, encoding: str = "utf-8") -> Path:

@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from onetoone.value import cli as value_cli
-from onetoone.value.io import ValueInputError, read_transactions
-from onetoone.value.model import BetaGeometricNBD, GammaGamma, ValueModel
-from onetoone.value.rfm import holdout_actuals, rfm_summary
-from onetoone.value.scoring import score_transactions
+from onetoone.cli import value as value_cli
+from onetoone.stages.value.io import ValueInputError, read_transactions
+from onetoone.stages.value.model import BetaGeometricNBD, GammaGamma, ValueModel
+from onetoone.stages.value.rfm import holdout_actuals, rfm_summary
+from onetoone.stages.value.scoring import score_transactions
 
 CDNOW = Path(__file__).parents[1] / "fixtures" / "value" / "cdnow_summary.csv"
 CDNOW_BG_NBD = (0.243, 4.414, 0.793, 2.426)  # r, alpha, a, b: [FHL05] section 5, in weeks
@@ -188,7 +188,7 @@ def test_read_accepts_dates_and_datetimes_and_ignores_extra_columns(tmp_path: Pa
 
 def value_command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="onetoone")
-    value_cli.add_parser(parser.add_subparsers(dest="command", required=True))
+    value_cli.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["value", *argv])
     return args.func(args)
 

@@ -1,0 +1,55 @@
+"""`onetoone access setup` and `onetoone access grant-login NAME --role ROLE`."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+from pathlib import Path
+
+import psycopg
+
+from onetoone.cli.common import ready_warehouse
+from onetoone.foundation.config import PUBLISHED_SCHEMA
+from onetoone.stages.serving import access
+
+NEW_LOGIN_PASSWORD_ENV = "ONETOONE_NEW_LOGIN_PASSWORD"
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("access", help="roles, grants and logins of the warehouse")
+    actions = parser.add_subparsers(dest="action", required=True)
+    setup = actions.add_parser("setup", help="create the roles and apply every grant")
+    setup.add_argument("--manifest", type=Path, default=None,
+                       help="dbt manifest declaring the personal columns "
+                            "(default: the state folder's dbt target)")
+    setup.set_defaults(func=_setup)
+    login = actions.add_parser(
+        "grant-login",
+        help=f"create or update a login in a role; the password comes from "
+             f"${NEW_LOGIN_PASSWORD_ENV} or a prompt, never from the command line")
+    login.add_argument("name")
+    login.add_argument("--role", choices=tuple(access.GROUP_ROLES), required=True)
+    login.set_defaults(func=_grant_login)
+
+
+def _setup(args: argparse.Namespace) -> int:
+    with psycopg.connect(ready_warehouse()) as conn, conn.transaction():
+        granted = access.setup(conn, args.manifest)
+    print(f"roles: {', '.join(access.GROUP_ROLES.values())}")
+    for table, columns in sorted(granted.items()):
+        print(f"  BI reads {PUBLISHED_SCHEMA}.{table}: {len(columns)} columns")
+    return 0
+
+
+def _grant_login(args: argparse.Namespace) -> int:
+    password = os.environ.get(NEW_LOGIN_PASSWORD_ENV)
+    if not password:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if password != getpass.getpass("again: "):
+            print("the passwords differ; nothing changed")
+            return 1
+    with psycopg.connect(ready_warehouse()) as conn, conn.transaction():
+        access.create_login(conn, args.name, args.role, password)
+    print(f"login {args.name} is a member of {access.GROUP_ROLES[args.role]}")
+    return 0

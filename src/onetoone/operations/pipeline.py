@@ -1,0 +1,89 @@
+"""The pipeline's steps as plain functions: what each Airflow task calls, and what the command
+line and tests call without Airflow. Each takes its connection strings explicitly (Airflow
+resolves them from its connections), opens the connections and transactions its stages work in,
+and returns a small summary for the task's XCom and log."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
+
+from onetoone.foundation.config import paths
+from onetoone.operations.migrate import migrate_warehouse
+from onetoone.stages.identity import step as identity_step
+from onetoone.stages.ingest import IngestSummary, ingest_source
+from onetoone.stages.ingest.ledger import batches_awaiting_raw_gate, record_raw_gate
+from onetoone.stages.quality import run_layer
+from onetoone.stages.serving.publish import publish_marts
+from onetoone.stages.value.store import score_customers
+
+log = logging.getLogger(__name__)
+
+__all__ = ["check_quality", "identify", "ingest", "migrate_warehouse", "publish",
+           "train_identity_model", "value"]
+
+
+def ingest(source: str, *, warehouse: str, until: datetime, erp: str | None = None,
+           run_id: str | None = None, landing: Path | None = None) -> IngestSummary:
+    with psycopg.connect(warehouse, autocommit=True) as conn:
+        if source == "erp":
+            with psycopg.connect(erp) as erp_conn:
+                summary = ingest_source(source, warehouse=conn, erp=erp_conn, until=until,
+                                        run_id=run_id)
+        else:
+            summary = ingest_source(source, warehouse=conn, until=until,
+                                    landing=landing or paths().landing, run_id=run_id)
+    log.info("ingested %s: %s", source, summary.totals())
+    return summary
+
+
+def publish(warehouse: str) -> list[dict]:
+    with psycopg.connect(warehouse) as conn, conn.transaction():
+        published = publish_marts(conn)
+    return [{"table": t.name, "rows": t.rows} for t in published]
+
+
+def train_identity_model(warehouse: str) -> dict:
+    """Train the Splink model on the current records and make it the one scoring uses."""
+    with psycopg.connect(warehouse) as conn:
+        return identity_step.train_current_model(conn)
+
+
+def identify(warehouse: str, *, run_id: str | None = None, as_of: datetime) -> dict:
+    """The identity step (stages/identity/step.py), written in one transaction: readers see the
+    previous run's keys or this run's, never a mix."""
+    with psycopg.connect(warehouse) as conn, conn.transaction():
+        return identity_step.identify(conn, run_id=run_id or f"manual__{as_of.isoformat()}",
+                                      as_of=as_of)
+
+
+def check_quality(layer: str, warehouse: str, *, run_id: str, as_of: datetime,
+                  ingested: list[dict] | None = None) -> dict:
+    """Run a layer's Great Expectations suites; a critical failure raises (stopping the run
+    before publish) with the failing checks, tables and sample rows in the message."""
+    batch_ids = None
+    if ingested is not None:
+        batch_ids = sorted({b for summary in ingested for b in summary["batch_ids"]})
+    if layer == "raw" and batch_ids is not None:
+        # This run's batches and every earlier one the gate has not passed: a retry that skips
+        # an unchanged file still has that file's rows checked.
+        with psycopg.connect(warehouse) as conn:
+            batch_ids = sorted(set(batch_ids) | set(batches_awaiting_raw_gate(conn)))
+    report = run_layer(layer, run_id, as_of=as_of, batch_ids=batch_ids, warehouse=warehouse)
+    if layer == "raw":
+        with psycopg.connect(warehouse) as conn, conn.transaction():
+            record_raw_gate(conn, batch_ids or [], passed=not report.critical_failures,
+                            run_id=run_id)
+    report.raise_on_critical()
+    return {"layer": layer, "passed": report.passed_count, "checks": len(report.checks),
+            "warnings_failed": len(report.warning_failures),
+            "data_docs": str(report.data_docs_index)}
+
+
+def value(warehouse: str, *, run_id: str, as_of: datetime) -> dict:
+    """Strategic value of every customer (BG/NBD + Gamma-Gamma), for the marts to read."""
+    with psycopg.connect(warehouse) as conn, conn.transaction():
+        return score_customers(conn, run_id=run_id, as_of=as_of)

@@ -1,0 +1,86 @@
+"""The environment Airflow runs in, configured by the project (no hand-edited airflow.cfg).
+
+Airflow's home and its metadata database (SQLite, enough for `airflow dags test` and a single
+machine) live in the state folder. The warehouse and ERP connections are Airflow connections
+given as ``AIRFLOW_CONN_*`` variables; if the caller already set them (an external warehouse),
+they are left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from onetoone.foundation.config import (
+    AIRFLOW_CONN_ID,
+    DAGS_DIR,
+    ERP_CONN_ID,
+    PLUGINS_DIR,
+    connection_parts,
+    erp_source_url,
+    paths,
+    warehouse_url,
+)
+
+
+def connection_json(libpq_url: str) -> str:
+    """An Airflow connection (JSON form) for a libpq URI; a socket directory becomes the host."""
+    parts = connection_parts(libpq_url)
+    return json.dumps({
+        "conn_type": "postgres",
+        "host": parts.host,
+        "port": parts.port,
+        "login": parts.user,
+        "password": parts.password,
+        "schema": parts.dbname,
+    })
+
+
+def airflow_environment() -> dict[str, str]:
+    p = paths()
+    env = {
+        "ONETOONE_HOME": str(p.home),
+        "AIRFLOW_HOME": str(p.airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS_DIR),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{p.airflow_home / 'airflow.db'}",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(p.airflow_home / "logs"),
+        # Cosmos: our DAG renders dbt from a manifest, so no `dbt ls` cache is needed.
+        "AIRFLOW__COSMOS__ENABLE_CACHE": "False",
+        "AIRFLOW__COSMOS__PROPAGATE_LOGS": "False",
+        "DBT_LOG_PATH": str(p.dbt_logs),
+        "DBT_TARGET_PATH": str(p.dbt_target),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "GX_ANALYTICS_ENABLED": "False",
+        # No usage telemetry: it would try the network on every task.
+        "SCARF_ANALYTICS": "false",
+        "SCARF_NO_ANALYTICS": "true",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+    }
+    env.setdefault("AIRFLOW_CONN_" + AIRFLOW_CONN_ID.upper(), connection_json(warehouse_url()))
+    env.setdefault("AIRFLOW_CONN_" + ERP_CONN_ID.upper(), connection_json(erp_source_url()))
+    for name in ("AIRFLOW_CONN_" + AIRFLOW_CONN_ID.upper(), "AIRFLOW_CONN_" + ERP_CONN_ID.upper()):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+def run_airflow(args: list[str], *, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the `airflow` CLI of this virtualenv in the project's Airflow environment."""
+    p = paths()
+    p.airflow_home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, **airflow_environment()}
+    # The venv's bin first: Airflow starts helper processes by name.
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    return subprocess.run([str(Path(bin_dir) / "airflow"), *args], env=env, check=check)
+
+
+def ensure_airflow_db() -> None:
+    """Create or upgrade Airflow's metadata database (idempotent)."""
+    run_airflow(["db", "migrate"])

@@ -1,0 +1,425 @@
+"""Train, store and apply the Splink model (DuckDB backend, in memory, no database needed).
+
+The pipeline reads ``intermediate.int_customer_records_unioned`` into pandas, runs
+``standardise`` and then the functions here, and writes the result back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import splink
+from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from splink.internals.splink_dataframe import SplinkDataFrame
+
+from onetoone.stages.identity import model as spec
+from onetoone.stages.identity.overrides import cluster_edges, empty_overrides
+
+logger = logging.getLogger(__name__)
+
+MODEL_FORMAT = 1
+# Connected components chain through any edge above the threshold, so it has to be high:
+# one weak edge between two relatives would merge their clusters.
+DEFAULT_THRESHOLD = 0.95
+# Pairs below this are not kept at all (they only feed match_probability_max).
+PAIR_FLOOR = 0.01
+U_MAX_PAIRS = 1e7
+EM_MAX_PAIRS = 5e6
+# m below this is not estimable from EM on real data volumes; see smooth_parameters.
+M_FLOOR = 1e-3
+U_FLOOR = 1e-9
+
+RESOLVE_COLUMNS = [
+    "unique_id",
+    "source",
+    "source_record_id",
+    "cluster_id",
+    "cluster_size",
+    "match_probability_max",
+]
+
+
+def train(records_std: pd.DataFrame, seed: int = 42) -> dict[str, Any]:
+    """Estimate the model without labels and return it as a JSON-able dict.
+
+    Prior from high-precision deterministic rules, u by random sampling, m by EM over the
+    training blocking rules, then ``smooth_parameters``. Deterministic for a given input and seed.
+    """
+    with _linker(records_std, spec.settings()) as backend:
+        return _train(backend.linker, records_std, seed)
+
+
+def _train(linker: Linker, records_std: pd.DataFrame, seed: int) -> dict[str, Any]:
+    training = linker.training
+    training.estimate_probability_two_random_records_match(
+        spec.DETERMINISTIC_RULES, recall=spec.DETERMINISTIC_RULES_RECALL
+    )
+    training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=seed)
+    all_comparisons = {
+        c.output_column_name for c in linker._settings_obj.core_model_settings.comparisons
+    }
+    estimated: set[str] = set()
+    sessions = spec.TRAINING_SESSIONS + spec.FALLBACK_TRAINING_SESSIONS
+    pair_counts = {column: blocked_pair_count(records_std[column]) for column, _ in sessions}
+    usable = [s for s in sessions if pair_counts[s[0]] >= spec.MIN_TRAINING_PAIRS]
+    preferred = [s for s in usable if s in spec.TRAINING_SESSIONS]
+    # then, for what is still unlearnt (small or sparse input), the fallbacks, largest first
+    fallbacks = sorted((s for s in usable if s not in preferred),
+                       key=lambda session: -pair_counts[session[0]])
+    for column, fixed_comparison in preferred + fallbacks:
+        is_fallback = (column, fixed_comparison) not in preferred
+        if is_fallback and estimated >= all_comparisons - {fixed_comparison}:
+            continue  # nothing new to learn from this session
+        before = linker._settings_obj.core_model_settings.copy()
+        try:
+            training.estimate_parameters_using_expectation_maximisation(
+                block_on(column), estimate_without_term_frequencies=True, max_pairs=EM_MAX_PAIRS
+            )
+        except ValueError as error:
+            # Splink 5 refuses an m that underflows to 0 (a level only non-matches of this block
+            # reach) and leaves the linker holding just the session's comparisons: restore them
+            # and go on without this session's estimates.
+            if "minimum allowed value" not in str(error):
+                raise
+            linker._settings_obj.core_model_settings = before
+            logger.warning("EM session blocking on %s skipped: %s", column, error)
+            continue
+        estimated |= all_comparisons - {fixed_comparison}
+    if estimated != all_comparisons:
+        logger.warning(
+            "no EM session could estimate %s: those comparisons keep neutral weights",
+            ", ".join(sorted(all_comparisons - estimated)),
+        )
+    splink_settings = smooth_parameters(linker.misc.save_model_to_json())
+    splink_settings.pop("linker_uid", None)  # random per Linker; not part of the model
+    return {
+        "model_format": MODEL_FORMAT,
+        "model_version": model_version(splink_settings),
+        "splink_version": splink.__version__,
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "training_records": len(records_std),
+        "splink_settings": splink_settings,
+    }
+
+
+def blocked_pair_count(values: pd.Series) -> int:
+    """Record pairs that share a non-null value of the column (what ``block_on`` would give)."""
+    sizes = values.dropna().value_counts().to_numpy(dtype="int64")
+    return int((sizes * (sizes - 1) // 2).sum())
+
+
+def smooth_parameters(splink_settings: dict[str, Any]) -> dict[str, Any]:
+    """Make every level's m and u present and bounded away from 0.
+
+    EM on clean data drives m to ~0 for levels only non-matches reach (e.g. birth dates a year
+    apart), which turns one typo into an absolute veto; a level never observed has no m or u at
+    all. Missing values become neutral (m = u), m is floored at ``M_FLOOR``, then each
+    comparison's m and u are renormalised.
+    """
+    for comparison in splink_settings["comparisons"]:
+        levels = [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]
+        for level in levels:
+            m, u = level.get("m_probability"), level.get("u_probability")
+            m = m if isinstance(m, float | int) else None
+            u = u if isinstance(u, float | int) else None
+            level["m_probability"] = max(m if m is not None else (u or M_FLOOR), M_FLOOR)
+            level["u_probability"] = max(u if u is not None else (m or M_FLOOR), U_FLOOR)
+        for key in ("m_probability", "u_probability"):
+            total = sum(level[key] for level in levels)
+            for level in levels:
+                level[key] /= total
+    return splink_settings
+
+
+def model_version(splink_settings: dict[str, Any]) -> str:
+    """Short hash of the trained settings: same spec and parameters, same version."""
+    canonical = json.dumps(splink_settings, sort_keys=True, separators=(",", ":"))
+    return "m" + hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def save_model(model: dict[str, Any], path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(model, indent=2, sort_keys=True), encoding="utf-8")
+    return path
+
+
+def load_model(path: str | Path) -> dict[str, Any]:
+    """Read a model saved by ``save_model``; refuse unknown formats and edited files."""
+    model = json.loads(Path(path).read_text(encoding="utf-8"))
+    if model.get("model_format") != MODEL_FORMAT:
+        raise ValueError(f"{path}: unsupported model_format {model.get('model_format')!r}")
+    if model_version(model["splink_settings"]) != model["model_version"]:
+        raise ValueError(f"{path}: model_version does not match its settings")
+    return model
+
+
+def predict_pairs(
+    records_std: pd.DataFrame, model: dict[str, Any], threshold: float = PAIR_FLOOR
+) -> pd.DataFrame:
+    """Scored candidate pairs at or above ``threshold`` (match weight, probability, gammas)."""
+    with _linker(records_std, model["splink_settings"]) as backend:
+        predictions = backend.linker.inference.predict(threshold_match_probability=threshold)
+        return predictions.as_pandas_dataframe()
+
+
+class Resolution(NamedTuple):
+    clusters: pd.DataFrame  # RESOLVE_COLUMNS, one row per record
+    pairs: pd.DataFrame  # scored pairs at or above ``keep_pairs_from``: probability, gammas
+
+
+def resolve(
+    records_std: pd.DataFrame,
+    model: dict[str, Any],
+    threshold: float = DEFAULT_THRESHOLD,
+    overrides: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row per record (``RESOLVE_COLUMNS``): connected components of pairs >= threshold,
+    with the steward ``overrides`` honoured (see ``overrides.cluster_edges``).
+
+    ``match_probability_max`` is the best score of the record against any candidate (null when
+    no pair reached ``PAIR_FLOOR``); it says how close a singleton came to merging.
+    """
+    return resolve_with_pairs(records_std, model, threshold, overrides).clusters
+
+
+def resolve_with_pairs(
+    records_std: pd.DataFrame,
+    model: dict[str, Any],
+    threshold: float = DEFAULT_THRESHOLD,
+    overrides: pd.DataFrame | None = None,
+    keep_pairs_from: float | None = None,
+) -> Resolution:
+    """``resolve``, also returning the scored pairs from ``keep_pairs_from`` (default: the
+    threshold) with their gamma columns, so that the review queue needs no second prediction."""
+    return resolve_incremental(records_std, model, None, threshold, overrides,
+                               keep_pairs_from).resolution
+
+
+class IdentityState(NamedTuple):
+    """What an incremental run needs from the previous one, for the same model version."""
+
+    model_version: str
+    fingerprints: pd.DataFrame  # unique_id, fingerprint: the standardised record's hash
+    pairs: pd.DataFrame  # every scored pair >= PAIR_FLOOR, with gammas
+
+
+class IncrementalRun(NamedTuple):
+    resolution: Resolution
+    state: IdentityState
+    records_scored: int  # new or changed records scored against all others
+    pairs_kept: int  # pairs of unchanged records carried over without scoring
+
+
+# DuckDB's hash is fast but only stable within a DuckDB version: a stored state fingerprinted
+# by another version is not comparable, and that run re-scores everything once.
+FINGERPRINT_FORMAT = f"duckdb-hash-{duckdb.__version__}"
+
+
+def _fingerprint_sql(records_std: pd.DataFrame) -> str:
+    columns = ", ".join(f'"{c}"' for c in records_std.columns if c != "unique_id")
+    return f"hash({columns})"
+
+
+def resolve_incremental(
+    records_std: pd.DataFrame,
+    model: dict[str, Any],
+    previous: IdentityState | None,
+    threshold: float = DEFAULT_THRESHOLD,
+    overrides: pd.DataFrame | None = None,
+    keep_pairs_from: float | None = None,
+) -> IncrementalRun:
+    """Cluster the records, scoring only what changed since ``previous`` (None: everything).
+
+    New and changed records are scored against the unchanged ones (Splink's ``predict_between``)
+    and among themselves (``predict_within``); pairs of two unchanged records are carried over.
+    Term frequencies are computed over all current records, as in a full run, so a carried-over
+    pair keeps the score it got when its records last changed: a periodic full run (no
+    ``previous``, or a new model version) re-scores everything, and the stable keys keep the
+    same key for unchanged people either way.
+
+    The bookkeeping (fingerprints, carried pairs, best score per record, the edges to cluster)
+    runs in the DuckDB database Splink scores in, so that what does not change costs little.
+    """
+    keep_from = threshold if keep_pairs_from is None else min(keep_pairs_from, threshold)
+    with _linker(records_std, model["splink_settings"]) as backend:
+        return _resolve_incremental(backend, records_std, model, previous, threshold, overrides,
+                                    keep_from)
+
+
+def _resolve_incremental(backend: _Backend, records_std: pd.DataFrame,
+                         model: dict[str, Any], previous: IdentityState | None,
+                         threshold: float, overrides: pd.DataFrame | None,
+                         keep_from: float) -> IncrementalRun:
+    con, records, linker = backend.con, backend.records, backend.linker
+    con.execute(f"""
+        create table current_fingerprints as
+        select unique_id, {_fingerprint_sql(records_std)} as fingerprint,
+               row_number() over (order by unique_id) - 1 as position
+        from {records.physical_name}""")
+    duplicates = _scalar(con, "select count(*) - count(distinct unique_id)"
+                             " from current_fingerprints")
+    if duplicates:
+        raise ValueError(f"{duplicates} records share a unique_id with another record")
+    columns = ["unique_id_l", "unique_id_r", "match_weight", "match_probability",
+               *_gamma_columns(model)]
+    if previous is None or previous.model_version != model["model_version"]:
+        predictions = linker.inference.predict(
+            threshold_match_probability=PAIR_FLOOR, warning_mode="never")
+        con.execute(f"create table scored_pairs as select {', '.join(columns)}"
+                    f" from {predictions.physical_name}")
+        records_scored, pairs_kept = len(records_std), 0
+    else:
+        records_scored, pairs_kept = _rescore_changed(backend, previous, columns)
+    con.execute("""
+        create table best as
+        select unique_id, max(match_probability) as match_probability_max
+        from (select unique_id_l as unique_id, match_probability from scored_pairs
+              union all
+              select unique_id_r, match_probability from scored_pairs)
+        group by unique_id""")
+    ordered = _frame(con, f"""
+        select c.unique_id, r.source, r.source_record_id, best.match_probability_max
+        from current_fingerprints as c
+        inner join {records.physical_name} as r using (unique_id)
+        left join best using (unique_id)
+        order by c.position""")
+    edges = con.sql(f"""
+        select l.position as left_position, r.position as right_position, p.match_weight
+        from scored_pairs as p
+        inner join current_fingerprints as l on p.unique_id_l = l.unique_id
+        inner join current_fingerprints as r on p.unique_id_r = r.unique_id
+        where p.match_probability >= {float(threshold)!r}""").fetchnumpy()
+    same, different = _override_positions(con, overrides)
+    smallest = cluster_edges(pd.Index(ordered["unique_id"]), edges["left_position"],
+                             edges["right_position"], edges["match_weight"], same, different)
+    ordered["cluster_id"] = ordered["unique_id"].array.take(smallest)
+    cluster_sizes = np.bincount(smallest, minlength=len(ordered))
+    ordered["cluster_size"] = cluster_sizes[smallest].astype("int64")
+    review_pairs = _frame(con, f"""
+        select * from scored_pairs where match_probability >= {float(keep_from)!r}
+        order by unique_id_l, unique_id_r""")
+    state = IdentityState(
+        model["model_version"],
+        _frame(con, "select unique_id, fingerprint from current_fingerprints order by position"),
+        _frame(con, "select * from scored_pairs order by unique_id_l, unique_id_r"),
+    )
+    return IncrementalRun(Resolution(ordered[RESOLVE_COLUMNS], review_pairs), state,
+                          records_scored, pairs_kept)
+
+
+def _rescore_changed(backend: _Backend, previous: IdentityState,
+                     columns: list[str]) -> tuple[int, int]:
+    """Fill ``scored_pairs``: the previous pairs of two unchanged records, and the pairs with
+    at least one new or changed record, scored now (each pair once, smaller id on the left).
+    Returns how many records were scored and how many pairs were carried over."""
+    con, db_api, records, linker = backend
+    con.register("previous_fingerprints", previous.fingerprints)
+    con.register("previous_pairs", previous.pairs)
+    # touched: records new, changed or gone; their old pairs are dropped
+    con.execute("""
+        create table touched as
+        select c.unique_id from current_fingerprints as c
+        left join previous_fingerprints as p using (unique_id)
+        where p.fingerprint is distinct from c.fingerprint
+        union all
+        select unique_id from previous_fingerprints
+        anti join current_fingerprints using (unique_id)""")
+    # typed: an empty stored frame has no column types DuckDB can infer
+    typed = ", ".join(f"{c}::{_pair_column_type(c)} as {c}" for c in columns)
+    con.execute(f"""
+        create table scored_pairs as
+        select {typed} from previous_pairs
+        where unique_id_l not in (select unique_id from touched)
+          and unique_id_r not in (select unique_id from touched)""")
+    pairs_kept = _scalar(con, "select count(*) from scored_pairs")
+    con.execute(f"create table changed_records as select * from {records.physical_name}"
+                " semi join touched using (unique_id)")
+    records_scored = _scalar(con, "select count(*) from changed_records")
+    if not records_scored:
+        return 0, pairs_kept
+    for column in linker._settings_obj._term_frequency_columns:
+        linker.table_management.compute_tf_table(column.unquote().name)
+    changed = db_api.register("changed_records")
+    parts = [linker.inference.predict_within(
+        changed, threshold_match_probability=PAIR_FLOOR, warning_mode="never")]
+    con.execute(f"create table unchanged_records as select * from {records.physical_name}"
+                " anti join touched using (unique_id)")
+    if _scalar(con, "select count(*) from unchanged_records"):
+        parts.append(linker.inference.predict_between(
+            changed, db_api.register("unchanged_records"),
+            threshold_match_probability=PAIR_FLOOR, warning_mode="never"))
+    rest = ", ".join(columns[2:])
+    for part in parts:
+        con.execute(f"""
+            insert into scored_pairs
+            select least(unique_id_l, unique_id_r), greatest(unique_id_l, unique_id_r), {rest}
+            from {part.physical_name}""")
+    return records_scored, pairs_kept
+
+
+def _override_positions(con: duckdb.DuckDBPyConnection,
+                        overrides: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``same`` and ``different`` overrides as (n, 2) arrays of record positions; overrides
+    of records not in this run wait for them."""
+    con.register("overrides", empty_overrides() if overrides is None else overrides)
+    found = _frame(con, """
+        select o.decision, a.position as position_a, b.position as position_b
+        from overrides as o
+        inner join current_fingerprints as a on a.unique_id = o.record_a::varchar
+        inner join current_fingerprints as b on b.unique_id = o.record_b::varchar""")
+    return tuple(found.loc[found["decision"] == decision, ["position_a", "position_b"]]
+                 .to_numpy(dtype=np.int64).reshape(-1, 2) for decision in ("same", "different"))
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    return con.sql(sql).fetchall()[0][0]
+
+
+def _frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+    """A query's result through Arrow: strings arrive without a Python object each."""
+    return con.sql(sql).to_arrow_table().to_pandas()
+
+
+def _pair_column_type(column: str) -> str:
+    if column.startswith("unique_id"):
+        return "varchar"
+    return "double" if column.startswith("match_") else "integer"
+
+
+def _gamma_columns(model: dict[str, Any]) -> list[str]:
+    return [f"gamma_{c['output_column_name']}" for c in model["splink_settings"]["comparisons"]]
+
+
+class _Backend(NamedTuple):
+    con: duckdb.DuckDBPyConnection
+    db_api: DuckDBAPI
+    records: SplinkDataFrame  # the table customer_records
+    linker: Linker
+
+
+@contextmanager
+def _linker(records_std: pd.DataFrame,
+            settings: SettingsCreator | dict[str, Any]) -> Iterator[_Backend]:
+    """A Linker over a fresh in-memory DuckDB holding ``records_std`` as the table
+    ``customer_records``, closed afterwards so that its memory is free for the next step."""
+    with duckdb.connect() as con:
+        # through Arrow, then a native table: DuckDB reads pandas' columns slower, and repeatedly
+        con.register("records_input", pa.Table.from_pandas(records_std, preserve_index=False))
+        con.execute("create table customer_records as select * from records_input")
+        con.unregister("records_input")
+        db_api = DuckDBAPI(con)
+        records = db_api.register("customer_records")
+        # logging is the application's to configure
+        yield _Backend(con, db_api, records, Linker(records, settings, log_level=None))

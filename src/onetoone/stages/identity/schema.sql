@@ -1,0 +1,58 @@
+-- The identity schema: what identity resolution writes (stable keys and their history, steward
+-- overrides, the review queue); dbt reads customer_keys back as a source. Idempotent.
+create schema if not exists identity;
+
+create table if not exists identity.customer_keys (
+    source            text not null,
+    source_record_id  text not null,
+    customer_key      text not null,
+    cluster_size      integer not null,
+    model_version     text not null,
+    assigned_at       timestamptz not null,
+    primary key (source, source_record_id)
+);
+
+-- Key history: one row per key created, merged away, split off or retired (identity.keys).
+create table if not exists identity.key_events (
+    event_id      bigserial primary key,
+    run_id        text not null,
+    occurred_at   timestamptz not null,
+    event_type    text not null check (event_type in ('created', 'merged', 'split', 'retired')),
+    customer_key  text not null,
+    related_key   text,
+    records       integer not null,
+    details       jsonb not null default '{}'
+);
+create index if not exists key_events_customer_key on identity.key_events (customer_key);
+create index if not exists key_events_related_key on identity.key_events (related_key);
+
+-- Keys no record holds any more; never handed out again.
+create table if not exists identity.retired_keys (
+    customer_key  text primary key,
+    retired_at    timestamptz not null,
+    merged_into   text
+);
+
+-- Steward decisions, honoured on every run; records as source:source_record_id, a < b.
+create table if not exists identity.overrides (
+    record_a    text not null,
+    record_b    text not null,
+    decision    text not null check (decision in ('same', 'different')),
+    decided_by  text not null,
+    reason      text not null,
+    decided_at  timestamptz not null default now(),
+    primary key (record_a, record_b),
+    check (record_a < record_b)
+);
+
+-- Uncertain pairs for stewards, with the evidence for and against; each run replaces its rows.
+create table if not exists identity.review_queue (
+    run_id              text not null,
+    record_a            text not null,
+    record_b            text not null,
+    match_probability   double precision not null,
+    fields_agreeing     jsonb not null,
+    fields_disagreeing  jsonb not null,
+    status              text not null default 'open' check (status in ('open', 'decided')),
+    primary key (run_id, record_a, record_b)
+);

@@ -1,0 +1,102 @@
+"""The identity step of the daily run, in one place: the pipeline, the training DAG and the
+benchmarks call these rather than repeating the choreography.
+
+``resolve_records`` is the core (standardise what changed, score what changed, cluster under the
+overrides, keep the state for the next run); ``identify`` adds what the warehouse keeps: stable
+keys, key events and the review queue, written in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+import psycopg
+
+from onetoone.stages.identity import store
+from onetoone.stages.identity.keys import assign_keys
+from onetoone.stages.identity.linker import IncrementalRun, load_model, resolve_incremental, train
+from onetoone.stages.identity.review import REVIEW_LOWER, review_queue
+from onetoone.stages.identity.standardise import (
+    INPUT_FINGERPRINT,
+    standardise,
+    standardise_reusing,
+    standardise_version,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ResolvedRecords:
+    """One run of the identity core, with what each part cost."""
+
+    run: IncrementalRun
+    incremental: bool
+    standardise_seconds: float
+    score_seconds: float
+
+
+def train_current_model(conn: psycopg.Connection) -> dict:
+    """Train the Splink model on the current records and make it the one scoring uses."""
+    records = standardise(store.read_records(conn))
+    model = train(records)
+    path = store.save_as_current(model)
+    return {"model_version": model["model_version"], "records": len(records), "path": str(path)}
+
+
+def resolve_records(records: pd.DataFrame, model: dict, *, as_of: datetime,
+                    overrides: pd.DataFrame | None = None,
+                    incremental: bool = True) -> ResolvedRecords:
+    """Standardise and score only what changed since the stored state (when it is usable and
+    ``incremental``), cluster, and store the new state."""
+    started = time.perf_counter()
+    previous = store.read_scoring_state(model["model_version"], as_of) if incremental else None
+    # a full rebuild standardises every record again too
+    version = standardise_version()
+    standardised = standardise_reusing(
+        records, None if previous is None else store.read_standardised_records(version))
+    store.write_standardised_records(standardised, version)
+    standardised_at = time.perf_counter()
+    run = resolve_incremental(standardised.drop(columns=INPUT_FINGERPRINT), model, previous,
+                              overrides=overrides, keep_pairs_from=REVIEW_LOWER)
+    store.write_scoring_state(run.state, full_rebuild=previous is None, as_of=as_of)
+    return ResolvedRecords(run, previous is not None, standardised_at - started,
+                           time.perf_counter() - standardised_at)
+
+
+def identify(conn: psycopg.Connection, *, run_id: str, as_of: datetime) -> dict:
+    """Score the customer records with the current model, cluster under the steward overrides,
+    assign stable keys, and record the key events and the review queue of uncertain pairs.
+
+    Only new and changed records are scored when the previous run's scores are usable; a full
+    re-scoring happens on a new model and at least every ``store.FULL_REBUILD_EVERY``. The first
+    run on a new warehouse has no model yet: it trains one (and says so); afterwards the
+    training DAG retrains on demand."""
+    if not store.current_model_path().exists():
+        log.warning("no identity model yet: training one on this run's records")
+        train_current_model(conn)
+    model = load_model(store.current_model_path())
+    overrides = store.read_overrides(conn)
+    resolved = resolve_records(store.read_records(conn), model, as_of=as_of, overrides=overrides)
+    resolution = resolved.run.resolution
+    assignment = assign_keys(resolution.clusters, store.read_previous_keys(conn),
+                             store.read_retired_keys(conn))
+    review = review_queue(resolution.pairs, model, overrides)
+    written = store.write_run(conn, assignment, review, run_id=run_id,
+                              model_version=model["model_version"], assigned_at=as_of)
+    keys = assignment.keys
+    events = assignment.events["event_type"].value_counts().sort_index()
+    result = {"records": written["records"], "customers": int(keys["customer_key"].nunique()),
+              "model_version": model["model_version"],
+              "largest_cluster": int(keys["cluster_size"].max()) if len(keys) else 0,
+              "key_events": {kind: int(n) for kind, n in events.items()},
+              "overrides": len(overrides), "review_queue": written["review_queue"],
+              "scoring": "incremental" if resolved.incremental else "full",
+              "records_scored": resolved.run.records_scored,
+              "pairs_carried_over": resolved.run.pairs_kept}
+    log.info("identity: %s", result)
+    return result

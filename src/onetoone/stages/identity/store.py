@@ -1,0 +1,194 @@
+"""Identity resolution's store: read the unioned customer records that dbt builds, keep the
+trained Splink models and the incremental scoring state (files in the state folder), read steward
+overrides and key history, and write customer keys, key events, retired keys and the review queue
+into the `identity` schema (its DDL: schema.sql beside this file)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import psycopg
+
+from onetoone.foundation.config import paths
+from onetoone.foundation.db import apply_ddl, read_query
+from onetoone.stages.identity.keys import KeyAssignment
+from onetoone.stages.identity.linker import FINGERPRINT_FORMAT, IdentityState, save_model
+from onetoone.stages.identity.overrides import DECISIONS, OVERRIDE_COLUMNS, canonical_pair
+
+log = logging.getLogger(__name__)
+
+RECORDS_RELATION = "intermediate.int_customer_records_unioned"
+CURRENT_MODEL = "current.json"
+# Incremental scoring carries pairs over with the term frequencies of the run that scored them;
+# a full re-scoring at least this often keeps that drift bounded.
+FULL_REBUILD_EVERY = timedelta(days=7)
+
+
+def read_records(conn: psycopg.Connection) -> pd.DataFrame:
+    """All source customer records, as text columns (COPY is the fast path out of PostgreSQL)."""
+    return read_query(conn, f"select * from {RECORDS_RELATION} order by source, source_record_id",
+                      dtype=str, keep_default_na=False, na_values=[""])
+
+
+def read_previous_keys(conn: psycopg.Connection) -> pd.DataFrame:
+    rows = conn.execute(
+        "select source, source_record_id, customer_key from identity.customer_keys").fetchall()
+    return pd.DataFrame(rows, columns=["source", "source_record_id", "customer_key"])
+
+
+def ensure_schema(conn: psycopg.Connection) -> None:
+    """Create or migrate the identity schema's tables (idempotent; run once per pipeline run)."""
+    apply_ddl(conn, "onetoone.stages.identity")
+
+
+def read_overrides(conn: psycopg.Connection) -> pd.DataFrame:
+    rows = conn.execute(
+        f"select {', '.join(OVERRIDE_COLUMNS)} from identity.overrides order by 1, 2").fetchall()
+    return pd.DataFrame(rows, columns=OVERRIDE_COLUMNS)
+
+
+def read_retired_keys(conn: psycopg.Connection) -> list[str]:
+    return [key for (key,) in conn.execute("select customer_key from identity.retired_keys")]
+
+
+def record_override(conn: psycopg.Connection, record_a: str, record_b: str, *, decision: str,
+                    decided_by: str, reason: str) -> tuple[str, str]:
+    """Store (or replace) a steward's decision on a pair and close its open review rows."""
+    if decision not in DECISIONS:
+        raise ValueError(f"decision must be 'same' or 'different', not {decision!r}")
+    if not decided_by.strip() or not reason.strip():
+        raise ValueError("an override needs who decided and why")
+    pair = canonical_pair(record_a, record_b)
+    conn.execute(
+        "insert into identity.overrides (record_a, record_b, decision, decided_by, reason)"
+        " values (%s, %s, %s, %s, %s) on conflict (record_a, record_b) do update set"
+        " decision = excluded.decision, decided_by = excluded.decided_by,"
+        " reason = excluded.reason, decided_at = now()",
+        (*pair, decision, decided_by, reason))
+    conn.execute("update identity.review_queue set status = 'decided'"
+                 " where record_a = %s and record_b = %s and status = 'open'", pair)
+    return pair
+
+
+def write_run(conn: psycopg.Connection, assignment: KeyAssignment, review: pd.DataFrame, *,
+              run_id: str, model_version: str, assigned_at: datetime) -> dict[str, int]:
+    """Write one identity run (call it in one transaction: readers see the old run or the new
+    one): replace the record -> key mapping, append the key events, add the retired keys, and
+    replace this run's rows of the review queue."""
+    keys = assignment.keys
+    conn.execute("delete from identity.customer_keys")
+    with conn.cursor().copy(
+        "copy identity.customer_keys (source, source_record_id, customer_key, cluster_size,"
+        " model_version, assigned_at) from stdin"
+    ) as copy:
+        for row in keys[["source", "source_record_id", "customer_key", "cluster_size"]] \
+                .itertuples(index=False):
+            copy.write_row((*row, model_version, assigned_at))
+    with conn.cursor().copy(
+        "copy identity.key_events (run_id, occurred_at, event_type, customer_key,"
+        " related_key, records, details) from stdin"
+    ) as copy:
+        for event in assignment.events.itertuples(index=False):
+            copy.write_row((run_id, assigned_at, event.event_type, event.customer_key,
+                            event.related_key, event.records, json.dumps(event.details)))
+    with conn.cursor() as cur:
+        cur.executemany(
+            "insert into identity.retired_keys (customer_key, retired_at, merged_into)"
+            " values (%s, %s, %s) on conflict (customer_key) do nothing",
+            [(key, assigned_at, into)
+             for key, into in assignment.retired.itertuples(index=False)])
+    conn.execute("delete from identity.review_queue where run_id = %s", (run_id,))
+    with conn.cursor().copy(
+        "copy identity.review_queue (run_id, record_a, record_b, match_probability,"
+        " fields_agreeing, fields_disagreeing) from stdin"
+    ) as copy:
+        for pair in review.itertuples(index=False):
+            copy.write_row((run_id, pair.record_a, pair.record_b, pair.match_probability,
+                            json.dumps(pair.fields_agreeing),
+                            json.dumps(pair.fields_disagreeing)))
+    return {"records": len(keys), "events": len(assignment.events),
+            "retired": len(assignment.retired), "review_queue": len(review)}
+
+
+def models_dir() -> Path:
+    return paths().identity_models
+
+
+def current_model_path() -> Path:
+    return models_dir() / CURRENT_MODEL
+
+
+def save_as_current(model: dict) -> Path:
+    """Keep every version (for audits and rollback) and point `current.json` at the newest."""
+    versioned = save_model(model, models_dir() / f"model-{model['model_version']}.json")
+    save_model(model, current_model_path())
+    log.info("saved identity model %s to %s", model["model_version"], versioned)
+    return versioned
+
+
+def scoring_dir() -> Path:
+    return paths().home / "identity" / "scoring"
+
+
+def read_scoring_state(model_version: str, as_of: datetime) -> IdentityState | None:
+    """The previous run's fingerprints and scored pairs, or None when this run must re-score
+    everything: no state, another model version or fingerprint, a full rebuild due, or an
+    earlier interval."""
+    folder = scoring_dir()
+    meta_path = folder / "state.json"
+    if not meta_path.exists():
+        return None
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    rebuilt_at = datetime.fromisoformat(meta["rebuilt_at"])
+    if (meta["model_version"] != model_version or as_of < rebuilt_at
+            or meta.get("fingerprint_format") != FINGERPRINT_FORMAT
+            or as_of - rebuilt_at >= FULL_REBUILD_EVERY):
+        return None
+    return IdentityState(
+        model_version,
+        pd.read_parquet(folder / "fingerprints.parquet"),
+        pd.read_parquet(folder / "pairs.parquet"),
+    )
+
+
+def read_standardised_records(version: str) -> pd.DataFrame | None:
+    """The previous run's ``standardise_reusing`` result, if it was made by ``version``."""
+    folder = scoring_dir()
+    meta_path = folder / "standardised.json"
+    if not meta_path.exists():
+        return None
+    if json.loads(meta_path.read_text(encoding="utf-8"))["version"] != version:
+        return None
+    return pd.read_parquet(folder / "standardised.parquet")
+
+
+def write_standardised_records(frame: pd.DataFrame, version: str) -> None:
+    folder = scoring_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(folder / "standardised.parquet.tmp", index=False)
+    (folder / "standardised.parquet.tmp").replace(folder / "standardised.parquet")
+    (folder / "standardised.json.tmp").write_text(json.dumps({"version": version}),
+                                                   encoding="utf-8")
+    (folder / "standardised.json.tmp").replace(folder / "standardised.json")
+
+
+def write_scoring_state(state: IdentityState, *, full_rebuild: bool, as_of: datetime) -> None:
+    """Replace the stored state; files are written aside and renamed into place."""
+    folder = scoring_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    meta_path = folder / "state.json"
+    rebuilt_at = as_of
+    if not full_rebuild and meta_path.exists():
+        rebuilt_at = datetime.fromisoformat(
+            json.loads(meta_path.read_text(encoding="utf-8"))["rebuilt_at"])
+    for name, frame in (("fingerprints", state.fingerprints), ("pairs", state.pairs)):
+        frame.to_parquet(folder / f"{name}.parquet.tmp", index=False)
+        (folder / f"{name}.parquet.tmp").replace(folder / f"{name}.parquet")
+    meta = {"model_version": state.model_version, "rebuilt_at": rebuilt_at.isoformat(),
+            "fingerprint_format": FINGERPRINT_FORMAT}
+    (folder / "state.json.tmp").write_text(json.dumps(meta), encoding="utf-8")
+    (folder / "state.json.tmp").replace(meta_path)

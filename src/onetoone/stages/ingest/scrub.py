@@ -1,0 +1,111 @@
+"""Keeping forgotten people forgotten: the raw layer's personal fields, and the scrub every
+batch gets before it commits.
+
+Rerunning an old interval, or a re-delivered file, reloads the source systems' own copies of
+people who were erased. ``scrub_erased`` erases them again inside the batch's transaction,
+from the registry in ``foundation.erasures``; ``onetoone forget`` uses the same declarations of
+what is personal.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from onetoone.foundation import erasures
+from onetoone.foundation.db import nulls, relation_exists, sha256_hex
+
+
+@dataclass(frozen=True)
+class SourceTable:
+    """A raw table of customer records: the column naming the record, and the personal ones."""
+
+    table: str
+    source: str
+    entity: str
+    record_id: str
+    personal: tuple[str, ...]
+
+
+# The personal fields of the raw layer (docs/data-contracts.md, section 2).
+SOURCE_TABLES = (
+    SourceTable("erp_customers", "erp", "customers", "customer_id",
+                ("first_name", "last_name", "tax_id", "email", "phone", "address_line",
+                 "postcode", "birth_date")),
+    SourceTable("callcenter_calls", "callcenter", "calls", "contact_id",
+                ("caller_name", "phone", "email")),
+)
+# Web events keep personal fields in their JSON payload, keyed by account_id.
+WEB_PERSONAL_KEYS = ("email", "first_name", "last_name", "phone", "birth_date")
+# Quarantined lines that can name a customer record, per source.
+RECORD_ENTITY = {"erp": "customers", "callcenter": "calls", "web": "events"}
+TOKEN = re.compile(r"[\w.+@-]+")
+
+
+def erase_attempt_reasons(conn: psycopg.Connection, quarantine_ids: list[int]) -> None:
+    """Re-processing attempts keep the reason a row had, which may quote its values."""
+    if quarantine_ids and relation_exists(conn, "raw", "quarantine_attempts"):
+        conn.execute("update raw.quarantine_attempts set reason_before = %s"
+                     " where quarantine_id = any(%s)", (erasures.ERASED_REASON, quarantine_ids))
+
+
+def scrub_erased(conn: psycopg.Connection, batch_id: int) -> int:
+    """Erase again, in a batch just loaded, what belongs to forgotten people; answer the rows.
+
+    Call this in the batch's transaction after its rows and quarantine lines are written. It
+    waits for a running erasure (shared lock), so a batch never commits data of a person
+    forgotten meanwhile."""
+    erasures.lock_for_load(conn)
+    source, entity = conn.execute(
+        "select source, entity from raw.load_batches where batch_id = %s", (batch_id,)).fetchone()
+    # As in forget: an erased record loses every personal field, another record only an
+    # erased email on it.
+    erased = sql.SQL("in (select subject_hash from audit.erased_subjects)")
+    statements = [
+        (sql.SQL("update {t} set {nulls} where _batch_id = %(batch)s and {hash} {erased}").format(
+            t=sql.Identifier("raw", table.table), nulls=nulls(table.personal), erased=erased,
+            hash=sha256_hex(sql.SQL("{} || {}").format(sql.Literal(f"{table.source}:"),
+                                                        sql.Identifier(table.record_id)))),
+         sql.SQL("update {t} set email = null where _batch_id = %(batch)s and {hash} {erased}")
+         .format(t=sql.Identifier("raw", table.table), erased=erased,
+                 hash=sha256_hex(sql.SQL("lower(trim(email))"))))
+        for table in SOURCE_TABLES if (table.source, table.entity) == (source, entity)]
+    if (source, entity) == ("web", "events"):
+        statements.append((
+            sql.SQL("update raw.web_events set payload = payload - %(keys)s::text[]"
+                    " where _batch_id = %(batch)s and payload ?| %(keys)s::text[]"
+                    " and {hash} {erased}").format(
+                hash=sha256_hex(sql.SQL("'web:' || account_id")), erased=erased),
+            sql.SQL("update raw.web_events set payload = payload - 'email'"
+                    " where _batch_id = %(batch)s and {hash} {erased}").format(
+                hash=sha256_hex(sql.SQL("lower(trim(payload->>'email'))")), erased=erased)))
+    params = {"batch": batch_id, "keys": list(WEB_PERSONAL_KEYS)}
+    rows = sum(conn.execute(statement, params).rowcount
+               for pair in statements for statement in pair)
+    return rows + _scrub_quarantine(conn, batch_id, source)
+
+
+def _scrub_quarantine(conn: psycopg.Connection, batch_id: int, source: str) -> int:
+    """Quarantined lines are text: look for erased record ids and emails among their tokens."""
+    lines = conn.execute("select quarantine_id, concat_ws(' ', raw_record, corrected_record)"
+                         " from raw.quarantine where batch_id = %s and (raw_record is not null"
+                         " or corrected_record is not null)", (batch_id,)).fetchall()
+    by_hash: dict[str, set[int]] = {}
+    for quarantine_id, text in lines:
+        for token in TOKEN.findall(text):
+            value = (erasures.normalise_email(token) if "@" in token
+                     else f"{source}:{token}")
+            by_hash.setdefault(erasures.subject_hash(value), set()).add(quarantine_id)
+    if not by_hash:
+        return 0
+    found = erasures.erased_among(conn, by_hash)
+    ids = sorted({qid for h in found for qid in by_hash[h]})
+    if not ids:
+        return 0
+    erase_attempt_reasons(conn, ids)
+    return conn.execute(
+        "update raw.quarantine set raw_record = null, corrected_record = null, reason = %s"
+        " where quarantine_id = any(%s)", (erasures.ERASED_REASON, ids)).rowcount

@@ -1,0 +1,125 @@
+"""The GX file Data Context under ``paths().gx_root``, brought up to date on every run.
+
+Suites, validation definitions, checkpoints and each layer's datasource are (re)written by name,
+so a run always validates what the code in ``expectations/`` says and reruns are harmless.
+The warehouse URL is never written to disk: the config names a variable that is filled from
+``warehouse_url()`` when the context is opened.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from onetoone.foundation.config import paths, warehouse_url
+from onetoone.stages.quality.report import SAMPLE_SIZE
+from onetoone.stages.quality.spec import TableSuite
+
+if TYPE_CHECKING:
+    from great_expectations import Checkpoint
+    from great_expectations.data_context import FileDataContext
+
+DOCS_SITE = "onetoone"
+URL_VARIABLE = "onetoone_warehouse_sqlalchemy_url"
+BATCH_DEFINITION = "rows"
+# COMPLETE: the only format in which UnexpectedRowsExpectation keeps its failing rows (the log
+# and the audit need samples). GX caps what it keeps at 200 values or rows per expectation on
+# SQL, and it must be set here: the checkpoint's format overrides an expectation's own.
+RESULT_FORMAT = {"result_format": "COMPLETE", "partial_unexpected_count": SAMPLE_SIZE}
+# The docs index reads every listed result on each rebuild; older pages stay on disk, and every
+# result is in audit.* with its page's path.
+INDEX_RESULTS_LIMIT = 300
+
+
+def sqlalchemy_url(libpq_url: str) -> str:
+    """``postgresql://...`` (libpq, maybe ``?host=/socket/dir``) -> SQLAlchemy's psycopg2 URL.
+
+    psycopg2 passes ``host`` from the query string to libpq, so socket URLs keep working.
+    """
+    scheme, separator, rest = libpq_url.partition("://")
+    if not separator or scheme.split("+")[0] not in ("postgresql", "postgres"):
+        raise ValueError(f"not a PostgreSQL URL: {scheme}://...")
+    return f"postgresql+psycopg2://{rest}"
+
+
+@contextmanager
+def open_context(warehouse: str | None = None) -> Iterator[FileDataContext]:
+    """Open the project, locked so that concurrent tasks don't interleave config writes.
+
+    ``warehouse`` is a libpq URI (default: the configured warehouse)."""
+    root = paths().gx_root
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / ".lock").open("w") as lock, warnings.catch_warnings():
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        # Deliberate: GX's Postgres datasource rejects Unix-socket URLs, the generic one works.
+        warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
+        yield _load(root, warehouse or warehouse_url())
+
+
+def _load(root: Path, warehouse: str) -> FileDataContext:
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(
+        mode="file",
+        project_root_dir=root,
+        runtime_environment={URL_VARIABLE: sqlalchemy_url(warehouse)},
+    )
+    context.variables.data_docs_sites = {
+        DOCS_SITE: {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(paths().data_docs),
+            },
+            "site_index_builder": {
+                "class_name": "DefaultSiteIndexBuilder",
+                "validation_results_limit": INDEX_RESULTS_LIMIT,
+            },
+        }
+    }
+    # tqdm bars would flood the Airflow task log.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.variables.save()
+    return context
+
+
+def layer_checkpoint(
+    context: FileDataContext,
+    layer: str,
+    suites: list[TableSuite],
+    batch_ids: list[int] | None,
+) -> Checkpoint:
+    """One checkpoint per layer: a query asset per table (scoped to the run's batches)."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    # Replacing the datasource drops last run's assets, whose queries named other batches.
+    datasource = context.data_sources.add_or_update_sql(
+        f"warehouse_{layer}", connection_string="${" + URL_VARIABLE + "}"
+    )
+    validations = []
+    for table_suite in suites:
+        asset = datasource.add_query_asset(table_suite.table, query=table_suite.query(batch_ids))
+        validations.append(
+            context.validation_definitions.add_or_update(
+                gx.ValidationDefinition(
+                    name=table_suite.suite.name,
+                    data=asset.add_batch_definition_whole_table(BATCH_DEFINITION),
+                    suite=table_suite.suite,
+                )
+            )
+        )
+    return context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=layer,
+            validation_definitions=validations,
+            actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])],
+            result_format=RESULT_FORMAT,
+        )
+    )

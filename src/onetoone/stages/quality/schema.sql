@@ -1,0 +1,45 @@
+-- The audit schema's quality results: every expectation result of every run, for auditors.
+-- Owned by the quality stage; the erasure registry shares the schema (foundation/erasures.sql).
+-- Idempotent.
+create schema if not exists audit;
+
+create table if not exists audit.validation_runs (
+    run_id           text not null,
+    layer            text not null,
+    suite            text not null,
+    data_asset       text not null,             -- the table validated
+    as_of            timestamptz not null,      -- the run's reference time for date rules
+    batch_ids        bigint[],                  -- raw batches validated; null = whole table
+    started_at       timestamptz not null,
+    success          boolean not null,          -- GX's verdict: every expectation passed
+    evaluated        integer not null,
+    successful       integer not null,
+    unsuccessful     integer not null,
+    critical_failed  integer not null,
+    warning_failed   integer not null,
+    data_docs_path   text,                      -- the validation's Data Docs page
+    primary key (run_id, layer, suite)
+);
+
+create table if not exists audit.expectation_results (
+    result_id                bigserial primary key,
+    run_id                   text not null,
+    layer                    text not null,
+    suite                    text not null,
+    data_asset               text not null,
+    expectation_type         text not null,
+    column_name              text,
+    severity                 text not null,     -- critical | warning
+    why                      text,
+    success                  boolean not null,
+    observed_value           jsonb,
+    element_count            bigint,
+    unexpected_count         bigint,
+    unexpected_percent       double precision,
+    partial_unexpected_list  jsonb,             -- a sample of failing values
+    kwargs                   jsonb not null,    -- the rule as evaluated (parameters resolved)
+    exception_message        text,
+    recorded_at              timestamptz not null default now()
+);
+create index if not exists expectation_results_run_idx
+    on audit.expectation_results (run_id, layer);

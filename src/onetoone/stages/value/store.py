@@ -1,0 +1,87 @@
+"""The value step of the pipeline: fit the strategic value model on the keyed transactions that
+dbt builds, check it on a holdout, and write every customer's strategic value for dbt to read."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from datetime import datetime, timedelta
+
+import pandas as pd
+import psycopg
+
+from onetoone.foundation.db import apply_ddl, read_query
+from onetoone.stages.value.model import DEFAULT_ANNUAL_DISCOUNT_RATE
+from onetoone.stages.value.scoring import score_transactions
+
+log = logging.getLogger(__name__)
+
+TRANSACTIONS_RELATION = "intermediate.int_customer_transactions"
+SCORING_HORIZON_DAYS = 365
+# The holdout check refits on the data before the last HOLDOUT_DAYS and compares predictions
+# with what happened; shorter histories use their last third.
+HOLDOUT_DAYS = 180
+
+
+def read_transactions(conn: psycopg.Connection) -> pd.DataFrame:
+    query = f"select customer_key as customer_id, order_date, amount from {TRANSACTIONS_RELATION}"
+    frame = read_query(conn, query, dtype={"customer_id": str, "amount": float})
+    frame["order_date"] = pd.to_datetime(frame["order_date"])
+    return frame
+
+
+def ensure_schema(conn: psycopg.Connection) -> None:
+    apply_ddl(conn, "onetoone.stages.value")
+
+
+def score_customers(conn: psycopg.Connection, *, run_id: str, as_of: datetime) -> dict:
+    """Fit on every transaction before ``as_of``, write one row per customer, and record the
+    model and its holdout accuracy in ``value.model_runs``. Reruns replace the run's rows."""
+    calibration_end = pd.Timestamp(as_of.date()) - timedelta(days=1)
+    transactions = read_transactions(conn)
+    if transactions.empty:
+        log.warning("no completed orders before %s: no strategic values to write", as_of)
+        conn.execute("delete from value.customer_strategic_values")
+        return {"customers": 0}
+    holdout = _holdout_check(transactions, calibration_end)
+    scored = score_transactions(transactions, calibration_end, SCORING_HORIZON_DAYS)
+    predictions = scored.predictions.reset_index()
+    model = scored.model
+    conn.execute("delete from value.customer_strategic_values")
+    with conn.cursor().copy(
+        "copy value.customer_strategic_values (customer_key, as_of_date,"
+        " expected_purchases_12m, expected_revenue_12m, probability_alive, clv, model_run_id,"
+        " scored_at) from stdin"
+    ) as copy:
+        for row in predictions.itertuples(index=False):
+            copy.write_row((row.customer_id, as_of.date(), float(row.expected_purchases),
+                            float(row.expected_value), float(row.probability_alive),
+                            float(row.clv), run_id, as_of))
+    conn.execute("delete from value.model_runs where model_run_id = %s", (run_id,))
+    conn.execute(
+        "insert into value.model_runs values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (run_id, as_of, len(predictions), json.dumps(asdict(model.purchases)),
+         json.dumps(asdict(model.spend)), DEFAULT_ANNUAL_DISCOUNT_RATE,
+         holdout.report.calibration_end.date() if holdout else None,
+         holdout.report.holdout_days if holdout else None,
+         holdout.report.purchases_ratio if holdout else None,
+         holdout.report.revenue_ratio if holdout else None,
+         holdout.report.text() if holdout else None))
+    result = {"customers": len(predictions), "fit_seconds": round(scored.fit_seconds, 3)}
+    if holdout:
+        result |= {"holdout_purchases_ratio": round(holdout.report.purchases_ratio, 3),
+                   "holdout_revenue_ratio": round(holdout.report.revenue_ratio, 3)}
+        log.info("value model holdout check:\n%s", holdout.report.text())
+    log.info("value step: %s", result)
+    return result
+
+
+def _holdout_check(transactions: pd.DataFrame, calibration_end: pd.Timestamp):
+    span = (calibration_end - transactions["order_date"].min()).days
+    holdout_days = min(HOLDOUT_DAYS, span // 3)
+    if holdout_days < 7:
+        log.warning("history of %d days is too short for a holdout check", span)
+        return None
+    seen = transactions[transactions["order_date"] <= calibration_end]
+    return score_transactions(seen, calibration_end - timedelta(days=holdout_days), holdout_days)
