@@ -14,11 +14,11 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
 $(UV):
 	$(PYTHON) -m venv .tools
-	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 # Byte-compiled at install: importing Airflow and GX takes about half as long.
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --compile-bytecode --python $(PYTHON)
+	$(UV) sync --frozen --quiet --compile-bytecode --python $(PYTHON)
 	touch $@
 
 install: $(VENV)/.installed

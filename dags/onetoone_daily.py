@@ -17,7 +17,8 @@ Builds the customer warehouse for one data interval, write-audit-publish style:
 8. **publish**: `marts_build` is copied into `marts` in one transaction, so BI users keep the
    previous good version whenever anything above fails.
 
-Rerunning a run for the same interval gives the same tables. Logic lives in the `onetoone`
+Rerunning a run for the same interval gives the same tables: what a run writes is keyed by the
+interval it covers (`interval__<day>`), not by Airflow's run id. Logic lives in the `onetoone`
 package; this file only wires it.
 """
 
@@ -54,45 +55,44 @@ with DAG(
         return pipeline.migrate_warehouse(conninfo(AIRFLOW_CONN_ID))
 
     @task(outlets=RAW_ASSETS)
-    def ingest(source: str, data_interval_end=None, run_id=None) -> dict:
+    def ingest(source: str, data_interval_end=None) -> dict:
         from onetoone.operations import pipeline
 
         return pipeline.ingest(source, warehouse=conninfo(AIRFLOW_CONN_ID),
-                               erp=conninfo(ERP_CONN_ID), until=data_interval_end,
-                               run_id=run_id).as_dict()
+                               erp=conninfo(ERP_CONN_ID), until=data_interval_end).as_dict()
 
     # A failed check does not pass on retry: quality gates never retry.
     @task(retries=0)
-    def check_raw(ingested: list[dict], data_interval_end=None, run_id=None) -> dict:
+    def check_raw(ingested: list[dict], data_interval_end=None) -> dict:
         from onetoone.operations import pipeline
 
-        return pipeline.check_quality("raw", conninfo(AIRFLOW_CONN_ID), run_id=run_id,
+        return pipeline.check_quality("raw", conninfo(AIRFLOW_CONN_ID),
                                       as_of=data_interval_end, ingested=ingested)
 
     @task
-    def identify(data_interval_end=None, run_id=None) -> dict:
+    def identify(data_interval_end=None) -> dict:
         from onetoone.operations import pipeline
 
-        return pipeline.identify(conninfo(AIRFLOW_CONN_ID), run_id=run_id, as_of=data_interval_end)
+        return pipeline.identify(conninfo(AIRFLOW_CONN_ID), as_of=data_interval_end)
 
     @task(retries=0)
-    def check_identity(data_interval_end=None, run_id=None) -> dict:
+    def check_identity(data_interval_end=None) -> dict:
         from onetoone.operations import pipeline
 
-        return pipeline.check_quality("identity", conninfo(AIRFLOW_CONN_ID), run_id=run_id,
+        return pipeline.check_quality("identity", conninfo(AIRFLOW_CONN_ID),
                                       as_of=data_interval_end)
 
     @task
-    def value(data_interval_end=None, run_id=None) -> dict:
+    def value(data_interval_end=None) -> dict:
         from onetoone.operations import pipeline
 
-        return pipeline.value(conninfo(AIRFLOW_CONN_ID), run_id=run_id, as_of=data_interval_end)
+        return pipeline.value(conninfo(AIRFLOW_CONN_ID), as_of=data_interval_end)
 
     @task(retries=0)
-    def check_marts(data_interval_end=None, run_id=None) -> dict:
+    def check_marts(data_interval_end=None) -> dict:
         from onetoone.operations import pipeline
 
-        return pipeline.check_quality("marts", conninfo(AIRFLOW_CONN_ID), run_id=run_id,
+        return pipeline.check_quality("marts", conninfo(AIRFLOW_CONN_ID),
                                       as_of=data_interval_end)
 
     @task(outlets=[MARTS_ASSET])

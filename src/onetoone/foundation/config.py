@@ -93,6 +93,11 @@ class Paths:
         return self.home / "dbt" / "logs"
 
     @property
+    def logs(self) -> Path:
+        """Full logs of commands whose console shows only progress (the demo's runs)."""
+        return self.home / "logs"
+
+    @property
     def identity_models(self) -> Path:
         return self.home / "identity" / "models"
 

@@ -4,10 +4,13 @@ DAG, dbt by Cosmos, Splink, Great Expectations), then a summary of what came out
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -17,7 +20,7 @@ from onetoone.generate import generate
 from onetoone.generate.erp_source import load_erp_source
 from onetoone.operations.migrate import migrate_warehouse
 from onetoone.runtime import warehouse
-from onetoone.runtime.airflow_env import ensure_airflow_db, run_airflow
+from onetoone.runtime.airflow_env import airflow_command, run_airflow
 from onetoone.runtime.dbt import parse_project, run_dbt
 
 DEMO_END_DATE = date(2026, 10, 31)
@@ -50,12 +53,60 @@ def reset_warehouse_database() -> None:
         conn.execute(f'create database "{config.WAREHOUSE_DB}"')
 
 
-def run_daily_dag(logical_date: date) -> None:
-    ensure_airflow_db()
-    result = run_airflow(["dags", "test", DAILY_DAG, logical_date.isoformat()], check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"the {DAILY_DAG} DAG run failed (exit {result.returncode}); "
-                           "its task logs are above")
+# What `airflow dags test` logs when a task starts and when its state changes.
+_TASK_STARTS = re.compile(r"\[DAG TEST\] running task <TaskInstance: [\w-]+\.(?P<task>\S+) .*"
+                          r"ti_id=(?P<ti>[0-9a-f-]+)>")
+_TASK_ENDS = re.compile(r"Task instance state updated .*new_state=(?P<state>\w+)"
+                        r".*ti_id=(?P<ti>[0-9a-f-]+)")
+
+
+def run_daily_dag(logical_date: date, *, log_file: Path | None = None,
+                  progress: Callable[[str], None] | None = None) -> None:
+    """Run the daily DAG for one day with `airflow dags test`. With ``log_file``, Airflow's
+    output goes there and ``progress`` gets one line per finished task with its time."""
+    args = ["dags", "test", DAILY_DAG, logical_date.isoformat()]
+    if log_file is None:
+        run_airflow(["db", "migrate"])
+        result = run_airflow(args, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"the {DAILY_DAG} DAG run failed (exit {result.returncode}); "
+                               "its task logs are above")
+        return
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("w", encoding="utf-8") as log:
+        migrated = run_airflow(["db", "migrate"], check=False, stdout=log,
+                               stderr=subprocess.STDOUT)
+        if migrated.returncode != 0:
+            raise RuntimeError(f"airflow db migrate failed; see {log_file}")
+        failed = _follow_tasks(args, log, progress or print)
+    if failed:
+        raise RuntimeError(f"the {DAILY_DAG} DAG run failed at {', '.join(failed)}; "
+                           f"full log: {log_file}")
+
+
+def _follow_tasks(args: list[str], log, progress: Callable[[str], None]) -> list[str]:
+    """Run Airflow, copy its output to ``log``, report each task as it ends; answer the
+    tasks that failed (a non-zero exit without one is reported as the run itself)."""
+    argv, env = airflow_command(args)
+    started: dict[str, tuple[str, float]] = {}
+    failed: list[str] = []
+    done = 0
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, errors="replace") as process:
+        for line in process.stdout:
+            log.write(line)
+            if match := _TASK_STARTS.search(line):
+                started[match["ti"]] = (match["task"], time.monotonic())
+            elif (match := _TASK_ENDS.search(line)) and match["ti"] in started:
+                task, since = started.pop(match["ti"])
+                done += 1
+                progress(f"  {done:3d} {task:<60} {match['state']:<8} "
+                         f"{time.monotonic() - since:6.1f} s")
+                if match["state"] in ("failed", "upstream_failed"):
+                    failed.append(task)
+    if process.returncode != 0 and not failed:
+        failed.append(f"the run itself (exit {process.returncode})")
+    return failed
 
 
 def summary(landing: Path) -> str:
@@ -96,19 +147,50 @@ def summary(landing: Path) -> str:
 
 
 def run_demo(customers: int, seed: int) -> int:
+    """The whole pipeline on a generated sample: one line per step and per task on the
+    console, Airflow's and dbt's full output in a log folder whose path is printed."""
     started = time.monotonic()
-    print(warehouse.start().describe())
-    landing = prepare_sample(customers, seed)
-    print(f"sample: {customers} customers (seed {seed}) in {landing}")
-    migrate_warehouse(config.warehouse_url())
-    parse_project()
+    logs = config.paths().logs / f"demo-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    logs.mkdir(parents=True, exist_ok=True)
+    day = DEMO_END_DATE + timedelta(days=1)
+
+    def step(name: str, action: Callable[[], str | None]) -> None:
+        clock = time.monotonic()
+        print(f"{name} ...", flush=True)
+        detail = action()
+        print(f"{name}: done in {time.monotonic() - clock:.1f} s"
+              + (f" ({detail})" if detail else ""), flush=True)
+
+    print(f"full logs: {logs}")
+    step("warehouse", lambda: _describe_port(warehouse.start()))
+    step("sample", lambda: f"{customers} customers, seed {seed}, in "
+                           f"{prepare_sample(customers, seed)}")
+    step("migrate", lambda: ", ".join(migrate_warehouse(config.warehouse_url())))
+    step("dbt parse", lambda: parse_project() or None)
     try:
-        run_daily_dag(DEMO_END_DATE + timedelta(days=1))
+        step(f"daily DAG for {day}",
+             lambda: run_daily_dag(day, log_file=logs / "daily-dag.log",
+                                   progress=lambda line: print(line, flush=True)))
     except RuntimeError as err:
         print(f"demo failed: {err}", file=sys.stderr)
         return 1
-    run_dbt(["docs", "generate", "--static", "--quiet"])
+    with (logs / "dbt-docs.log").open("w", encoding="utf-8") as dbt_log:
+        step("dbt docs", lambda: _run_dbt_docs(dbt_log))
     print("\n== onetoone demo ==")
-    print(summary(landing))
-    print(f"\ndemo finished in {time.monotonic() - started:.0f} s")
+    print(summary(config.paths().landing))
+    print(f"\ndemo finished in {time.monotonic() - started:.0f} s; full logs in {logs}")
+    print(f"rerun this day (the same tables come out): "
+          f"onetoone airflow dags test {DAILY_DAG} {day.isoformat()}")
     return 0
+
+
+def _describe_port(status: warehouse.Status) -> str:
+    return f"pid {status.pid}, port {status.port}" + (
+        f", tcp {status.tcp_host}:{status.port}" if status.tcp_host else "")
+
+
+def _run_dbt_docs(log) -> str:
+    code = run_dbt(["docs", "generate", "--static"], stdout=log, stderr=subprocess.STDOUT)
+    if code != 0:
+        raise RuntimeError(f"dbt docs generate failed (exit {code}); see {log.name}")
+    return str(config.paths().dbt_target / "static_index.html")

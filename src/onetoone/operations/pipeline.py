@@ -22,12 +22,20 @@ from onetoone.stages.value.store import score_customers
 
 log = logging.getLogger(__name__)
 
-__all__ = ["check_quality", "identify", "ingest", "migrate_warehouse", "publish",
-           "train_identity_model", "value"]
+__all__ = ["check_quality", "identify", "ingest", "interval_run_id", "migrate_warehouse",
+           "publish", "train_identity_model", "value"]
+
+
+def interval_run_id(until: datetime) -> str:
+    """The id under which a run's rows are written: the data interval it covers, not the
+    clock. Rerunning a day (a retry, `airflow dags test`, `make demo` again) replaces that day's
+    review queue, quality results and value model run instead of adding another copy."""
+    return f"interval__{until.date().isoformat()}"
 
 
 def ingest(source: str, *, warehouse: str, until: datetime, erp: str | None = None,
            run_id: str | None = None, landing: Path | None = None) -> IngestSummary:
+    run_id = run_id or interval_run_id(until)
     with psycopg.connect(warehouse, autocommit=True) as conn:
         if source == "erp":
             with psycopg.connect(erp) as erp_conn:
@@ -56,14 +64,15 @@ def identify(warehouse: str, *, run_id: str | None = None, as_of: datetime) -> d
     """The identity step (stages/identity/step.py), written in one transaction: readers see the
     previous run's keys or this run's, never a mix."""
     with psycopg.connect(warehouse) as conn, conn.transaction():
-        return identity_step.identify(conn, run_id=run_id or f"manual__{as_of.isoformat()}",
+        return identity_step.identify(conn, run_id=run_id or interval_run_id(as_of),
                                       as_of=as_of)
 
 
-def check_quality(layer: str, warehouse: str, *, run_id: str, as_of: datetime,
+def check_quality(layer: str, warehouse: str, *, as_of: datetime, run_id: str | None = None,
                   ingested: list[dict] | None = None) -> dict:
     """Run a layer's Great Expectations suites; a critical failure raises (stopping the run
     before publish) with the failing checks, tables and sample rows in the message."""
+    run_id = run_id or interval_run_id(as_of)
     batch_ids = None
     if ingested is not None:
         batch_ids = sorted({b for summary in ingested for b in summary["batch_ids"]})
@@ -83,7 +92,7 @@ def check_quality(layer: str, warehouse: str, *, run_id: str, as_of: datetime,
             "data_docs": str(report.data_docs_index)}
 
 
-def value(warehouse: str, *, run_id: str, as_of: datetime) -> dict:
+def value(warehouse: str, *, as_of: datetime, run_id: str | None = None) -> dict:
     """Strategic value of every customer (BG/NBD + Gamma-Gamma), for the marts to read."""
     with psycopg.connect(warehouse) as conn, conn.transaction():
-        return score_customers(conn, run_id=run_id, as_of=as_of)
+        return score_customers(conn, run_id=run_id or interval_run_id(as_of), as_of=as_of)

@@ -70,15 +70,22 @@ def airflow_environment() -> dict[str, str]:
     return env
 
 
-def run_airflow(args: list[str], *, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the `airflow` CLI of this virtualenv in the project's Airflow environment."""
+def airflow_command(args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The argv and environment that run this virtualenv's `airflow` CLI for the project."""
     p = paths()
     p.airflow_home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **airflow_environment()}
     # The venv's bin first: Airflow starts helper processes by name.
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
-    return subprocess.run([str(Path(bin_dir) / "airflow"), *args], env=env, check=check)
+    return [str(Path(bin_dir) / "airflow"), *args], env
+
+
+def run_airflow(args: list[str], *, check: bool = True, **options) -> subprocess.CompletedProcess:
+    """Run the `airflow` CLI of this virtualenv in the project's Airflow environment
+    (``options`` go to ``subprocess.run``, e.g. where its output goes)."""
+    argv, env = airflow_command(args)
+    return subprocess.run(argv, env=env, check=check, **options)
 
 
 def ensure_airflow_db() -> None:

@@ -37,11 +37,12 @@ def dbt_environment() -> dict[str, str]:
     }
 
 
-def run_dbt(dbt_args: list[str]) -> int:
-    """Run this virtualenv's dbt in the project folder against the configured warehouse."""
+def run_dbt(dbt_args: list[str], **options) -> int:
+    """Run this virtualenv's dbt in the project folder against the configured warehouse
+    (``options`` go to ``subprocess.run``, e.g. where its output goes)."""
     dbt = Path(sys.executable).parent / "dbt"
     return subprocess.run([str(dbt), *dbt_args], cwd=config.DBT_PROJECT_DIR,
-                          env={**os.environ, **dbt_environment()}).returncode
+                          env={**os.environ, **dbt_environment()}, **options).returncode
 
 
 def parse_project() -> None:
