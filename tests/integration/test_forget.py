@@ -34,7 +34,9 @@ SEARCHED_SCHEMAS = ["raw", "identity", "intermediate", "marts_build", "marts", "
 
 # Zéfira (key KA): an ERP customer, a call center contact and a web account.
 ZEFIRA = {"email": "zefira.q@example.com", "phone_digits": "912345678",
-          "names": ["zéfira", "zefira", "quintanilha"]}
+          "names": ["zéfira", "zefira", "quintanilha"],
+          # every other personal field of hers: the tax id (digits), address, birth date
+          "other": ["12345678900", "rua das flores", "1980-05-01"]}
 # Bartolomeu (key KB): an ERP customer and a web account.
 BARTOLOMEU = {"email": "bart.v@example.com", "phone_digits": "933332222",
               "names": ["bartolomeu", "vasconcelos"]}
@@ -245,7 +247,7 @@ def leftovers(conn: psycopg.Connection, needles: list[str]) -> list[tuple[str, s
 
 
 def needles(person: dict) -> list[str]:
-    return [person["email"], person["phone_digits"], *person["names"]]
+    return [person["email"], person["phone_digits"], *person["names"], *person.get("other", [])]
 
 
 def test_forget_by_email_leaves_nothing_of_the_person_and_keeps_the_facts(db_url, manifest):
@@ -331,6 +333,16 @@ def test_reingesting_an_erased_record_erases_it_again(db_url, manifest):
             " '(21) 98888-7777', %s, 'billing', 60, 4, false, 'resolved', 'AG001', %s,"
             " 'callcenter/calls_2025-03-05.csv', 1)", (AT, ZEFIRA["email"].upper(), calls))
         assert scrub_erased(conn, calls) == 1
+        # a web file is reloaded: her account's registration comes back with her details
+        web = open_batch(conn, source="web", entity="events", source_ref="web rerun")
+        conn.execute(
+            "insert into raw.web_events (event_id, event_type, occurred_at, account_id,"
+            " session_id, payload, _batch_id, _source_file, _line_number)"
+            " values ('E1', 'registration', %s, 'W1', 's1', %s, %s, 'web/e.ndjson', 1)",
+            (AT, Jsonb(WEB_EVENTS[0][3]), web))
+        assert scrub_erased(conn, web) == 1
+        assert conn.execute("select payload from raw.web_events where _batch_id = %s",
+                            (web,)).fetchone() == ({"city": "São Paulo", "country": "BR"},)
         assert leftovers(conn, needles(ZEFIRA)) == []
         assert conn.execute("select first_name from raw.erp_customers where customer_id = 'C3'"
                             " and _batch_id = %s", (batch,)).fetchone() == ("Carla",)
