@@ -224,6 +224,7 @@ def test_value_command_writes_the_documented_columns(tmp_path: Path, capsys) -> 
     assert written["probability_alive"].between(0, 1).all()
     assert (written[["expected_purchases", "expected_value", "clv"]] >= 0).all().all()
     assert "Holdout check" in printed and "repeat purchases" in printed and "7+" in printed
+    assert "Model choice: backtest" in printed and "<- chosen" in printed
 
     # Without data after the calibration end there is nothing to check against.
     code = value_command([str(source), "--calibration-end", "2025-01-31", "--horizon-days", "30",
