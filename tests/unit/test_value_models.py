@@ -101,6 +101,17 @@ def test_one_time_buyers_can_be_gone_except_under_bg_nbd() -> None:
                   == 1)
 
 
+def test_bg_nbd_alone_leaves_one_time_buyers_unknown_not_safe() -> None:
+    rfm = pd.DataFrame({"frequency": [0.0, 3.0], "recency": [0.0, 200.0], "T": [300.0, 300.0],
+                        "monetary_value": [0.0, 40.0], "first_amount": [20.0, 30.0]})
+    bg = BetaGeometricNBD(0.4, 60.0, 1.1, 4.5)
+    alone = ValueModel(bg, GammaGamma(4.2, 4.0, 57.0)).predict(rfm, 90)["probability_alive"]
+    assert np.isnan(alone.iloc[0]) and 0 < alone.iloc[1] < 1
+    helped = ValueModel(bg, GammaGamma(4.2, 4.0, 57.0),
+                        alive=ModifiedBetaGeometricNBD(0.5, 60.0, 0.9, 2.0)).predict(rfm, 90)
+    assert 0 < helped["probability_alive"].iloc[0] < 1
+
+
 def test_clv_discounts_each_month_at_its_end_with_the_effective_monthly_rate() -> None:
     rfm = pd.DataFrame({"frequency": [0.0, 4.0], "recency": [0.0, 250.0], "T": [200.0, 260.0],
                         "monetary_value": [0.0, 55.0], "first_amount": [30.0, 60.0]})

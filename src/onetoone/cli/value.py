@@ -30,8 +30,10 @@ up to the calibration end (columns customer_id, order_date, amount; purchases on
 count as one occasion) and write one row per customer seen by then:
 customer_id, {", ".join(OUTPUT_COLUMNS)}.
 expected_purchases and expected_value cover the N days after the calibration end; clv is the
-revenue expected over the next {DEFAULT_CLV_MONTHS} months, discounted monthly. When the file
-has transactions after the calibration end, the holdout accuracy is printed."""
+revenue expected over the next {DEFAULT_CLV_MONTHS} months, discounted monthly.
+probability_alive is left empty when no model can tell (a one-time buyer when only BG/NBD
+could be fitted). When the file has transactions after the calibration end, the holdout
+accuracy is printed."""
 
 
 def run_value_cli(path: str | Path, calibration_end: date, horizon_days: int, output: str | Path,

@@ -426,15 +426,23 @@ class ValueModel:
         """Per customer (the index of `rfm`): `expected_purchases` (occasions in the next
         `horizon_days`), `expected_value` (those times the expected spend per occasion),
         `probability_alive` and `clv` (see `discounted_clv`)."""
-        args = (rfm["frequency"], rfm["recency"], rfm["T"])
         purchases = self.expected_purchases(rfm, horizon_days)
         spend = self.spend.expected_spend(rfm["frequency"], rfm["monetary_value"])
         return pd.DataFrame({
             "expected_purchases": purchases,
             "expected_value": purchases * spend,
-            "probability_alive": (self.alive or self.purchases).probability_alive(*args),
+            "probability_alive": self.probability_alive(rfm),
             "clv": self.discounted_clv(rfm, clv_months, annual_discount_rate),
         }, index=rfm.index)
+
+    def probability_alive(self, rfm: pd.DataFrame) -> Array:
+        """P(alive) from `alive`, else from the purchase model; NaN (unknown) for one-time
+        buyers when only BG/NBD is there, whose 1 would read as "no churn risk"."""
+        args = (rfm["frequency"], rfm["recency"], rfm["T"])
+        alive = (self.alive or self.purchases).probability_alive(*args)
+        if self.alive is None and isinstance(self.purchases, BetaGeometricNBD):
+            alive = np.where(rfm["frequency"].to_numpy() > 0, alive, np.nan)
+        return alive
 
     def _factor(self, rfm: pd.DataFrame) -> Array | float:
         return self.correction.factor(rfm, self.purchases) if self.correction else 1.0

@@ -18,6 +18,7 @@ from onetoone.stages.value.model import (
     DEFAULT_PENALIZER,
     BetaGeometricNBD,
     GammaGamma,
+    ModelFitError,
     ValueModel,
 )
 from onetoone.stages.value.report import HoldoutReport, holdout_report
@@ -75,7 +76,12 @@ def fit_chosen(rfm: pd.DataFrame, backtest: Backtest | None,
     what it learned on the split and applies it to the refitted purchase model."""
     args = (rfm["frequency"], rfm["recency"], rfm["T"], penalizer)
     purchase_class = backtest.purchase_model if backtest else BetaGeometricNBD
-    alive = backtest.alive_model.fit(*args) if backtest and backtest.alive_model else None
+    alive = None
+    if backtest and backtest.alive_model:
+        try:
+            alive = backtest.alive_model.fit(*args)
+        except ModelFitError:  # then one-time buyers' P(alive) is unknown (NaN)
+            alive = None
     return ValueModel(purchase_class.fit(*args),
                       GammaGamma.fit(rfm["frequency"], rfm["monetary_value"], penalizer),
                       correction=backtest.correction if backtest else None, alive=alive)
