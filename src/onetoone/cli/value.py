@@ -24,12 +24,16 @@ from onetoone.stages.value.scoring import OUTPUT_COLUMNS, score_transactions
 EXIT_BAD_INPUT = 2
 
 DESCRIPTION = f"""\
-Fit BG/NBD purchases and Gamma-Gamma spend on the transactions up to the calibration end
-(columns customer_id, order_date, amount; purchases on the same day count as one occasion)
-and write one row per customer seen by then: customer_id, {", ".join(OUTPUT_COLUMNS)}.
+Choose a purchase model (BG/NBD, MBG/NBD or Pareto/NBD, optionally with a boosted correction)
+by a backtest inside the calibration window, fit it with Gamma-Gamma spend on the transactions
+up to the calibration end (columns customer_id, order_date, amount; purchases on the same day
+count as one occasion) and write one row per customer seen by then:
+customer_id, {", ".join(OUTPUT_COLUMNS)}.
 expected_purchases and expected_value cover the N days after the calibration end; clv is the
-revenue expected over the next {DEFAULT_CLV_MONTHS} months, discounted monthly. When the file
-has transactions after the calibration end, the holdout accuracy is printed."""
+revenue expected over the next {DEFAULT_CLV_MONTHS} months, discounted monthly.
+probability_alive is left empty when no model can tell (a one-time buyer when only BG/NBD
+could be fitted). When the file has transactions after the calibration end, the holdout
+accuracy is printed."""
 
 
 def run_value_cli(path: str | Path, calibration_end: date, horizon_days: int, output: str | Path,
@@ -44,9 +48,11 @@ def run_value_cli(path: str | Path, calibration_end: date, horizon_days: int, ou
     table = run.predictions.round({"expected_purchases": 6, "expected_value": 2,
                                    "probability_alive": 6, "clv": 2})
     table.to_csv(output, index_label="customer_id")
-    lines = [f"read {len(transactions):,} transactions; fitted on the {len(table):,} customers "
-             f"seen up to {calibration_end} in {run.fit_seconds:.2f} s", run.model.describe(),
-             f"wrote {len(table):,} customers to {output}", ""]
+    lines = [f"read {len(transactions):,} transactions; chose and fitted on the {len(table):,} "
+             f"customers seen up to {calibration_end} in {run.fit_seconds:.2f} s"]
+    lines += [run.backtest.text() if run.backtest else
+              "calibration window too short for a backtest: BG/NBD"]
+    lines += [run.model.describe(), f"wrote {len(table):,} customers to {output}", ""]
     lines.append(run.report.text() if run.report else
                  "no transactions after the calibration end: no holdout check")
     return "\n".join(lines)
@@ -78,7 +84,7 @@ def _annual_rate(text: str) -> float:
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the `value` sub-command; its `func` returns the exit code."""
     parser = subparsers.add_parser(
-        "value", help="fit the strategic-value model (BG/NBD + Gamma-Gamma) on transactions",
+        "value", help="choose and fit the strategic-value model on transactions",
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("transactions", type=Path, metavar="TRANSACTIONS",
                         help="CSV with customer_id, order_date, amount (other columns ignored)")

@@ -1,5 +1,5 @@
-"""Strategic value: the BG/NBD purchase model, the Gamma-Gamma spend model and a discounted
-customer lifetime value, fitted by maximum likelihood with scipy.
+"""Strategic value: the purchase models (BG/NBD, MBG/NBD, Pareto/NBD), the Gamma-Gamma spend
+model and a discounted customer lifetime value, fitted by maximum likelihood with scipy.
 
 Sources of the equations (the docstrings below cite them by number):
 
@@ -9,6 +9,13 @@ Sources of the equations (the docstrings below cite them by number):
   for Customer Base Analysis", Journal of Marketing Research 42(4), 415-430.
 - [FH13] P. S. Fader, B. G. S. Hardie (2013), "The Gamma-Gamma Model of Monetary Value",
   http://brucehardie.com/notes/025/ (the same model written out step by step).
+- [SMC87] D. C. Schmittlein, D. G. Morrison, R. Colombo (1987), "Counting Your Customers: Who
+  Are They and What Will They Do Next?", Management Science 33(1), 1-24 (Pareto/NBD).
+- [FH05] P. S. Fader, B. G. S. Hardie (2005), "A Note on Deriving the Pareto/NBD Model and
+  Related Expressions", http://brucehardie.com/notes/009/ (its likelihood, P(alive), E[Y(t)]).
+- [BDF07] E. P. Batislam, M. Denizel, A. Filiztekin (2007), "Empirical validation and comparison
+  of models for customer base analysis", International Journal of Research in Marketing 24(3),
+  201-209 (MBG/NBD: BG/NBD that also lets a customer drop out right after the first purchase).
 
 The purchase model is unit-free: times come in whatever unit the caller uses (the value CLI
 uses days; the CDNOW results in the papers are in weeks) and `alpha` is in that unit.
@@ -17,7 +24,8 @@ uses days; the CDNOW results in the papers are in weeks) and `alpha` is in that 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -39,6 +47,13 @@ class ModelFitError(RuntimeError):
 
 def _as_arrays(*values: ArrayLike) -> list[Array]:
     return [np.asarray(v, dtype=float) for v in values]
+
+
+def _distinct_customers(x: Array, t_x: Array, T: Array) -> tuple[Array, Array]:
+    """Whole-day data repeat the same (x, t_x, T) a lot: the likelihood is evaluated once per
+    distinct triple, weighted by its share of the customers."""
+    distinct, weight = np.unique(np.column_stack([x, t_x, T]), axis=0, return_counts=True)
+    return distinct, weight / x.size
 
 
 def _maximise(objective: Callable[[Array], float], start: Array, what: str) -> Array:
@@ -63,6 +78,8 @@ class BetaGeometricNBD:
     a: float
     b: float
 
+    name = "BG/NBD"
+
     @classmethod
     def fit(cls, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
             penalizer: float = DEFAULT_PENALIZER) -> BetaGeometricNBD:
@@ -76,9 +93,7 @@ class BetaGeometricNBD:
         x, t_x, T = _as_arrays(frequency, recency, T)
         if x.size == 0:
             raise ModelFitError("BG/NBD: no customers to fit")
-        # Whole-day data repeat the same (x, t_x, T) a lot: fit each distinct one once, weighted.
-        distinct, weight = np.unique(np.column_stack([x, t_x, T]), axis=0, return_counts=True)
-        weight = weight / x.size
+        distinct, weight = _distinct_customers(x, t_x, T)
 
         def objective(log_params: Array) -> float:
             r, alpha, a, b = np.exp(log_params)
@@ -140,6 +155,170 @@ class BetaGeometricNBD:
 
 
 @dataclass(frozen=True)
+class ModifiedBetaGeometricNBD:
+    """MBG/NBD [BDF07]: BG/NBD in which a customer may also drop out right after the first
+    purchase, so one-time buyers can be gone: P(alive) falls with the time since the first
+    purchase even for them (BG/NBD keeps them alive for ever). Same parameters and inputs."""
+
+    r: float
+    alpha: float
+    a: float
+    b: float
+
+    name = "MBG/NBD"
+
+    @classmethod
+    def fit(cls, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
+            penalizer: float = DEFAULT_PENALIZER) -> ModifiedBetaGeometricNBD:
+        """Maximum likelihood penalised as in `BetaGeometricNBD.fit`."""
+        x, t_x, T = _as_arrays(frequency, recency, T)
+        if x.size == 0:
+            raise ModelFitError("MBG/NBD: no customers to fit")
+        distinct, weight = _distinct_customers(x, t_x, T)
+
+        def objective(log_params: Array) -> float:
+            r, alpha, a, b = np.exp(log_params)
+            mean_ll = weight @ cls(r, alpha, a, b).log_likelihood(*distinct.T)
+            penalty = float(log_params[0] ** 2 + log_params[2] ** 2 + log_params[3] ** 2)
+            return -mean_ll + penalizer * penalty / x.size
+
+        start = np.log([1.0, max(float(T.mean()), 1e-3), 1.0, 1.0])
+        return cls(*map(float, np.exp(_maximise(objective, start, "MBG/NBD"))))
+
+    def log_likelihood(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> Array:
+        """Per-customer log-likelihood [BDF07]:
+        L = B(a, b+x+1)/B(a, b) G(r+x) alpha^r / (G(r) (alpha+T)^(r+x))
+            + B(a+1, b+x)/B(a, b) G(r+x) alpha^r / (G(r) (alpha+t_x)^(r+x)),
+        the dropout term present for every x (with B(a+1, b+x) = B(a, b+x+1) a/(b+x))."""
+        x, t_x, T = _as_arrays(frequency, recency, T)
+        r, alpha, a, b = self.r, self.alpha, self.a, self.b
+        common = (gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+                  + betaln(a, b + x + 1) - betaln(a, b))
+        still_alive = -(r + x) * np.log(alpha + T)
+        dropped = np.log(a) - np.log(b + x) - (r + x) * np.log(alpha + t_x)
+        return common + np.logaddexp(still_alive, dropped)
+
+    def probability_alive(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+                          ) -> Array:
+        """P(alive | x, t_x, T) = 1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x)) [BDF07]."""
+        x, t_x, T = _as_arrays(frequency, recency, T)
+        return 1.0 / (1.0 + self._dropout_odds(x, t_x, T))
+
+    def expected_purchases(self, t: float, frequency: ArrayLike, recency: ArrayLike,
+                           T: ArrayLike) -> Array:
+        """E[Y(t) | x, t_x, T] [BDF07]: (a+b+x)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x)
+        2F1(r+x, b+x+1; a+b+x; z)] P(alive), z = t/(alpha+T+t); Euler's transformation turns
+        the bracketed product into (1-z)^(a-1) 2F1(a+b-r, a-1; a+b+x; z), as for BG/NBD."""
+        x, t_x, T = _as_arrays(frequency, recency, T)
+        r, alpha, b = self.r, self.alpha, self.b
+        a = self.a if self.a != 1 else 1 + 1e-9  # the formula's 0/0 at a = 1, by continuity
+        if t <= 0:
+            return np.zeros(np.broadcast(x, t_x, T).shape)
+        z = t / (alpha + T + t)
+        c = a + b + x
+        tail = (1 - z) ** (a - 1) * hyp2f1(a + b - r, a - 1, c, z)
+        return c / (a - 1) * (1 - tail) / (1.0 + self._dropout_odds(x, t_x, T))
+
+    def _dropout_odds(self, x: Array, t_x: Array, T: Array) -> Array:
+        r, alpha, a, b = self.r, self.alpha, self.a, self.b
+        with np.errstate(over="ignore"):
+            return np.exp(np.log(a) - np.log(b + x)
+                          + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x)))
+
+
+@dataclass(frozen=True)
+class ParetoNBD:
+    """Pareto/NBD [SMC87]: while alive a customer buys as a Poisson process with rate
+    lambda ~ Gamma(r, alpha) and drops out after an exponential lifetime with rate
+    mu ~ Gamma(s, beta), at any time rather than only after a purchase. Same inputs as
+    BG/NBD; alpha and beta are in the caller's time unit."""
+
+    r: float
+    alpha: float
+    s: float
+    beta: float
+
+    name = "Pareto/NBD"
+
+    @classmethod
+    def fit(cls, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
+            penalizer: float = DEFAULT_PENALIZER) -> ParetoNBD:
+        """Maximum likelihood over log(r, alpha, s, beta), with the L2 penalty of
+        `BetaGeometricNBD.fit` on the logs of the unit-free r and s."""
+        x, t_x, T = _as_arrays(frequency, recency, T)
+        if x.size == 0:
+            raise ModelFitError("Pareto/NBD: no customers to fit")
+        distinct, weight = _distinct_customers(x, t_x, T)
+
+        def objective(log_params: Array) -> float:
+            r, alpha, s, beta = np.exp(log_params)
+            mean_ll = weight @ cls(r, alpha, s, beta).log_likelihood(*distinct.T)
+            penalty = float(log_params[0] ** 2 + log_params[2] ** 2)
+            return -mean_ll + penalizer * penalty / x.size
+
+        scale = max(float(T.mean()), 1e-3)
+        start = np.log([1.0, scale, 1.0, scale])
+        return cls(*map(float, np.exp(_maximise(objective, start, "Pareto/NBD"))))
+
+    def log_likelihood(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> Array:
+        """Per-customer log-likelihood, [FH05] eq. 22:
+        L = G(r+x) alpha^r beta^s / G(r) [1 / ((alpha+T)^(r+x) (beta+T)^s) + s/(r+s+x) A0]."""
+        x, t_x, T = _as_arrays(frequency, recency, T)
+        r, alpha, s, beta = self.r, self.alpha, self.s, self.beta
+        common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+        dropped = np.log(s) - np.log(r + s + x) + self._log_a0(x, t_x, T)
+        return common + np.logaddexp(alive, dropped)
+
+    def probability_alive(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+                          ) -> Array:
+        """P(alive | x, t_x, T) = 1 / (1 + s/(r+s+x) (alpha+T)^(r+x) (beta+T)^s A0)
+        ([FH05] eq. 18); below 1 for one-time buyers too, falling with T."""
+        x, t_x, T = _as_arrays(frequency, recency, T)
+        r, alpha, s, beta = self.r, self.alpha, self.s, self.beta
+        log_odds = (np.log(s) - np.log(r + s + x) + (r + x) * np.log(alpha + T)
+                    + s * np.log(beta + T) + self._log_a0(x, t_x, T))
+        with np.errstate(over="ignore"):
+            return 1.0 / (1.0 + np.exp(log_odds))
+
+    def expected_purchases(self, t: float, frequency: ArrayLike, recency: ArrayLike,
+                           T: ArrayLike) -> Array:
+        """E[Y(t) | x, t_x, T] = (r+x)(beta+T) / ((alpha+T)(s-1))
+        [1 - ((beta+T)/(beta+T+t))^(s-1)] P(alive) ([FH05] eq. 20), with its limit
+        (r+x)/(alpha+T) (beta+T) log((beta+T+t)/(beta+T)) at s = 1."""
+        x, t_x, T = _as_arrays(frequency, recency, T)
+        if t <= 0:
+            return np.zeros(np.broadcast(x, t_x, T).shape)
+        r, alpha, s, beta = self.r, self.alpha, self.s, self.beta
+        log_ratio = np.log(beta + T + t) - np.log(beta + T)  # > 0
+        horizon = (log_ratio if abs(s - 1) < 1e-8
+                   else -np.expm1(-(s - 1) * log_ratio) / (s - 1))
+        rate = (r + x) / (alpha + T) * (beta + T)
+        return rate * horizon * self.probability_alive(x, t_x, T)
+
+    def _log_a0(self, x: Array, t_x: Array, T: Array) -> Array:
+        """log A0 of [FH05] eq. 19, A0 = F(t_x) - F(T) with F(y) the Gauss hypergeometric term
+        2F1(r+s+x, s+1 | r+x; r+s+x+1; z(y)) / (max(alpha, beta)+y)^(r+s+x). Euler's
+        transformation turns 2F1 into (1-z)^(c-a-b) 2F1(1, .; r+s+x+1; z), whose series is
+        bounded by 1/(1-z), so frequent buyers neither overflow nor lose their precision."""
+        r, alpha, s, beta = self.r, self.alpha, self.s, self.beta
+
+        def log_f(y: Array) -> Array:
+            c = r + s + x + 1
+            if alpha >= beta:
+                z = (alpha - beta) / (alpha + y)
+                return (-s * np.log(beta + y) - (r + x) * np.log(alpha + y)
+                        + np.log(hyp2f1(1, r + x, c, z)))
+            z = (beta - alpha) / (beta + y)
+            return ((1 - r - x) * np.log(alpha + y) - (1 + s) * np.log(beta + y)
+                    + np.log(hyp2f1(1, s + 1, c, z)))
+
+        high, low = log_f(t_x), log_f(T)  # F falls with y, so F(t_x) >= F(T)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return high + np.log1p(-np.exp(np.minimum(low - high, 0.0)))
+
+
+@dataclass(frozen=True)
 class GammaGamma:
     """Gamma-Gamma spend [FHL05b, FH13]: a customer's occasion values are Gamma(p, nu) with
     nu ~ Gamma(q, v) across customers, independent of the purchase process; observed per
@@ -189,18 +368,57 @@ class GammaGamma:
         return self.p * (self.v + x * m) / (self.p * x + self.q - 1)
 
 
+class PurchaseModel(Protocol):
+    """What the value model needs from a fitted purchase model (times in days)."""
+
+    name: str
+
+    def probability_alive(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+                          ) -> Array: ...
+
+    def expected_purchases(self, t: float, frequency: ArrayLike, recency: ArrayLike,
+                           T: ArrayLike) -> Array: ...
+
+
+class PurchaseCorrection(Protocol):
+    """A per-customer factor on a purchase model's expected purchases (see `hybrid`)."""
+
+    name: str
+
+    def factor(self, rfm: pd.DataFrame, purchases: PurchaseModel) -> Array: ...
+
+
+# The purchase models the backtest chooses from, simplest first.
+PURCHASE_MODELS = (BetaGeometricNBD, ModifiedBetaGeometricNBD, ParetoNBD)
+
+
 @dataclass(frozen=True)
 class ValueModel:
-    """BG/NBD and Gamma-Gamma fitted together on an RFM summary in days
-    (see `onetoone.stages.value.rfm.rfm_summary`)."""
+    """A purchase model and Gamma-Gamma fitted together on an RFM summary in days (see
+    `onetoone.stages.value.rfm.rfm_summary`), optionally with a correction of the expected
+    purchases, and the model that gives `probability_alive` when the purchase model cannot
+    tell whether a one-time buyer is gone (BG/NBD keeps every one of them alive)."""
 
-    purchases: BetaGeometricNBD
+    purchases: PurchaseModel
     spend: GammaGamma
+    correction: PurchaseCorrection | None = None
+    alive: PurchaseModel | None = None  # None: the purchase model's own P(alive)
+
+    @property
+    def name(self) -> str:
+        return self.purchases.name + (f" + {self.correction.name}" if self.correction else "")
 
     @classmethod
-    def fit(cls, rfm: pd.DataFrame, penalizer: float = DEFAULT_PENALIZER) -> ValueModel:
-        return cls(BetaGeometricNBD.fit(rfm["frequency"], rfm["recency"], rfm["T"], penalizer),
+    def fit(cls, rfm: pd.DataFrame, penalizer: float = DEFAULT_PENALIZER,
+            purchase_model: type = BetaGeometricNBD) -> ValueModel:
+        return cls(purchase_model.fit(rfm["frequency"], rfm["recency"], rfm["T"], penalizer),
                    GammaGamma.fit(rfm["frequency"], rfm["monetary_value"], penalizer))
+
+    def expected_purchases(self, rfm: pd.DataFrame, horizon_days: float) -> Array:
+        """Occasions expected in the next `horizon_days`, corrected when there is a correction."""
+        base = self.purchases.expected_purchases(horizon_days, rfm["frequency"], rfm["recency"],
+                                                 rfm["T"])
+        return base * self._factor(rfm)
 
     def predict(self, rfm: pd.DataFrame, horizon_days: float,
                 clv_months: int = DEFAULT_CLV_MONTHS,
@@ -208,22 +426,34 @@ class ValueModel:
         """Per customer (the index of `rfm`): `expected_purchases` (occasions in the next
         `horizon_days`), `expected_value` (those times the expected spend per occasion),
         `probability_alive` and `clv` (see `discounted_clv`)."""
-        args = (rfm["frequency"], rfm["recency"], rfm["T"])
-        purchases = self.purchases.expected_purchases(horizon_days, *args)
+        purchases = self.expected_purchases(rfm, horizon_days)
         spend = self.spend.expected_spend(rfm["frequency"], rfm["monetary_value"])
         return pd.DataFrame({
             "expected_purchases": purchases,
             "expected_value": purchases * spend,
-            "probability_alive": self.purchases.probability_alive(*args),
+            "probability_alive": self.probability_alive(rfm),
             "clv": self.discounted_clv(rfm, clv_months, annual_discount_rate),
         }, index=rfm.index)
+
+    def probability_alive(self, rfm: pd.DataFrame) -> Array:
+        """P(alive) from `alive`, else from the purchase model; NaN (unknown) for one-time
+        buyers when only BG/NBD is there, whose 1 would read as "no churn risk"."""
+        args = (rfm["frequency"], rfm["recency"], rfm["T"])
+        alive = (self.alive or self.purchases).probability_alive(*args)
+        if self.alive is None and isinstance(self.purchases, BetaGeometricNBD):
+            alive = np.where(rfm["frequency"].to_numpy() > 0, alive, np.nan)
+        return alive
+
+    def _factor(self, rfm: pd.DataFrame) -> Array | float:
+        return self.correction.factor(rfm, self.purchases) if self.correction else 1.0
 
     def discounted_clv(self, rfm: pd.DataFrame, months: int = DEFAULT_CLV_MONTHS,
                        annual_discount_rate: float = DEFAULT_ANNUAL_DISCOUNT_RATE) -> Array:
         """Present value of expected revenue over the next `months` months (36 by default):
         sum over m = 1..months of (E[Y(m)] - E[Y(m-1)]) * E[M] / (1 + d)^m, months of 365.25/12
         days, each month's revenue discounted at its end with the monthly rate
-        d = (1 + annual rate)^(1/12) - 1 (10 % a year by default). This is the discrete DCF
+        d = (1 + annual rate)^(1/12) - 1 (10 % a year by default), so twelve months compound
+        to the annual rate. This is the discrete DCF
         sum of [FHL05b] section "CLV" (also the lifetimes library's `customer_lifetime_value`);
         it is revenue, not margin: multiply by a margin for profit."""
         args = (rfm["frequency"], rfm["recency"], rfm["T"])
@@ -232,13 +462,22 @@ class ValueModel:
         cumulative = np.stack([self.purchases.expected_purchases(m * DAYS_PER_MONTH, *args)
                                for m in range(months + 1)])
         discount = (1 + monthly_rate) ** -np.arange(1, months + 1)
-        return (np.diff(cumulative, axis=0) * discount[:, None]).sum(axis=0) * spend
+        # A correction scales the whole curve: it is learned as a level, not a shape.
+        monthly = np.diff(cumulative, axis=0) * discount[:, None]
+        return monthly.sum(axis=0) * spend * self._factor(rfm)
 
     def describe(self) -> str:
         """The fitted parameters, with the implied population means, as text."""
-        bg, gg = self.purchases, self.spend
-        return (f"BG/NBD (days): r={bg.r:.4g} alpha={bg.alpha:.4g} a={bg.a:.4g} b={bg.b:.4g}  "
-                f"(mean purchase rate {bg.r / bg.alpha * 365.25:.3g}/year while alive, "
-                f"mean dropout {bg.a / (bg.a + bg.b):.3g} per purchase)\n"
-                f"Gamma-Gamma: p={gg.p:.4g} q={gg.q:.4g} v={gg.v:.4g}  "
-                f"(mean spend per occasion {gg.p * gg.v / (gg.q - 1):,.2f})")
+        gg = self.spend
+        lines = [f"purchases: {self.name}: {_describe_purchases(self.purchases)}"]
+        if self.alive is not None:
+            lines.append(f"probability_alive: {_describe_purchases(self.alive)} "
+                         f"({self.purchases.name} keeps every one-time buyer alive)")
+        lines.append(f"Gamma-Gamma: p={gg.p:.4g} q={gg.q:.4g} v={gg.v:.4g}  "
+                     f"(mean spend per occasion {gg.p * gg.v / (gg.q - 1):,.2f})")
+        return "\n".join(lines)
+
+
+def _describe_purchases(model: PurchaseModel) -> str:
+    params = " ".join(f"{key}={value:.4g}" for key, value in asdict(model).items())
+    return f"{model.name} (days) {params}"

@@ -24,7 +24,9 @@ def rfm_summary(transactions: pd.DataFrame, calibration_end: pd.Timestamp) -> pd
     - `recency`: days from the first to the last occasion (0 without repeats);
     - `T`: days from the first occasion to the calibration end;
     - `monetary_value`: mean value of the repeat occasions (0 without repeats: the first
-      purchase is left out, as in Fader, Hardie & Lee 2005, because it often differs).
+      purchase is left out, as in Fader, Hardie & Lee 2005, because it often differs);
+    - `first_amount`: the value of the first occasion (the classic models ignore it; the
+      boosted correction uses it).
     """
     end = pd.Timestamp(calibration_end).normalize()
     occasions = purchase_occasions(transactions)
@@ -38,6 +40,7 @@ def rfm_summary(transactions: pd.DataFrame, calibration_end: pd.Timestamp) -> pd
         "T": (end - grouped["order_date"].min()).dt.days,
     }).astype(float)
     summary["monetary_value"] = repeats.mean().reindex(summary.index, fill_value=0.0)
+    summary["first_amount"] = grouped["amount"].first()  # occasions are sorted by date
     summary.index.name = "customer_id"
     return summary
 

@@ -1,5 +1,8 @@
 """Fit the value model on the transactions up to a calibration end, score every customer seen
-by then and, when the data go on past it, check the predictions against what happened."""
+by then and, when the data go on past it, check the predictions against what happened.
+
+The purchase model is the one that wins the backtest inside the calibration window (see
+`selection`); it is then refitted on the whole window."""
 
 from __future__ import annotations
 
@@ -9,9 +12,18 @@ from dataclasses import dataclass
 import pandas as pd
 
 from onetoone.stages.value.io import ValueInputError
-from onetoone.stages.value.model import DEFAULT_ANNUAL_DISCOUNT_RATE, DEFAULT_CLV_MONTHS, ValueModel
+from onetoone.stages.value.model import (
+    DEFAULT_ANNUAL_DISCOUNT_RATE,
+    DEFAULT_CLV_MONTHS,
+    DEFAULT_PENALIZER,
+    BetaGeometricNBD,
+    GammaGamma,
+    ModelFitError,
+    ValueModel,
+)
 from onetoone.stages.value.report import HoldoutReport, holdout_report
 from onetoone.stages.value.rfm import holdout_actuals, rfm_summary
+from onetoone.stages.value.selection import Backtest, choose_model
 
 OUTPUT_COLUMNS = ("expected_purchases", "expected_value", "probability_alive", "clv")
 
@@ -21,7 +33,8 @@ class ValueRun:
     model: ValueModel
     predictions: pd.DataFrame  # indexed by customer_id, OUTPUT_COLUMNS
     report: HoldoutReport | None  # None when nothing happened after the calibration end
-    fit_seconds: float
+    fit_seconds: float  # the backtest and the final fit
+    backtest: Backtest | None  # None when the window is too short to split: BG/NBD is used
 
 
 def score_transactions(transactions: pd.DataFrame, calibration_end: pd.Timestamp,
@@ -40,7 +53,9 @@ def score_transactions(transactions: pd.DataFrame, calibration_end: pd.Timestamp
         raise ValueInputError(f"no transactions on or before the calibration end {end.date()}")
 
     started = time.perf_counter()
-    model = ValueModel.fit(rfm)
+    seen = transactions[transactions["order_date"] <= end]
+    backtest = choose_model(seen, end, horizon_days)
+    model = fit_chosen(rfm, backtest)
     fit_seconds = time.perf_counter() - started
     predictions = model.predict(rfm, horizon_days, clv_months, annual_discount_rate)
 
@@ -52,4 +67,21 @@ def score_transactions(transactions: pd.DataFrame, calibration_end: pd.Timestamp
                      else model.predict(rfm, holdout_days, clv_months, annual_discount_rate))
         actuals = holdout_actuals(transactions, end, holdout_days)
         report = holdout_report(rfm, predicted, actuals, end, holdout_days, horizon_days)
-    return ValueRun(model, predictions[list(OUTPUT_COLUMNS)], report, fit_seconds)
+    return ValueRun(model, predictions[list(OUTPUT_COLUMNS)], report, fit_seconds, backtest)
+
+
+def fit_chosen(rfm: pd.DataFrame, backtest: Backtest | None,
+               penalizer: float = DEFAULT_PENALIZER) -> ValueModel:
+    """The backtest's winner refitted on the whole calibration window; the correction keeps
+    what it learned on the split and applies it to the refitted purchase model."""
+    args = (rfm["frequency"], rfm["recency"], rfm["T"], penalizer)
+    purchase_class = backtest.purchase_model if backtest else BetaGeometricNBD
+    alive = None
+    if backtest and backtest.alive_model:
+        try:
+            alive = backtest.alive_model.fit(*args)
+        except ModelFitError:  # then one-time buyers' P(alive) is unknown (NaN)
+            alive = None
+    return ValueModel(purchase_class.fit(*args),
+                      GammaGamma.fit(rfm["frequency"], rfm["monetary_value"], penalizer),
+                      correction=backtest.correction if backtest else None, alive=alive)

@@ -1,10 +1,12 @@
-"""The value step of the pipeline: fit the strategic value model on the keyed transactions that
-dbt builds, check it on a holdout, and write every customer's strategic value for dbt to read."""
+"""The value step of the pipeline: choose and fit the strategic value model on the keyed
+transactions that dbt builds, check it on a holdout, and write every customer's strategic value
+for dbt to read, with the model that won the backtest and its figures in `value.model_runs`."""
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
@@ -47,7 +49,7 @@ def score_customers(conn: psycopg.Connection, *, run_id: str, as_of: datetime) -
     holdout = _holdout_check(transactions, calibration_end)
     scored = score_transactions(transactions, calibration_end, SCORING_HORIZON_DAYS)
     predictions = scored.predictions.reset_index()
-    model = scored.model
+    model, backtest = scored.model, scored.backtest
     conn.execute("delete from value.customer_strategic_values")
     with conn.cursor().copy(
         "copy value.customer_strategic_values (customer_key, as_of_date,"
@@ -55,24 +57,45 @@ def score_customers(conn: psycopg.Connection, *, run_id: str, as_of: datetime) -
         " scored_at) from stdin"
     ) as copy:
         for row in predictions.itertuples(index=False):
+            alive = float(row.probability_alive)
             copy.write_row((row.customer_id, as_of.date(), float(row.expected_purchases),
-                            float(row.expected_value), float(row.probability_alive),
+                            float(row.expected_value), None if math.isnan(alive) else alive,
                             float(row.clv), run_id, as_of))
+    winner = (next(s for s in backtest.scores if s.name == backtest.winner) if backtest
+              else None)
+    purchase_params = asdict(model.purchases) | (
+        {"correction": model.correction.describe()} if model.correction else {})
+    report = holdout.report if holdout else None
     conn.execute("delete from value.model_runs where model_run_id = %s", (run_id,))
     conn.execute(
-        "insert into value.model_runs values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (run_id, as_of, len(predictions), json.dumps(asdict(model.purchases)),
+        "insert into value.model_runs (model_run_id, as_of, customers, purchase_params,"
+        " spend_params, annual_discount_rate, holdout_calibration_end, holdout_days,"
+        " holdout_purchases_ratio, holdout_revenue_ratio, holdout_report, purchase_model,"
+        " alive_model, backtest_calibration_end, backtest_days, backtest_rmse,"
+        " backtest_aggregate_error, backtest)"
+        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (run_id, as_of, len(predictions), json.dumps(purchase_params),
          json.dumps(asdict(model.spend)), DEFAULT_ANNUAL_DISCOUNT_RATE,
-         holdout.report.calibration_end.date() if holdout else None,
-         holdout.report.holdout_days if holdout else None,
-         holdout.report.purchases_ratio if holdout else None,
-         holdout.report.revenue_ratio if holdout else None,
-         holdout.report.text() if holdout else None))
-    result = {"customers": len(predictions), "fit_seconds": round(scored.fit_seconds, 3)}
+         report.calibration_end.date() if report else None,
+         report.holdout_days if report else None,
+         _finite(report.purchases_ratio) if report else None,
+         _finite(report.revenue_ratio) if report else None,
+         report.text() if report else None,
+         model.name, (model.alive or model.purchases).name,
+         backtest.calibration_end.date() if backtest else None,
+         backtest.holdout_days if backtest else None,
+         _finite(winner.rmse) if winner else None,
+         _finite(winner.aggregate_error) if winner else None,
+         json.dumps(backtest.figures(), allow_nan=False, default=_finite) if backtest
+         else None))
+    result = {"customers": len(predictions), "fit_seconds": round(scored.fit_seconds, 3),
+              "purchase_model": model.name}
     if holdout:
         result |= {"holdout_purchases_ratio": round(holdout.report.purchases_ratio, 3),
                    "holdout_revenue_ratio": round(holdout.report.revenue_ratio, 3)}
         log.info("value model holdout check:\n%s", holdout.report.text())
+    if backtest:
+        log.info("value model choice:\n%s", backtest.text())
     log.info("value step: %s", result)
     return result
 
@@ -85,3 +108,7 @@ def _holdout_check(transactions: pd.DataFrame, calibration_end: pd.Timestamp):
         return None
     seen = transactions[transactions["order_date"] <= calibration_end]
     return score_transactions(seen, calibration_end - timedelta(days=holdout_days), holdout_days)
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
