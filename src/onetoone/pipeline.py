@@ -62,6 +62,7 @@ def identify(warehouse: str, *, run_id: str | None = None, as_of: datetime) -> d
     from onetoone.identity.review import REVIEW_LOWER, review_queue
     from onetoone.identity.standardise import (
         INPUT_FINGERPRINT,
+        display_values,
         standardise_reusing,
         standardise_version,
     )
@@ -77,8 +78,9 @@ def identify(warehouse: str, *, run_id: str | None = None, as_of: datetime) -> d
         previous = identity_store.read_scoring_state(model["model_version"], as_of)
         # a full rebuild standardises every record again too
         version = standardise_version()
+        source_records = identity_store.read_records(conn)
         standardised = standardise_reusing(
-            identity_store.read_records(conn),
+            source_records,
             None if previous is None else identity_store.read_standardised_records(version))
         identity_store.write_standardised_records(standardised, version)
         records = standardised.drop(columns=INPUT_FINGERPRINT)
@@ -92,7 +94,9 @@ def identify(warehouse: str, *, run_id: str | None = None, as_of: datetime) -> d
         review = review_queue(resolution.pairs, model, overrides)
         written = identity_store.write_run(conn, assignment, review, run_id=run_id,
                                            model_version=model["model_version"],
-                                           assigned_at=as_of)
+                                           assigned_at=as_of,
+                                           standardised=display_values(source_records,
+                                                                       standardised))
     keys = assignment.keys
     events = assignment.events["event_type"].value_counts().sort_index()
     result = {"records": written["records"], "customers": int(keys["customer_key"].nunique()),
