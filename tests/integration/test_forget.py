@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 from onetoone import forget as erasure
 from onetoone import identity_store, publish
 from onetoone.config import embedded_url
+from onetoone.identity.standardise import display_values, standardise
 from onetoone.ingest.ledger import ensure_raw_schema, open_batch
 from onetoone.quality.audit import DDL as AUDIT_DDL
 
@@ -194,6 +195,10 @@ def _build_intermediate_and_marts(conn: psycopg.Connection) -> None:
                payload->>'city', null, null, payload->>'country', null, occurred_at
           from raw.web_events where account_id is not null
     """)
+    # identity's standardised values of those records, as the identity step writes them (one
+    # row per record: the simplified call-center part above has a row per call)
+    records = identity_store.read_records(conn).drop_duplicates(["source", "source_record_id"])
+    identity_store.replace_standardised_records(conn, display_values(records, standardise(records)))
     conn.execute("""
         create table intermediate.int_customer_golden_values as
         select k.customer_key, a.attribute_name, a.attribute_value, u.source, u.source_record_id
