@@ -516,6 +516,8 @@ NATIONAL_ID_PLACEHOLDERS = frozenset({"123456789", "1234567890", "0123456789", "
 NATIONAL_ID_MIN_LENGTH = 5
 
 _HAS_LETTER = r"\p{L}"  # any Unicode letter (Arrow's regexes are RE2)
+# "AAAAAA", "1111111": one character repeated (RE2 has no backreferences)
+_ONE_CODE_CHARACTER = "|".join(f"{c}+" for c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
 def display_values(records: pd.DataFrame, standardised: pd.DataFrame) -> pd.DataFrame:
@@ -590,8 +592,7 @@ def valid_national_ids(codes: pd.Series) -> pd.Series:
     can identify someone: at least ``NATIONAL_ID_MIN_LENGTH`` characters, not one repeated
     character ("AAAAA") and not a placeholder counting sequence; otherwise null."""
     code = _text(codes)
-    one_character = _map_distinct(code, lambda c: len(set(str(c))) == 1).fillna(True)
     valid = ((code.str.len() >= NATIONAL_ID_MIN_LENGTH) & ~code.isin(NATIONAL_ID_PLACEHOLDERS)
-             & ~one_character.astype(bool))
+             & ~code.str.fullmatch(_ONE_CODE_CHARACTER))
     return code.where(valid.fillna(False).astype(bool)).astype(object).where(
         lambda s: s.notna(), None)
