@@ -1,7 +1,7 @@
 """Benchmark of the whole pipeline: generate a sample, run the daily DAG through Airflow, and
 print per stage (extract/load, identity, value, dbt, quality) wall time, rows per second and peak
-memory, then the value model's holdout check of that run (predicted against actual repeat
-purchases and revenue over the days held out, from `value.model_runs`).
+memory, the slowest dbt models, then the value model's holdout check of that run (predicted
+against actual repeat purchases and revenue over the days held out, from `value.model_runs`).
 
     .venv/bin/python bench/bench_pipeline.py --customers 100000     (or: make bench CUSTOMERS=...)
 
@@ -33,6 +33,9 @@ STAGES = {
     "quality": lambda t: t.startswith("check_"),
     "publish": lambda t: t == "publish",
 }
+
+
+DBT_TASKS_SHOWN = 8
 
 
 class MemorySampler(threading.Thread):
@@ -76,6 +79,14 @@ def task_windows(airflow_db: Path) -> dict[str, list[tuple[float, float]]]:
         windows[task_id].append((datetime.fromisoformat(start).timestamp(),
                                  datetime.fromisoformat(end).timestamp()))
     return windows
+
+
+def slowest_tasks(windows: dict[str, list[tuple[float, float]]], belongs, count: int
+                  ) -> list[tuple[str, float]]:
+    """The ``count`` longest tasks of a stage: (task id, seconds of its tries together)."""
+    spent = {task: sum(end - start for start, end in spans)
+             for task, spans in windows.items() if belongs(task)}
+    return sorted(spent.items(), key=lambda item: -item[1])[:count]
 
 
 def stage_rows(warehouse_url: str) -> dict[str, int]:
@@ -165,6 +176,10 @@ def main(argv: list[str] | None = None) -> None:
           " rows: rows read for extract/load and the whole run, records keyed for identity,"
           " customers scored for value, mart rows for dbt and publish, raw + mart rows validated"
           " for quality)")
+    print("\nslowest dbt tasks (a model built and tested; one that grows faster than its input"
+          " shows here first):")
+    for task, seconds in slowest_tasks(windows, STAGES["dbt"], DBT_TASKS_SHOWN):
+        print(f"  {task:<64}{seconds:>8.1f} s")
     print("\nvalue model (BG/NBD + Gamma-Gamma) on this run's keyed orders, from value.model_runs:")
     print(value_holdout(config.warehouse_url()))
     print(f"state folder: {home}  (stop its server with ONETOONE_HOME={home} onetoone warehouse"

@@ -61,13 +61,44 @@
     {{ return(rules) }}
 {%- endmacro %}
 
-{#
-    Whether a candidate value (text) of an attribute is valid; never null. The attributes of the
-    golden record are the keys of this check list.
-#}
+{# The attributes of the golden record (each has a validity check below). #}
 {% macro golden_attributes() -%}
     {{ return(['first_name', 'last_name', 'birth_date', 'email', 'phone', 'address_line', 'city',
                'postcode', 'region', 'country', 'national_id']) }}
+{%- endmacro %}
+
+{#
+    The attributes whose candidates are identity's standardised values
+    (stg_identity__standardised_records: null when missing or invalid, phones E.164, emails
+    trimmed and lower case, cities in one spelling); the others come from the source records
+    as they are (int_customer_records_unioned).
+#}
+{% macro golden_standardised_attributes() -%}
+    {{ return(['first_name', 'last_name', 'birth_date', 'email', 'phone', 'city', 'postcode',
+               'national_id']) }}
+{%- endmacro %}
+
+{# The largest number of rules any attribute has in var golden_record_rules. #}
+{% macro golden_max_rule_count() -%}
+    {%- set counts = [] -%}
+    {%- for name in golden_attributes() -%}
+        {%- do counts.append(golden_rules_for(name) | length) -%}
+    {%- endfor -%}
+    {{ return(counts | max) }}
+{%- endmacro %}
+
+{#
+    The sort key of the attribute's rule at `position` (0-based) in its rule order, as one
+    expression over the columns <rule>_key of every rule: candidates of all attributes rank in
+    one window. An attribute with fewer rules ties (0) at the positions it lacks.
+#}
+{% macro golden_rule_key_at(position, attributes) -%}
+    case attribute_name
+        {%- for name in attributes %}
+        {%- set rules = golden_rules_for(name) %}
+        when '{{ name }}' then {{ rules[position] ~ '_key' if position < rules | length else '0' }}
+        {%- endfor %}
+    end
 {%- endmacro %}
 
 {# The SQL type of an attribute in the golden record; candidate values are text. #}
@@ -75,27 +106,21 @@
     {{ return('date' if attribute == 'birth_date' else 'text') }}
 {%- endmacro %}
 
+{# Whether a candidate value (text) of an attribute is valid; never null. #}
 {% macro golden_value_is_valid(attribute, v) -%}
-    {%- set alnum = "regexp_replace(" ~ v ~ ", '[^[:alnum:]]', '', 'g')" -%}
     coalesce(
-    {%- if attribute in ('first_name', 'last_name') %}
-        {#- A name: has a letter, and is not only digits, spaces and punctuation. #}
-        {{ v }} ~ '[[:alpha:]]' and {{ v }} !~ '^[0-9[:space:][:punct:]]+$'
-    {%- elif attribute == 'birth_date' %}
-        {#- Between 1900 and as_of, the person younger than 120 (the value is an ISO date). #}
+    {%- if attribute == 'birth_date' %}
+        {#- Identity read it as a date from 1900 on; here also before as_of and the person
+            younger than 120 (the value is an ISO date), which depends on the run's as_of. #}
         {{ v }}::date >= date '1900-01-01' and {{ v }}::date < {{ as_of_date() }}
         and {{ v }}::date > {{ as_of_date() }} - interval '120 years'
-    {%- elif attribute == 'email' %}
-        btrim({{ v }}) ~* '^[a-z0-9._%+''-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$'
-    {%- elif attribute == 'phone' %}
-        length(regexp_replace({{ v }}, '\D', '', 'g')) between 8 and 15
-    {%- elif attribute == 'national_id' %}
-        {#- At least 5 letters or digits, not one repeated character, not a counting sequence. #}
-        length({{ alnum }}) >= 5 and {{ alnum }} !~ '^(.)\1*$'
-        and {{ alnum }} not in ('123456789', '1234567890', '0123456789', '987654321')
-    {%- elif attribute in ('city', 'region', 'country') %}
+    {%- elif attribute in golden_standardised_attributes() %}
+        {#- Identity's standardisation is the check (onetoone.identity.standardise): it leaves
+            null what it rejects, and null values are no candidates. #}
+        {{ v }} is not null
+    {%- elif attribute in ('region', 'country') %}
         {{ v }} ~ '[[:alpha:]]'
-    {%- elif attribute in ('address_line', 'postcode') %}
+    {%- elif attribute == 'address_line' %}
         {{ v }} ~ '[[:alnum:]]'
     {%- else %}
         {{ exceptions.raise_compiler_error("no validity check for the attribute " ~ attribute) }}

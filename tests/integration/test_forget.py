@@ -22,6 +22,7 @@ from onetoone.foundation.config import embedded_url
 from onetoone.operations import forget as erasure
 from onetoone.operations.migrate import migrate
 from onetoone.stages.identity import store as identity_store
+from onetoone.stages.identity.standardise import display_values, standardise
 from onetoone.stages.ingest.ledger import open_batch
 from onetoone.stages.ingest.scrub import scrub_erased
 from onetoone.stages.serving import publish
@@ -199,6 +200,10 @@ def _build_intermediate_and_marts(conn: psycopg.Connection) -> None:
                payload->>'city', null, null, payload->>'country', null, occurred_at
           from raw.web_events where account_id is not null
     """)
+    # identity's standardised values of those records, as the identity step writes them (one
+    # row per record: the simplified call-center part above has a row per call)
+    records = identity_store.read_records(conn).drop_duplicates(["source", "source_record_id"])
+    identity_store.replace_standardised_records(conn, display_values(records, standardise(records)))
     conn.execute("""
         create table intermediate.int_customer_golden_values as
         select k.customer_key, a.attribute_name, a.attribute_value, u.source, u.source_record_id

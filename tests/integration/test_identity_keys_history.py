@@ -222,3 +222,24 @@ def test_steward_command_records_an_override(database, monkeypatch, capsys):
     assert row == ("same", "ana@example.com", "same CPF on the call")
     assert main(["identity", "override", "erp:E7", "erp:E7", "--different",
                  "--by", "ana", "--reason", "typo"]) == 2
+
+
+def test_identify_writes_each_records_standardised_values_with_its_key(database, base_records,
+                                                                        models):
+    url = database
+    load(url, base_records)
+    pipeline.identify(url, run_id="run-standardised", as_of=AS_OF)
+    load(url, [*base_records, BRIDGE])
+    pipeline.identify(url, run_id="run-standardised-2", as_of=AS_OF)  # reuses standardised rows
+    with psycopg.connect(url) as conn:
+        values = {f"{source}:{record}": rest for source, record, *rest in conn.execute(
+            "select source, source_record_id, first_name, last_name, birth_date::text, email,"
+            " phone, city, postcode, national_id from identity.standardised_records")}
+    assert values.keys() == keys_of(url).keys()  # the same records as the keys, replaced
+    assert values["erp:X1"] == ["Florisvaldo", "Quintanilha Bezerra", "1971-05-09",
+                                "floris@example.com", "+5541998761111", "Curitiba", "80000100",
+                                None]
+    assert values["web:XW1"][3] == "floris@example.com"  # " Floris@Example.com"
+    assert values["erp:Y2"][4:] == ["+5511977772222", "São Paulo", None, "12345678901"]
+    assert values["erp:Z1"][4] == "+5541998761111"
+    assert {v[5] for v in values.values()} <= {"São Paulo", "Curitiba", "Recife", None}

@@ -1,18 +1,31 @@
 -- One row per customer_key x attribute: the golden value of the attribute and the source record
--- it came from. Survivorship: every non-null value of the customer's source records is a
--- candidate, scored by validity, source trust, frequency and recency; per attribute the ordered
--- rules of var golden_record_rules decide (see macros/golden_record.sql and the model's YAML),
--- source and source_record_id breaking the last ties. A table: it holds personal values, and
--- forget (src/onetoone/forget.py) erases the person's rows in it.
+-- it came from. Survivorship: every value of the customer's source records is a candidate,
+-- scored by validity, source trust, frequency and recency; per attribute the ordered rules of
+-- var golden_record_rules decide (see macros/golden_record.sql and the model's YAML), source and
+-- source_record_id breaking the last ties. The standardised attributes (golden_standardised_
+-- attributes()) take identity's standardised values, so a value identity rejects (a placeholder
+-- phone, an email without domain) is no candidate and phones are E.164, cities one spelling.
+-- A table: it holds personal values, and forget (src/onetoone/forget.py) erases the person's
+-- rows in it.
+--
+-- Linear in the candidates: every step is a sort-based window over them (no self-join), and the
+-- runner-up's rule keys come from lead() over the distinct values in rank order.
 {{ config(materialized='table', tags=['identity']) }}
 
 {%- set attributes = golden_attributes() %}
+{%- set standardised = golden_standardised_attributes() %}
 
 with
 
 customer_records as (
 
     select * from {{ ref('int_customer_records_unioned') }}
+
+),
+
+standardised_records as (
+
+    select * from {{ ref('stg_identity__standardised_records') }}
 
 ),
 
@@ -26,13 +39,21 @@ keyed_records as (
 
     select
         customer_keys.customer_key,
-        customer_records.*,
+        customer_records.source,
+        customer_records.source_record_id,
+        customer_records.updated_at,
+        {%- for name in attributes %}
+        {{ 'standardised_records' if name in standardised else 'customer_records' }}.{{ name }},
+        {%- endfor %}
         {{ source_trust_rank('customer_records.source') }} as source_trust_rank
 
     from customer_records
     inner join customer_keys
         on customer_records.source = customer_keys.source
         and customer_records.source_record_id = customer_keys.source_record_id
+    left join standardised_records
+        on customer_records.source = standardised_records.source
+        and customer_records.source_record_id = standardised_records.source_record_id
 
 ),
 
@@ -77,108 +98,107 @@ scored as (
 
 ),
 
-{#- Each attribute ranks its candidates by its own rules: one select per attribute. #}
-ranked as (
-    {%- for name in attributes %}
-    {%- set rules = golden_rules_for(name) %}
+{#- Every rule's sort key on every candidate; each attribute orders by its own rules. #}
+rule_keys as (
 
     select
         *,
-        '{{ rules | join(" > ") }}'::text as rule_order,
         {%- for rule in golden_rule_names() %}
-        {{ golden_rule_sort_key(rule) }} as {{ rule }}_key,
+        {{ golden_rule_sort_key(rule) }} as {{ rule }}_key{% if not loop.last %},{% endif %}
         {%- endfor %}
+
+    from scored
+
+),
+
+ranked as (
+
+    select
+        *,
+        case attribute_name
+            {%- for name in attributes %}
+            when '{{ name }}' then '{{ golden_rules_for(name) | join(" > ") }}'
+            {%- endfor %}
+        end as rule_order,
         row_number() over (
-            partition by customer_key
+            partition by customer_key, attribute_name
             order by
-                {%- for rule in rules %}
-                {{ golden_rule_sort_key(rule) }} nulls last,
+                {%- for position in range(golden_max_rule_count()) %}
+                {{ golden_rule_key_at(position, attributes) }},
                 {%- endfor %}
                 source,
                 source_record_id
         ) as candidate_rank
 
-    from scored
-    where attribute_name = '{{ name }}'
-    {%- if not loop.last %}
-
-    union all
-    {%- endif %}
-    {%- endfor %}
+    from rule_keys
 
 ),
 
-{#- The runner-up: the best candidate of the second-best distinct (normalised) value. #}
-value_ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by customer_key, attribute_name, normalised_value
-            order by candidate_rank
-        ) as rank_within_value
-
-    from ranked
-
-),
-
+{#- The best candidate of each distinct (normalised) value. #}
 best_per_value as (
 
-    select
-        *,
-        row_number() over (
-            partition by customer_key, attribute_name
-            order by candidate_rank
-        ) as value_rank,
-        count(*) over (partition by customer_key, attribute_name) as distinct_value_count
+    select *
+    from (
+        select
+            *,
+            row_number() over (
+                partition by customer_key, attribute_name, normalised_value
+                order by candidate_rank
+            ) as rank_within_value
 
-    from value_ranked
+        from ranked
+    ) as per_value
     where rank_within_value = 1
 
 ),
 
-winners as (
+{#- The distinct values in rank order; the runner-up is the next one (lead). #}
+value_ranked as (
 
-    select * from best_per_value where value_rank = 1
+    select
+        *,
+        row_number() over values_in_rank_order as value_rank,
+        count(*) over (partition by customer_key, attribute_name) as distinct_value_count,
+        {%- for rule in golden_rule_names() %}
+        lead({{ rule }}_key) over values_in_rank_order as runner_up_{{ rule }}_key{% if not loop.last %},{% endif %}
+        {%- endfor %}
 
-),
-
-runners_up as (
-
-    select * from best_per_value where value_rank = 2
+    from best_per_value
+    window values_in_rank_order as (
+        partition by customer_key, attribute_name
+        order by candidate_rank
+    )
 
 ),
 
 final as (
 
     select
-        winners.customer_key,
-        winners.attribute_name,
-        winners.attribute_value,
-        winners.source,
-        winners.source_record_id,
-        winners.source_updated_at,
-        winners.candidate_count,
-        winners.distinct_value_count,
-        winners.value_frequency,
-        winners.is_valid,
-        winners.rule_order,
+        customer_key,
+        attribute_name,
+        attribute_value,
+        source,
+        source_record_id,
+        source_updated_at,
+        candidate_count,
+        distinct_value_count,
+        value_frequency,
+        is_valid,
+        rule_order,
         case
-            when runners_up.customer_key is null then 'single_value'
+            when distinct_value_count = 1 then 'single_value'
             {%- for name in attributes %}
             {%- for rule in golden_rules_for(name) %}
-            when winners.attribute_name = '{{ name }}'
-                and winners.{{ rule }}_key is distinct from runners_up.{{ rule }}_key
+            when attribute_name = '{{ name }}'
+                and {{ rule }}_key is distinct from runner_up_{{ rule }}_key
                 then '{{ rule }}'
             {%- endfor %}
             {%- endfor %}
             else 'tie_break'
         end as decided_by
 
-    from winners
-    left join runners_up
-        on winners.customer_key = runners_up.customer_key
-        and winners.attribute_name = runners_up.attribute_name
+    from value_ranked
+    where value_rank = 1
 
 )
 

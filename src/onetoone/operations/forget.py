@@ -8,6 +8,8 @@ Decisions (docs/access-and-privacy.md explains them to operators):
   build makes them from the erased raw layer.
 - ``identity.customer_keys`` is kept: it maps source record ids to a pseudonymous customer key
   and holds nothing personal itself, and without it the kept facts would lose their customer.
+  ``identity.standardised_records`` (the records' standardised values) has the person's
+  personal fields nulled like the records table it is made from.
 - By email, the person is every record holding it plus every record of their customer key; an
   email that leads to several keys (a shared family address) is refused as ambiguous. The
   person's emails found on other people's records (that family address) are nulled there too,
@@ -54,6 +56,11 @@ log = logging.getLogger(__name__)
 RECORDS_TABLE = ("intermediate", "int_customer_records_unioned")
 RECORDS_PERSONAL = ("first_name", "last_name", "full_name", "birth_date", "email", "phone",
                     "address_line", "postcode", "national_id")
+# identity.standardised_records: each record's standardised values (the golden record's
+# candidates), written by every identity run from the records table above.
+STANDARDISED_TABLE = ("identity", "standardised_records")
+STANDARDISED_PERSONAL = ("first_name", "last_name", "birth_date", "email", "phone", "postcode",
+                         "national_id")
 # The golden record's candidates, one row per customer and attribute, the value as text.
 GOLDEN_VALUES_TABLE = ("intermediate", "int_customer_golden_values")
 MIN_TEXT_VALUE = 4
@@ -251,16 +258,20 @@ def _erase_quarantine(conn: psycopg.Connection, subject: _Subject) -> int:
 
 def _erase_records_table(conn: psycopg.Connection, subject: _Subject,
                          _: Marts) -> dict[str, int]:
-    if not relation_exists(conn, *RECORDS_TABLE):
-        return {}
+    """The person's rows of the tables keyed by (source, source_record_id)."""
     sources, ids = (list(x) for x in zip(*subject.records, strict=True)) \
         if subject.records else ([], [])
-    rows = conn.execute(
-        sql.SQL("update {} t set {} from unnest(%s::text[], %s::text[]) as r (source, id)"
-                " where t.source = r.source and t.source_record_id = r.id").format(
-            sql.Identifier(*RECORDS_TABLE), nulls(RECORDS_PERSONAL)),
-        (sources, ids)).rowcount
-    return {".".join(RECORDS_TABLE): rows}
+    counts = {}
+    for table, personal in ((RECORDS_TABLE, RECORDS_PERSONAL),
+                            (STANDARDISED_TABLE, STANDARDISED_PERSONAL)):
+        if not relation_exists(conn, *table):
+            continue
+        counts[".".join(table)] = conn.execute(
+            sql.SQL("update {} t set {} from unnest(%s::text[], %s::text[]) as r (source, id)"
+                    " where t.source = r.source and t.source_record_id = r.id").format(
+                sql.Identifier(*table), nulls(personal)),
+            (sources, ids)).rowcount
+    return counts
 
 
 def _erase_golden_values(conn: psycopg.Connection, subject: _Subject,
@@ -299,8 +310,9 @@ def _erase_emails_elsewhere(conn: psycopg.Connection, subject: _Subject,
     there only the email goes."""
     emails = sorted(subject.emails | subject.requested_emails)
     columns = [("raw", t.table, "email") for t in SOURCE_TABLES]
-    if relation_exists(conn, *RECORDS_TABLE):
-        columns.append((*RECORDS_TABLE, "email"))
+    for table in (RECORDS_TABLE, STANDARDISED_TABLE):
+        if relation_exists(conn, *table):
+            columns.append((*table, "email"))
     columns += [(schema, table, column) for schema, table in _mart_tables(conn, marts)
                 for column in sorted(marts[table].personal)]
     counts: Counter[str] = Counter()

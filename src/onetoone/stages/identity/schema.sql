@@ -56,3 +56,20 @@ create table if not exists identity.review_queue (
     status              text not null default 'open' check (status in ('open', 'decided')),
     primary key (run_id, record_a, record_b)
 );
+
+-- Each record's standardised values, written with customer_keys (same run, same transaction):
+-- the golden record's candidates, so that matching and survivorship share one rule of validity
+-- per attribute (null: missing or invalid). Personal data: onetoone forget erases it.
+create table if not exists identity.standardised_records (
+    source            text not null,
+    source_record_id  text not null,
+    first_name        text,          -- as written, whitespace collapsed, accents and case kept
+    last_name         text,
+    birth_date        date,
+    email             text,          -- trimmed, lower case, local@domain.tld
+    phone             text,          -- E.164
+    city              text,          -- one display spelling per city (canonical_cities)
+    postcode          text,          -- digits and capitals
+    national_id       text,          -- digits and capitals, placeholders removed
+    primary key (source, source_record_id)
+);

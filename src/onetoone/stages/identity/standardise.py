@@ -491,3 +491,108 @@ def _unidecode_version() -> str:
     from importlib.metadata import version
 
     return version("unidecode")
+
+
+# --- Display values for the golden record ----------------------------------------------------
+# identity.standardised_records holds, per record, the values the golden record chooses among:
+# the rule of validity of each attribute is the one matching uses (a value standardise rejects
+# is no candidate), but names and cities keep their accents and case for display.
+
+DISPLAY_COLUMNS = [
+    "source",
+    "source_record_id",
+    "first_name",
+    "last_name",
+    "birth_date",
+    "email",
+    "phone",
+    "city",
+    "postcode",
+    "national_id",
+]
+
+# Placeholder national ids that pass as codes: counting sequences typed to fill a form field.
+NATIONAL_ID_PLACEHOLDERS = frozenset({"123456789", "1234567890", "0123456789", "987654321"})
+NATIONAL_ID_MIN_LENGTH = 5
+
+_HAS_LETTER = r"\p{L}"  # any Unicode letter (Arrow's regexes are RE2)
+# "AAAAAA", "1111111": one character repeated (RE2 has no backreferences)
+_ONE_CODE_CHARACTER = "|".join(f"{c}+" for c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def display_values(records: pd.DataFrame, standardised: pd.DataFrame) -> pd.DataFrame:
+    """One row per record, columns ``DISPLAY_COLUMNS``: ``standardised`` (the result of
+    ``standardise`` or ``standardise_reusing`` for ``records``, row for row) for email, phone
+    (E.164), birth date, postcode and national id; display names and canonical cities from
+    ``records``. Null where the value is missing or invalid."""
+    df = records.reindex(columns=INPUT_COLUMNS).reset_index(drop=True)
+    std = standardised.reset_index(drop=True)
+    same_rows = len(df) == len(std) and (
+        df["source"].astype(str).to_numpy() == std["source"].astype(str).to_numpy()).all() and (
+        df["source_record_id"].astype(str).to_numpy()
+        == std["source_record_id"].astype(str).to_numpy()).all()
+    if not same_rows:
+        raise ValueError("standardised rows do not match the records row for row")
+    out = pd.DataFrame({
+        "source": std["source"].astype(str),
+        "source_record_id": std["source_record_id"].astype(str),
+        "first_name": display_names(df["first_name"]),
+        "last_name": display_names(df["last_name"]),
+        "birth_date": std["birth_date"],
+        "email": std["email"],
+        "phone": std["phone_e164"],
+        "city": canonical_cities(df["city"]),
+        "postcode": std["postcode"],
+        "national_id": valid_national_ids(std["national_id"]),
+    })
+    out = out.astype(object)
+    return out.where(out.notna(), None)
+
+
+def display_names(names: pd.Series) -> pd.Series:
+    """A name as written, for display: whitespace trimmed and collapsed, accents and case kept
+    ("  José  da Silva " -> "José da Silva"); null when it has no letter ("12345", "--")."""
+    cleaned = _text(names).str.replace(r"\s+", " ", regex=True).str.strip()
+    has_letter = cleaned.str.contains(_HAS_LETTER, regex=True).fillna(False).astype(bool)
+    return cleaned.where(has_letter).astype(object).where(lambda s: s.notna(), None)
+
+
+def canonical_cities(cities: pd.Series) -> pd.Series:
+    """Every spelling of a city replaced by one display spelling of it.
+
+    Spellings are the same city when they fold to the same key (accents, case and punctuation
+    removed: "CURITIBA", "Curitiba", "curitiba"; "Bogota", "Bogotá"). The canonical one keeps
+    the most information: an accented spelling before one without accents, mixed case before
+    all upper or all lower case, then the most frequent, then the first in code point order
+    (so the result depends only on the multiset of spellings, never on row order). Null when
+    the value has no letter.
+    """
+    spelled = _text(cities).str.replace(r"\s+", " ", regex=True).str.strip()
+    spelled = spelled.where(spelled.str.contains(_HAS_LETTER, regex=True).fillna(False)
+                            .astype(bool))
+    counts = spelled.value_counts()
+    if counts.empty:
+        return pd.Series(None, index=cities.index, dtype=object)
+    spellings = pd.DataFrame({"spelling": counts.index.astype(str), "count": counts.to_numpy()})
+    spellings["key"] = spellings["spelling"].map(_clean_words)
+    spellings["accented"] = ~spellings["spelling"].map(str.isascii)
+    spellings["mixed_case"] = spellings["spelling"].map(
+        lambda s: s != s.upper() and s != s.lower())
+    best = spellings.sort_values(
+        ["key", "accented", "mixed_case", "count", "spelling"],
+        ascending=[True, False, False, False, True]).drop_duplicates("key")
+    canonical = spellings["key"].map(best.set_index("key")["spelling"])
+    lookup = dict(zip(spellings["spelling"], canonical, strict=True))
+    return pd.Series([lookup.get(v) if isinstance(v, str) else None for v in spelled.tolist()],
+                     index=cities.index, dtype=object)
+
+
+def valid_national_ids(codes: pd.Series) -> pd.Series:
+    """Cleaned national ids (``standardise``'s: digits and capitals, "00000" already gone) that
+    can identify someone: at least ``NATIONAL_ID_MIN_LENGTH`` characters, not one repeated
+    character ("AAAAA") and not a placeholder counting sequence; otherwise null."""
+    code = _text(codes)
+    valid = ((code.str.len() >= NATIONAL_ID_MIN_LENGTH) & ~code.isin(NATIONAL_ID_PLACEHOLDERS)
+             & ~code.str.fullmatch(_ONE_CODE_CHARACTER))
+    return code.where(valid.fillna(False).astype(bool)).astype(object).where(
+        lambda s: s.notna(), None)

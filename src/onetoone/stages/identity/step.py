@@ -22,6 +22,7 @@ from onetoone.stages.identity.linker import IncrementalRun, load_model, resolve_
 from onetoone.stages.identity.review import REVIEW_LOWER, review_queue
 from onetoone.stages.identity.standardise import (
     INPUT_FINGERPRINT,
+    display_values,
     standardise,
     standardise_reusing,
     standardise_version,
@@ -35,6 +36,7 @@ class ResolvedRecords:
     """One run of the identity core, with what each part cost."""
 
     run: IncrementalRun
+    standardised: pd.DataFrame  # every record's standardised values (and input fingerprint)
     incremental: bool
     standardise_seconds: float
     score_seconds: float
@@ -64,7 +66,7 @@ def resolve_records(records: pd.DataFrame, model: dict, *, as_of: datetime,
     run = resolve_incremental(standardised.drop(columns=INPUT_FINGERPRINT), model, previous,
                               overrides=overrides, keep_pairs_from=REVIEW_LOWER)
     store.write_scoring_state(run.state, full_rebuild=previous is None, as_of=as_of)
-    return ResolvedRecords(run, previous is not None, standardised_at - started,
+    return ResolvedRecords(run, standardised, previous is not None, standardised_at - started,
                            time.perf_counter() - standardised_at)
 
 
@@ -81,13 +83,15 @@ def identify(conn: psycopg.Connection, *, run_id: str, as_of: datetime) -> dict:
         train_current_model(conn)
     model = load_model(store.current_model_path())
     overrides = store.read_overrides(conn)
-    resolved = resolve_records(store.read_records(conn), model, as_of=as_of, overrides=overrides)
+    source_records = store.read_records(conn)
+    resolved = resolve_records(source_records, model, as_of=as_of, overrides=overrides)
     resolution = resolved.run.resolution
     assignment = assign_keys(resolution.clusters, store.read_previous_keys(conn),
                              store.read_retired_keys(conn))
     review = review_queue(resolution.pairs, model, overrides)
     written = store.write_run(conn, assignment, review, run_id=run_id,
-                              model_version=model["model_version"], assigned_at=as_of)
+                              model_version=model["model_version"], assigned_at=as_of,
+                              standardised=display_values(source_records, resolved.standardised))
     keys = assignment.keys
     events = assignment.events["event_type"].value_counts().sort_index()
     result = {"records": written["records"], "customers": int(keys["customer_key"].nunique()),

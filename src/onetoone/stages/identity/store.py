@@ -18,6 +18,7 @@ from onetoone.foundation.db import apply_ddl, read_query
 from onetoone.stages.identity.keys import KeyAssignment
 from onetoone.stages.identity.linker import FINGERPRINT_FORMAT, IdentityState, save_model
 from onetoone.stages.identity.overrides import DECISIONS, OVERRIDE_COLUMNS, canonical_pair
+from onetoone.stages.identity.standardise import DISPLAY_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +76,15 @@ def record_override(conn: psycopg.Connection, record_a: str, record_b: str, *, d
 
 
 def write_run(conn: psycopg.Connection, assignment: KeyAssignment, review: pd.DataFrame, *,
-              run_id: str, model_version: str, assigned_at: datetime) -> dict[str, int]:
+              run_id: str, model_version: str, assigned_at: datetime,
+              standardised: pd.DataFrame | None = None) -> dict[str, int]:
     """Write one identity run (call it in one transaction: readers see the old run or the new
-    one): replace the record -> key mapping, append the key events, add the retired keys, and
-    replace this run's rows of the review queue."""
+    one): replace the record -> key mapping and, given ``standardised`` (columns
+    ``standardise.DISPLAY_COLUMNS``), the records' standardised values; append the key events,
+    add the retired keys, and replace this run's rows of the review queue."""
     keys = assignment.keys
+    if standardised is not None:
+        replace_standardised_records(conn, standardised)
     conn.execute("delete from identity.customer_keys")
     with conn.cursor().copy(
         "copy identity.customer_keys (source, source_record_id, customer_key, cluster_size,"
@@ -111,7 +116,20 @@ def write_run(conn: psycopg.Connection, assignment: KeyAssignment, review: pd.Da
                             json.dumps(pair.fields_agreeing),
                             json.dumps(pair.fields_disagreeing)))
     return {"records": len(keys), "events": len(assignment.events),
-            "retired": len(assignment.retired), "review_queue": len(review)}
+            "retired": len(assignment.retired), "review_queue": len(review),
+            "standardised_records": 0 if standardised is None else len(standardised)}
+
+
+def replace_standardised_records(conn: psycopg.Connection, standardised: pd.DataFrame) -> None:
+    """Replace identity.standardised_records with ``standardised`` (columns
+    ``standardise.DISPLAY_COLUMNS``), in the caller's transaction."""
+    conn.execute("delete from identity.standardised_records")
+    frame = standardised[DISPLAY_COLUMNS].astype(object)
+    with conn.cursor().copy(
+        f"copy identity.standardised_records ({', '.join(DISPLAY_COLUMNS)}) from stdin"
+    ) as copy:
+        for row in frame.where(frame.notna(), None).itertuples(index=False):
+            copy.write_row(row)
 
 
 def models_dir() -> Path:
