@@ -70,3 +70,19 @@ select batch_id,
 comment on view audit.load_ledger is
     'Every load batch: rows read = rows loaded + rows quarantined (reconciled), and the raw'
     ' quality gate''s verdict. No personal data.';
+
+-- dbt's tests, one row per test per dbt invocation (from its run_results.json), for auditors.
+-- The message is kept only in dbt's own summary form ("Got 3 results, configured to fail if
+-- != 0"); other messages (errors) can quote data and are withheld.
+create table if not exists audit.dbt_test_results (
+    invocation_id   text not null,
+    unique_id       text not null,             -- test.<project>.<name>.<hash>
+    status          text not null,             -- pass | fail | warn | error | skipped
+    failures        bigint,                    -- rows the test found
+    message         text,
+    execution_time  double precision,          -- seconds
+    completed_at    timestamptz,
+    generated_at    timestamptz not null,      -- when dbt wrote run_results.json
+    recorded_at     timestamptz not null default now(),
+    primary key (invocation_id, unique_id)
+);
