@@ -372,8 +372,9 @@ def test_bad_raw_batches_fail_the_right_rules(db_url: str, good_batch_ids: list[
     message = str(raised.value)
     for expected in (
         "raw.callcenter_calls",
-        '"satisfaction": 7',
-        '"reason": "weather"',
+        "satisfaction",
+        "[7]",
+        '["weather"]',
         "2024-07-15",
         "raw.erp_order_lines",
         "unit_price",
@@ -388,10 +389,8 @@ def test_bad_raw_batches_fail_the_right_rules(db_url: str, good_batch_ids: list[
     }
     satisfaction = audit[(calls, "satisfaction", "expect_column_values_to_be_between")]
     assert satisfaction["severity"] == "critical" and not satisfaction["success"]
-    # a table with personal columns: the sample names the batch and line of each failing row
-    assert satisfaction["partial_unexpected_list"] == [
-        {"_batch_id": bad_batch_ids[0], "_source_file": "callcenter_calls.test",
-         "_line_number": 1, "satisfaction": 7}]
+    assert satisfaction["partial_unexpected_list"] == [7]
+    # a personal value is masked: the sample says which batch and line hold it
     email = audit[(calls, "email", "expect_column_values_to_match_regex")]
     assert email["partial_unexpected_list"] == [
         {"_batch_id": bad_batch_ids[0], "_source_file": "callcenter_calls.test",

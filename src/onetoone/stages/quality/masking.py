@@ -1,5 +1,5 @@
 """What auditors see of failing values: personal ones only as their shape, next to the batch and
-line (or record) that holds them.
+line (or record) that holds them; other values as they are.
 
 A table's personal columns come from their one declaration: ``foundation.personal`` for the raw
 layer, the marts' dbt YAML (``meta: {pii: true}``) for ``marts_build`` and ``marts``. A mart
@@ -124,7 +124,14 @@ def masked_sample(
             sql.SQL("coalesce({}::text, '')").format(column) for column in locator),
         limit=sql.Literal(limit),
     )
-    return [mask_row(row, privacy) for row in _dict_rows(conn, query, (keys,))]
+    rows = _dict_rows(conn, query, (keys,))
+    if any(privacy.is_personal(column) for column in columns):
+        # The value is masked: where it is tells an engineer which row to look at.
+        return [mask_row(row, privacy) for row in rows]
+    # Nothing personal: the failing values themselves, as GX gives them for other tables.
+    if len(columns) == 1:
+        return [row[columns[0]] for row in rows]
+    return [{column: row[column] for column in columns} for row in rows]
 
 
 def _dict_rows(conn: psycopg.Connection, query: sql.Composable,
