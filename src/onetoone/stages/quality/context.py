@@ -48,14 +48,22 @@ def sqlalchemy_url(libpq_url: str) -> str:
 
 
 @contextmanager
-def open_context(warehouse: str | None = None) -> Iterator[FileDataContext]:
-    """Open the project, locked so that concurrent tasks don't interleave config writes.
-
-    ``warehouse`` is a libpq URI (default: the configured warehouse)."""
+def gx_lock() -> Iterator[Path]:
+    """The GX project folder, locked so that concurrent tasks don't interleave their writes
+    (config, results, Data Docs)."""
     root = paths().gx_root
     root.mkdir(parents=True, exist_ok=True)
-    with (root / ".lock").open("w") as lock, warnings.catch_warnings():
+    with (root / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        yield root
+
+
+@contextmanager
+def open_context(warehouse: str | None = None) -> Iterator[FileDataContext]:
+    """Open the project, locked (``gx_lock``).
+
+    ``warehouse`` is a libpq URI (default: the configured warehouse)."""
+    with gx_lock() as root, warnings.catch_warnings():
         # Deliberate: GX's Postgres datasource rejects Unix-socket URLs, the generic one works.
         warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
         yield _load(root, warehouse or warehouse_url())

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psycopg
 
+from onetoone.stages.quality.audit import SuiteRun
 from onetoone.stages.quality.masking import VISIBLE_SPACE
 from onetoone.stages.quality.report import CheckResult, QualityReport
 
@@ -39,18 +40,18 @@ OFFLINE_MARK = "<!-- onetoone: offline -->"
 
 
 def finish_data_docs(
-    warehouse: str, docs_root: Path, report: QualityReport, suite_runs: Iterable[object]
+    conn: psycopg.Connection, docs_root: Path, report: QualityReport,
+    suite_runs: Iterable[SuiteRun],
 ) -> None:
     """Rewrite this run's validation pages and the suite pages for offline reading, and write
-    the index. ``suite_runs`` are the run's ``audit.SuiteRun`` rows."""
+    the index (hold ``context.gx_lock`` around it)."""
     for run in suite_runs:
-        page = getattr(run, "data_docs_path", None)
-        if page and Path(page).is_file():
-            checks = [c for c in report.checks if c.suite == run.suite]  # type: ignore[attr-defined]
-            rewrite_page(Path(page), checks)
+        if run.data_docs_path and Path(run.data_docs_path).is_file():
+            checks = [c for c in report.checks if c.suite == run.suite]
+            rewrite_page(Path(run.data_docs_path), checks)
     for page in (docs_root / "expectations").rglob("*.html"):
         rewrite_page(page, None)
-    write_index(warehouse, docs_root)
+    write_index(conn, docs_root)
 
 
 def rewrite_page(page: Path, checks: list[CheckResult] | None) -> None:
@@ -69,17 +70,16 @@ def rewrite_page(page: Path, checks: list[CheckResult] | None) -> None:
     _write(page, text)
 
 
-def write_index(warehouse: str, docs_root: Path) -> Path:
+def write_index(conn: psycopg.Connection, docs_root: Path) -> Path:
     """The index: the latest validations, newest first, with their status by severity."""
-    with psycopg.connect(warehouse) as conn:
-        rows = conn.execute(
-            """select run_id, layer, suite, data_asset, started_at, evaluated, successful,
-                      critical_failed, warning_failed, data_docs_path
-                 from audit.validation_runs
-                order by started_at desc, layer, suite
-                limit %s""",
-            (INDEX_ROWS,),
-        ).fetchall()
+    rows = conn.execute(
+        """select run_id, layer, suite, data_asset, started_at, evaluated, successful,
+                  critical_failed, warning_failed, data_docs_path
+             from audit.validation_runs
+            order by started_at desc, layer, suite
+            limit %s""",
+        (INDEX_ROWS,),
+    ).fetchall()
     lines = []
     for (run_id, layer, suite, asset, started_at, evaluated, successful, critical, warning,
          page) in rows:

@@ -17,7 +17,12 @@ import psycopg
 from onetoone.foundation.config import BUILD_SCHEMA, EXPECTATIONS_DIR, paths, warehouse_url
 from onetoone.runtime.dbt import mart_columns
 from onetoone.stages.quality.audit import SuiteRun, record
-from onetoone.stages.quality.context import DOCS_SITE, layer_checkpoints, open_context
+from onetoone.stages.quality.context import (
+    DOCS_SITE,
+    gx_lock,
+    layer_checkpoints,
+    open_context,
+)
 from onetoone.stages.quality.docs import finish_data_docs
 from onetoone.stages.quality.masking import TablePrivacy, masked_sample, table_privacy
 from onetoone.stages.quality.report import SAMPLE_SIZE, CheckResult, QualityReport
@@ -142,7 +147,8 @@ def run_suites(
         data_docs_index=data_docs_index(),
     )
     record(warehouse, report, suite_runs, batch_ids)
-    finish_data_docs(warehouse, paths().data_docs, report, suite_runs)
+    with gx_lock(), psycopg.connect(warehouse) as conn:
+        finish_data_docs(conn, paths().data_docs, report, suite_runs)
     log.info(report.summary())
     for check in report.warning_failures:
         log.warning(check.describe())
