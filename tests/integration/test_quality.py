@@ -354,6 +354,9 @@ def test_bad_raw_batches_fail_the_right_rules(db_url: str, good_batch_ids: list[
             _insert_batch(conn, "callcenter", "calls", "callcenter_calls", [bad_call]),
             # the ledger claims two rows, one landed
             _insert_batch(conn, "erp", "order_lines", "erp_order_lines", [bad_line], 2),
+            _insert_batch(conn, "web", "events", "web_events", [{
+                **GOOD_ROWS[("web", "events", "web_events")][0], "event_id": "E9",
+                "payload": Jsonb({"email": "bo @example.com"})}]),
         ]
 
     report = run_layer("raw", "run-bad", as_of=AS_OF, batch_ids=bad_batch_ids)
@@ -366,6 +369,7 @@ def test_bad_raw_batches_fail_the_right_rules(db_url: str, good_batch_ids: list[
         (calls, "expect_column_values_to_match_regex", "email", "warning"),
         (lines, "expect_column_values_to_be_between", "unit_price", "critical"),
         (lines, "expect_table_row_count_to_equal", None, "critical"),
+        ("raw.web_events", "unexpected_rows_expectation", None, "warning"),
     }
     with pytest.raises(QualityGateFailed) as raised:
         report.raise_on_critical()
@@ -396,6 +400,11 @@ def test_bad_raw_batches_fail_the_right_rules(db_url: str, good_batch_ids: list[
         {"_batch_id": bad_batch_ids[0], "_source_file": "callcenter_calls.test",
          "_line_number": 1, "email": "aaa-aa-aaaaa"}]
     assert satisfaction["unexpected_count"] == 1 and satisfaction["kwargs"]["max_value"] == 5
+    [web_email] = [r for r in audit.values() if r["data_asset"] == "raw.web_events"
+                   and not r["success"]]
+    assert web_email["partial_unexpected_list"] == [
+        {"_batch_id": bad_batch_ids[2], "_source_file": "web_events.test", "_line_number": 1,
+         "event_id": "E9", "email": "aa\u2423@aaaaaaa.aaa"}]
     future = audit[(calls, "called_at", "expect_column_values_to_be_between")]
     assert future["kwargs"]["max_value"].startswith("2024-06-30T23:59:59")
     assert audit[(lines, None, "expect_table_row_count_to_equal")]["observed_value"] == 1
