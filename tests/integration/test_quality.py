@@ -729,3 +729,21 @@ def test_data_docs_read_offline_and_say_which_severity_failed(db_url: str):
     suite_html = (data_docs_index().parent / suite_page[1]).read_text()
     assert "warning: a malformed email cannot be used" in suite_html
     assert not re.search(r"""<(link|script|img)\b[^>]*(src|href)=["']https?://""", suite_html)
+
+
+def test_failing_values_with_spaces_show_them_in_data_docs(db_url: str):
+    """A table without personal columns keeps its failing values; a padded one must not look
+    like a valid one."""
+    order = {**GOOD_ROWS[("erp", "orders", "erp_orders")][0], "order_id": "O77",
+             "channel": " web"}
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        batch = _insert_batch(conn, "erp", "orders", "erp_orders", [order])
+    report = run_layer("raw", "run-padded-value", as_of=AS_OF, batch_ids=[batch])
+    [channel] = [c for c in report.critical_failures if c.column == "channel"]
+    assert channel.sample == [" web"]
+    [page] = [line for line in data_docs_index().read_text().split("<tr>")
+              if "run-padded-value" in line and "raw.erp_orders" in line]
+    link = re.search(r'href="([^"]+)"', page)
+    assert link is not None and "failed: 1 critical" in page
+    html = (data_docs_index().parent / link[1]).read_text()
+    assert '<div class="show-scrollbars">\u2423web</div>' in html
