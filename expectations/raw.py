@@ -273,7 +273,8 @@ WEB_EVENTS = _suite(
         ),
         gxe.UnexpectedRowsExpectation(
             unexpected_rows_query=(
-                "select event_id, payload->>'email' as email from {batch}"
+                "select _batch_id, _source_file, _line_number, event_id,"
+                " payload->>'email' as email from {batch}"
                 f" where payload->>'email' !~ '{EMAIL_REGEX}'"
             ),
             meta=warning("a malformed email cannot be used for matching or contact; kept as typed"),

@@ -8,23 +8,30 @@ temporary ``ONETOONE_HOME``.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import great_expectations as gx
+import great_expectations.expectations as gxe
 import psycopg
 import pytest
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from onetoone.foundation.config import embedded_url
+from onetoone.foundation.personal import WEB_PERSONAL_KEYS
 from onetoone.operations.migrate import migrate
 from onetoone.runtime import warehouse
 from onetoone.stages.quality import QualityGateFailed, QualityReport, data_docs_index, run_layer
+from onetoone.stages.quality.runner import run_suites
+from onetoone.stages.quality.spec import TableSuite, warning
 
 pytestmark = pytest.mark.integration
 
@@ -186,7 +193,27 @@ def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ONETOONE_WAREHOUSE_URL", url)
         patch.setenv("ONETOONE_HOME", str(tmp_path_factory.mktemp("onetoone_home")))
+        _write_marts_manifest()
         yield url
+
+
+def _write_marts_manifest() -> None:
+    """What the dbt YAML says of the marts of MARTS_DDL (personal: full_name)."""
+    from onetoone.runtime.dbt import manifest_file
+
+    marts = {"dim_customers": {"customer_key": False, "full_name": True},
+             "mart_customer_value": dict.fromkeys(
+                 ("customer_key", "value_tier", "quintile", "trailing_margin"), False),
+             "mart_portfolios": dict.fromkeys(
+                 ("customer_key", "portfolio_id", "value_tier", "primary_need"), False)}
+    nodes = {f"model.onetoone.{name}": {
+        "resource_type": "model", "name": name, "alias": name, "schema": "marts_build",
+        "tags": [], "columns": {column: {"name": column, "config": {"meta": {"pii": pii}}}
+                                for column, pii in columns.items()}}
+        for name, columns in marts.items()}
+    path = manifest_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"nodes": nodes}))
 
 
 @pytest.fixture(scope="module")
@@ -327,6 +354,9 @@ def test_bad_raw_batches_fail_the_right_rules(db_url: str, good_batch_ids: list[
             _insert_batch(conn, "callcenter", "calls", "callcenter_calls", [bad_call]),
             # the ledger claims two rows, one landed
             _insert_batch(conn, "erp", "order_lines", "erp_order_lines", [bad_line], 2),
+            _insert_batch(conn, "web", "events", "web_events", [{
+                **GOOD_ROWS[("web", "events", "web_events")][0], "event_id": "E9",
+                "payload": Jsonb({"email": "bo @example.com"})}]),
         ]
 
     report = run_layer("raw", "run-bad", as_of=AS_OF, batch_ids=bad_batch_ids)
@@ -339,6 +369,7 @@ def test_bad_raw_batches_fail_the_right_rules(db_url: str, good_batch_ids: list[
         (calls, "expect_column_values_to_match_regex", "email", "warning"),
         (lines, "expect_column_values_to_be_between", "unit_price", "critical"),
         (lines, "expect_table_row_count_to_equal", None, "critical"),
+        ("raw.web_events", "unexpected_rows_expectation", None, "warning"),
     }
     with pytest.raises(QualityGateFailed) as raised:
         report.raise_on_critical()
@@ -354,6 +385,7 @@ def test_bad_raw_batches_fail_the_right_rules(db_url: str, good_batch_ids: list[
         "observed 1",
     ):
         assert expected in message
+    assert "not-an-email" not in message and "Ana Silva" not in message
 
     audit = {
         (r["data_asset"], r["column_name"], r["expectation_type"]): r
@@ -362,7 +394,17 @@ def test_bad_raw_batches_fail_the_right_rules(db_url: str, good_batch_ids: list[
     satisfaction = audit[(calls, "satisfaction", "expect_column_values_to_be_between")]
     assert satisfaction["severity"] == "critical" and not satisfaction["success"]
     assert satisfaction["partial_unexpected_list"] == [7]
+    # a personal value is masked: the sample says which batch and line hold it
+    email = audit[(calls, "email", "expect_column_values_to_match_regex")]
+    assert email["partial_unexpected_list"] == [
+        {"_batch_id": bad_batch_ids[0], "_source_file": "callcenter_calls.test",
+         "_line_number": 1, "email": "aaa-aa-aaaaa"}]
     assert satisfaction["unexpected_count"] == 1 and satisfaction["kwargs"]["max_value"] == 5
+    [web_email] = [r for r in audit.values() if r["data_asset"] == "raw.web_events"
+                   and not r["success"]]
+    assert web_email["partial_unexpected_list"] == [
+        {"_batch_id": bad_batch_ids[2], "_source_file": "web_events.test", "_line_number": 1,
+         "event_id": "E9", "email": "aa\u2423@aaaaaaa.aaa"}]
     future = audit[(calls, "called_at", "expect_column_values_to_be_between")]
     assert future["kwargs"]["max_value"].startswith("2024-06-30T23:59:59")
     assert audit[(lines, None, "expect_table_row_count_to_equal")]["observed_value"] == 1
@@ -584,3 +626,124 @@ def test_critical_failure_stops_publish_and_published_marts_keep_last_good_versi
     # ... and so does the task's log, line by line, before the error.
     logged = {r.getMessage() for r in caplog.records if r.levelno == logging.ERROR}
     assert {line.removeprefix("  - ") for line in checks} <= logged
+
+
+# Every personal value of GOOD_ROWS, as the test knows them (independently of any declaration).
+PERSONAL_VALUES = (
+    "Ana Silva", "Silva Ana", "(11) 98765-4321", "11 98765 4321", "ana@example.com",
+    "bo@example.com", '"Bo"', "c1@example.com", "c2@example.com", "Silva Souza", "1980-01-0",
+)
+
+
+def _everything_fails(table: str, columns: list[str]) -> TableSuite:
+    """A suite on which every column of the table fails (must be null) on GOOD_ROWS."""
+    expectations: list[Any] = [
+        gxe.ExpectColumnValuesToBeNull(column=column, meta=warning("test: show every column"))
+        for column in columns
+    ]
+    if table == "web_events":
+        keys = ", ".join(f"payload->>'{key}' as {key}" for key in WEB_PERSONAL_KEYS)
+        expectations.append(gxe.UnexpectedRowsExpectation(
+            unexpected_rows_query=f"select event_id, {keys} from {{batch}}"
+                                  " where payload ? 'email'",
+            meta=warning("test: rows with their payload's personal keys")))
+    return TableSuite(table=f"raw.{table}", batch_scoped=True, suite=gx.ExpectationSuite(
+        name=f"test.raw.{table}.every_column", expectations=expectations))
+
+
+def test_personal_values_of_raw_tables_are_masked_in_audit_gx_results_and_data_docs(
+    db_url: str, good_batch_ids: list[int]
+):
+    """Every column of every raw table holding people fails a check: the audit keeps the
+    shape of the personal values next to their batch and line, GX's files keep none."""
+    suites = []
+    with psycopg.connect(db_url) as conn:
+        for _, _, table in GOOD_ROWS:
+            columns = [row[0] for row in conn.execute(
+                "select column_name from information_schema.columns where table_schema = 'raw'"
+                " and table_name = %s and column_name not like '\\_%%'", (table,))]
+            if table in ("erp_customers", "callcenter_calls", "web_events"):
+                suites.append(_everything_fails(table, columns))
+
+    report = run_suites("raw", "run-every-column", suites, as_of=AS_OF,
+                        batch_ids=good_batch_ids)
+
+    failed = [c for c in report.checks if not c.success]
+    assert failed and all(c.sample for c in failed if c.unexpected_count or c.observed_value)
+    stored = json.dumps(_audit_rows(db_url, "run-every-column", "raw"), default=str)
+    files = [p for p in Path(os.environ["ONETOONE_HOME"], "gx").rglob("*") if p.is_file()]
+    on_disk = "".join(p.read_text(errors="replace") for p in files)
+    assert "run-every-column" in on_disk  # the results and pages were written
+    for value in PERSONAL_VALUES:
+        assert value not in stored, value
+        assert value not in on_disk, value
+        assert value not in "\n".join(c.describe() for c in report.checks), value
+    email = next(c for c in failed if c.table == "raw.callcenter_calls" and c.column == "email")
+    assert email.sample == [{"_batch_id": good_batch_ids[0], "_source_file":
+                             "callcenter_calls.test", "_line_number": 1,
+                             "email": "aaa@aaaaaaa.aaa"}]
+    names = next(c for c in failed if c.table == "raw.callcenter_calls"
+                 and c.column == "caller_name")
+    assert names.sample[0]["caller_name"] == "Aaa\u2423Aaaaa"
+    customers = next(c for c in failed if c.table == "raw.erp_customers" and c.column == "email")
+    assert {row["customer_id"] for row in customers.sample} == {"C1", "C2"}
+    rows = next(c for c in failed if c.expectation_type == "unexpected_rows_expectation")
+    assert rows.sample == [{"event_id": "E1", "email": "aa@aaaaaaa.aaa", "first_name": "Aa",
+                            "last_name": None, "phone": None, "birth_date": None}]
+
+
+def test_an_aggregate_rule_on_a_personal_column_is_refused(db_url: str):
+    suite = TableSuite(table="raw.erp_customers", batch_scoped=True, suite=gx.ExpectationSuite(
+        name="test.raw.erp_customers.aggregate", expectations=[gxe.ExpectColumnMinToBeBetween(
+            column="birth_date", min_value="1900-01-01", meta=warning("test"))]))
+    with pytest.raises(ValueError, match="personal column birth_date"):
+        run_suites("raw", "run-aggregate", [suite], as_of=AS_OF, batch_ids=[])
+
+
+def test_data_docs_read_offline_and_say_which_severity_failed(db_url: str):
+    """A run with only a warning failed: the index (static HTML, no network asset) says
+    "passed with 1 warning(s)", the validation page lists the failed check by severity."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        batch = _insert_batch(conn, "callcenter", "calls", "callcenter_calls", [
+            {**GOOD_ROWS[("callcenter", "calls", "callcenter_calls")][0],
+             "call_id": "CL00000123", "email": " spaced@example.com"}])
+    report = run_layer("raw", "run-warning-only", as_of=AS_OF, batch_ids=[batch])
+    assert report.passed and len(report.warning_failures) == 1
+
+    index = data_docs_index().read_text()
+    assert not re.search(r"""(src|href)=["']https?://""", index), "index loads from network"
+    assert "<script" not in index
+    row = next(line for line in index.split("<tr>") if "run-warning-only" in line
+               and "raw.callcenter_calls" in line)
+    assert "passed with 1 warning(s)" in row and "Failed" not in row
+    page = re.search(r'href="([^"]+)"', row)
+    assert page is not None
+    html = (data_docs_index().parent / page[1]).read_text()
+    assert not re.search(r"""<(link|script|img)\b[^>]*(src|href)=["']https?://""", html)
+    assert not re.search(r"url\(\s*[\"']?https?://", html)
+    assert "passed with 1 warning(s)" in html and "Failed checks by severity" in html
+    assert "spaced@example.com" not in html
+    # each rule's severity and why are on its suite's page, linked from the index
+    suite_page = re.search(r'href="(expectations/raw/callcenter_calls.html)"', index)
+    assert suite_page is not None
+    suite_html = (data_docs_index().parent / suite_page[1]).read_text()
+    assert "warning: a malformed email cannot be used" in suite_html
+    assert not re.search(r"""<(link|script|img)\b[^>]*(src|href)=["']https?://""", suite_html)
+
+
+def test_failing_values_with_spaces_show_them_in_data_docs(db_url: str):
+    """A table without personal columns keeps its failing values; a padded one must not look
+    like a valid one."""
+    order = {**GOOD_ROWS[("erp", "orders", "erp_orders")][0], "order_id": "O77",
+             "channel": " web"}
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        batch = _insert_batch(conn, "erp", "orders", "erp_orders", [order])
+    report = run_layer("raw", "run-padded-value", as_of=AS_OF, batch_ids=[batch])
+    [channel] = [c for c in report.critical_failures if c.column == "channel"]
+    assert channel.sample == [" web"]
+    [page] = [line for line in data_docs_index().read_text().split("<tr>")
+              if "run-padded-value" in line and "raw.erp_orders" in line]
+    link = re.search(r'href="([^"]+)"', page)
+    assert link is not None and "failed: 1 critical" in page
+    html = (data_docs_index().parent / link[1]).read_text()
+    assert '<div class="show-scrollbars">\u2423web</div>' in html

@@ -1,5 +1,4 @@
-"""Keeping forgotten people forgotten: the raw layer's personal fields, and the scrub every
-batch gets before it commits.
+"""Keeping forgotten people forgotten: the scrub every batch gets before it commits.
 
 Rerunning an old interval, or a re-delivered file, reloads the source systems' own copies of
 people who were erased. ``scrub_erased`` erases them again inside the batch's transaction,
@@ -10,7 +9,6 @@ what is personal.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
@@ -18,28 +16,12 @@ from psycopg import sql
 from onetoone.foundation import erasures
 from onetoone.foundation.db import nulls, relation_exists, sha256_hex
 
+# The raw layer's personal fields are declared in foundation, where quality reads them too.
+from onetoone.foundation.personal import SOURCE_TABLES, WEB_PERSONAL_KEYS, SourceTable
 
-@dataclass(frozen=True)
-class SourceTable:
-    """A raw table of customer records: the column naming the record, and the personal ones."""
-
-    table: str
-    source: str
-    entity: str
-    record_id: str
-    personal: tuple[str, ...]
+__all__ = ["SOURCE_TABLES", "WEB_PERSONAL_KEYS", "SourceTable", "scrub_erased"]
 
 
-# The personal fields of the raw layer (docs/data-contracts.md, section 2).
-SOURCE_TABLES = (
-    SourceTable("erp_customers", "erp", "customers", "customer_id",
-                ("first_name", "last_name", "tax_id", "email", "phone", "address_line",
-                 "postcode", "birth_date")),
-    SourceTable("callcenter_calls", "callcenter", "calls", "contact_id",
-                ("caller_name", "phone", "email")),
-)
-# Web events keep personal fields in their JSON payload, keyed by account_id.
-WEB_PERSONAL_KEYS = ("email", "first_name", "last_name", "phone", "birth_date")
 # Quarantined lines that can name a customer record, per source.
 RECORD_ENTITY = {"erp": "customers", "callcenter": "calls", "web": "events"}
 TOKEN = re.compile(r"[\w.+@-]+")

@@ -26,9 +26,10 @@ if TYPE_CHECKING:
 DOCS_SITE = "onetoone"
 URL_VARIABLE = "onetoone_warehouse_sqlalchemy_url"
 BATCH_DEFINITION = "rows"
-# COMPLETE: the only format in which UnexpectedRowsExpectation keeps its failing rows (the log
-# and the audit need samples). GX caps what it keeps at 200 values or rows per expectation on
-# SQL, and it must be set here: the checkpoint's format overrides an expectation's own.
+# Tables without personal columns: COMPLETE, the only format in which UnexpectedRowsExpectation
+# keeps its failing rows (the log and the audit need samples). GX caps what it keeps at 200
+# values or rows per expectation on SQL, and it must be set on the checkpoint: the checkpoint's
+# format overrides an expectation's own. Tables with personal columns: masked_result_format.
 RESULT_FORMAT = {"result_format": "COMPLETE", "partial_unexpected_count": SAMPLE_SIZE}
 # The docs index reads every listed result on each rebuild; older pages stay on disk, and every
 # result is in audit.* with its page's path.
@@ -47,14 +48,22 @@ def sqlalchemy_url(libpq_url: str) -> str:
 
 
 @contextmanager
-def open_context(warehouse: str | None = None) -> Iterator[FileDataContext]:
-    """Open the project, locked so that concurrent tasks don't interleave config writes.
-
-    ``warehouse`` is a libpq URI (default: the configured warehouse)."""
+def gx_lock() -> Iterator[Path]:
+    """The GX project folder, locked so that concurrent tasks don't interleave their writes
+    (config, results, Data Docs)."""
     root = paths().gx_root
     root.mkdir(parents=True, exist_ok=True)
-    with (root / ".lock").open("w") as lock, warnings.catch_warnings():
+    with (root / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        yield root
+
+
+@contextmanager
+def open_context(warehouse: str | None = None) -> Iterator[FileDataContext]:
+    """Open the project, locked (``gx_lock``).
+
+    ``warehouse`` is a libpq URI (default: the configured warehouse)."""
+    with gx_lock() as root, warnings.catch_warnings():
         # Deliberate: GX's Postgres datasource rejects Unix-socket URLs, the generic one works.
         warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
         yield _load(root, warehouse or warehouse_url())
@@ -89,37 +98,57 @@ def _load(root: Path, warehouse: str) -> FileDataContext:
     return context
 
 
-def layer_checkpoint(
+def layer_checkpoints(
     context: FileDataContext,
     layer: str,
     suites: list[TableSuite],
     batch_ids: list[int] | None,
-) -> Checkpoint:
-    """One checkpoint per layer: a query asset per table (scoped to the run's batches)."""
+    masked: dict[str, tuple[str, ...]],
+) -> list[Checkpoint]:
+    """A query asset per table (scoped to the run's batches) and the checkpoints validating
+    them: one for the tables without personal columns, and one per table with some (``masked``:
+    table -> its locator columns), since a checkpoint's result format holds for all it runs.
+
+    Data Docs are built by the caller once all checkpoints ran (``build_data_docs``)."""
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
 
     # Replacing the datasource drops last run's assets, whose queries named other batches.
     datasource = context.data_sources.add_or_update_sql(
         f"warehouse_{layer}", connection_string="${" + URL_VARIABLE + "}"
     )
-    validations = []
+    plain, checkpoints = [], []
     for table_suite in suites:
         asset = datasource.add_query_asset(table_suite.table, query=table_suite.query(batch_ids))
-        validations.append(
-            context.validation_definitions.add_or_update(
-                gx.ValidationDefinition(
-                    name=table_suite.suite.name,
-                    data=asset.add_batch_definition_whole_table(BATCH_DEFINITION),
-                    suite=table_suite.suite,
-                )
+        validation = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(
+                name=table_suite.suite.name,
+                data=asset.add_batch_definition_whole_table(BATCH_DEFINITION),
+                suite=table_suite.suite,
             )
         )
-    return context.checkpoints.add_or_update(
-        gx.Checkpoint(
-            name=layer,
-            validation_definitions=validations,
-            actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE])],
-            result_format=RESULT_FORMAT,
-        )
-    )
+        if table_suite.table not in masked:
+            plain.append(validation)
+            continue
+        checkpoints.append(context.checkpoints.add_or_update(gx.Checkpoint(
+            name=f"{table_suite.suite.name}.masked",
+            validation_definitions=[validation],
+            result_format=masked_result_format(masked[table_suite.table]),
+        )))
+    if plain:
+        checkpoints.insert(0, context.checkpoints.add_or_update(
+            gx.Checkpoint(name=layer, validation_definitions=plain, result_format=RESULT_FORMAT)
+        ))
+    return checkpoints
+
+
+def masked_result_format(locator: tuple[str, ...]) -> dict[str, object]:
+    """GX keeps counts and the locators of failing rows, never their values (nor, for
+    unexpected-rows rules, the rows): SUMMARY without values."""
+    result_format: dict[str, object] = {
+        "result_format": "SUMMARY",
+        "partial_unexpected_count": SAMPLE_SIZE,
+        "exclude_unexpected_values": True,
+    }
+    if locator:
+        result_format["unexpected_index_column_names"] = list(locator)
+    return result_format

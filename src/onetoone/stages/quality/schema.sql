@@ -43,3 +43,46 @@ create table if not exists audit.expectation_results (
 );
 create index if not exists expectation_results_run_idx
     on audit.expectation_results (run_id, layer);
+
+-- The load ledger for auditors, who cannot read raw: per batch, read = loaded + quarantined.
+-- A view runs with its owner's rights (the pipeline's user, who migrates), so the auditor role
+-- reads these columns of raw.load_batches without any grant on raw. Left out: the message and
+-- the CSV header, which may quote delivered text.
+create or replace view audit.load_ledger as
+select batch_id,
+       run_id,
+       source,
+       entity,
+       source_ref,
+       checksum,
+       window_start,
+       window_end,
+       status,
+       rows_read,
+       rows_loaded,
+       rows_quarantined,
+       rows_read = rows_loaded + rows_quarantined as reconciled,
+       started_at,
+       finished_at,
+       raw_gate_passed,
+       raw_gate_run_id
+  from raw.load_batches;
+comment on view audit.load_ledger is
+    'Every load batch: rows read = rows loaded + rows quarantined (reconciled), and the raw'
+    ' quality gate''s verdict. No personal data.';
+
+-- dbt's tests, one row per test per dbt invocation (from its run_results.json), for auditors.
+-- The message is kept only in dbt's own summary form ("Got 3 results, configured to fail if
+-- != 0"); other messages (errors) can quote data and are withheld.
+create table if not exists audit.dbt_test_results (
+    invocation_id   text not null,
+    unique_id       text not null,             -- test.<project>.<name>.<hash>
+    status          text not null,             -- pass | fail | warn | error | skipped
+    failures        bigint,                    -- rows the test found
+    message         text,
+    execution_time  double precision,          -- seconds
+    completed_at    timestamptz,
+    generated_at    timestamptz not null,      -- when dbt wrote run_results.json
+    recorded_at     timestamptz not null default now(),
+    primary key (invocation_id, unique_id)
+);

@@ -1,0 +1,116 @@
+"""What auditors read beside the quality results, on the real embedded PostgreSQL: the load
+ledger (``audit.load_ledger``: read = loaded + quarantined per batch) while raw stays closed to
+them, and dbt's test results (``audit.dbt_test_results``).
+
+Works in its own database."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from onetoone.foundation.config import embedded_url
+from onetoone.operations.migrate import migrate
+from onetoone.stages.quality import record_dbt_tests
+from onetoone.stages.serving import access
+
+pytestmark = pytest.mark.integration
+
+TEST_DB = "onetoone_audit_views_test"
+PASSWORD = secrets.token_urlsafe(16)
+LOGIN = "test_ledger_auditor"
+
+
+@pytest.fixture(scope="module")
+def db_url(warehouse) -> Iterator[str]:
+    with psycopg.connect(embedded_url("postgres"), autocommit=True) as admin:
+        admin.execute(f'drop database if exists "{TEST_DB}" with (force)')
+        admin.execute(f'create database "{TEST_DB}"')
+    url = embedded_url(TEST_DB)
+    with psycopg.connect(url) as conn:
+        migrate(conn)
+        conn.execute(
+            """insert into raw.load_batches (source, entity, source_ref, rows_read, rows_loaded,
+                   rows_quarantined, status, message, csv_header)
+               values ('callcenter', 'calls', 'landing/calls-1.csv', 10, 8, 2, 'loaded',
+                       'line 3: email ana@example.com', 'call_id,email'),
+                      ('erp', 'customers', 'erp.customers 2024-06-01', 5, 4, 0, 'loaded',
+                       null, null)""")
+        access.create_login(conn, LOGIN, "auditor", PASSWORD)
+    yield url
+    with psycopg.connect(embedded_url("postgres"), autocommit=True) as admin:
+        admin.execute(f'drop database if exists "{TEST_DB}" with (force)')
+        admin.execute(f"drop role if exists {LOGIN}")
+
+
+def test_the_auditor_reads_the_ledger_and_not_raw(db_url: str):
+    with psycopg.connect(db_url, user=LOGIN, password=PASSWORD, autocommit=True) as auditor:
+        rows = auditor.execute(
+            "select source_ref, rows_read, rows_loaded, rows_quarantined, reconciled"
+            " from audit.load_ledger order by batch_id").fetchall()
+        assert rows == [("landing/calls-1.csv", 10, 8, 2, True),
+                        ("erp.customers 2024-06-01", 5, 4, 0, False)]
+        columns = {c.name for c in auditor.execute(
+            "select * from audit.load_ledger limit 0").description or []}
+        assert not {"message", "csv_header"} & columns  # may quote delivered text
+        for denied in ("select * from raw.load_batches", "select * from raw.quarantine",
+                       "select * from raw.callcenter_calls"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                auditor.execute(denied)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            auditor.execute("update audit.load_ledger set rows_loaded = 0")
+
+
+def _run_results(path: Path, invocation: str, results: list[dict]) -> Path:
+    """A run_results.json in dbt 1.11's layout (the fields audit reads)."""
+    path.write_text(json.dumps({
+        "metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/run-results/v6.json",
+                     "dbt_version": "1.11.0", "generated_at": "2024-07-01T06:00:00.000000Z",
+                     "invocation_id": invocation},
+        "elapsed_time": 3.2, "args": {"which": "build"},
+        "results": [{"status": status, "unique_id": unique_id, "failures": failures,
+                     "message": message, "execution_time": 0.25, "thread_id": "Thread-1",
+                     "adapter_response": {}, "compiled": True,
+                     "timing": [{"name": "compile", "started_at": "2024-07-01T05:59:58Z",
+                                 "completed_at": "2024-07-01T05:59:59Z"},
+                                {"name": "execute", "started_at": "2024-07-01T05:59:59Z",
+                                 "completed_at": "2024-07-01T06:00:00Z"}]}
+                    for unique_id, status, failures, message in results],
+    }))
+    return path
+
+
+def test_dbt_test_results_are_kept_per_invocation_without_quoted_data(db_url, tmp_path):
+    artifact = _run_results(tmp_path / "run_results.json", "inv-1", [
+        ("model.onetoone.dim_customers", "success", None, "SELECT 3"),
+        ("test.onetoone.unique_dim_customers_customer_key.1a2b", "pass", 0, None),
+        ("test.onetoone.not_null_fct_orders_customer_key.3c4d", "fail", 3,
+         "Got 3 results, configured to fail if != 0"),
+        ("test.onetoone.accepted_values_dim_customers_country.5e6f", "error", None,
+         'Database Error in test: invalid input syntax for type date: "ana@example.com"'),
+    ])
+    with psycopg.connect(db_url) as conn:
+        assert record_dbt_tests(conn, artifact) == 3
+        assert record_dbt_tests(conn, artifact) == 3  # the same invocation again: replaced
+    with psycopg.connect(db_url, user=LOGIN, password=PASSWORD, autocommit=True) as auditor:
+        rows = auditor.execute(
+            "select unique_id, status, failures, message, execution_time, completed_at"
+            " from audit.dbt_test_results where invocation_id = 'inv-1' order by unique_id"
+        ).fetchall()
+    assert [(r[0].split(".")[2], r[1], r[2]) for r in rows] == [
+        ("accepted_values_dim_customers_country", "error", None),
+        ("not_null_fct_orders_customer_key", "fail", 3),
+        ("unique_dim_customers_customer_key", "pass", 0)]
+    assert rows[1][3] == "Got 3 results, configured to fail if != 0"
+    assert "ana@example.com" not in rows[0][3] and rows[0][3].startswith("withheld")
+    assert rows[2][4] == 0.25 and rows[2][5].isoformat() == "2024-07-01T06:00:00+00:00"
+
+    broken = tmp_path / "broken.json"
+    broken.write_text("{}")
+    with psycopg.connect(db_url) as conn, pytest.raises(ValueError, match="broken.json"):
+        record_dbt_tests(conn, broken)
