@@ -5,21 +5,25 @@
 --                     + coupon redemptions x web support rate   (rates: seed cost_to_serve_rates)
 --   actual_value      trailing_margin - cost_to_serve
 --   strategic_value   clv (discounted expected revenue over 36 months, from the value step's
---                     BG/NBD + Gamma-Gamma model) x the customer's margin rate (trailing margin /
+--                     model: the one its backtest chose, with Gamma-Gamma spend) x the customer's
+--                     margin rate (trailing margin /
 --                     net revenue; the population's rate when the customer has no trailing
 --                     revenue): the margin the relationship may still bring.
 --   growth_gap        strategic_value - actual_value
---   churn_risk        1 - probability_alive (BG/NBD), for customers the value step scored (with
---                     completed orders before as_of); null for the others, who have no purchase
---                     relationship to lose. BG/NBD lets a customer drop out only after a repeat
---                     purchase, so one-time buyers score 0: read it with completed_orders.
+--   probability_alive the value step's probability that the customer is still active; null for
+--                     customers it did not score (no completed order before as_of).
+--   churn_risk        1 - probability_alive, null where that is null: no purchase relationship
+--                     to lose. One-time buyers get a real risk (the value step takes P(alive) from
+--                     a model that lets them drop out), not 0.
 --   is_high_churn_risk  churn_risk >= var high_churn_risk_threshold (false when null)
 --   value_tier        MVC: best `mvc_top_share` of customers by actual value (ties share a rank,
 --                     so a tie at the threshold keeps them all), positive value only;
 --                     BZ (below zero): actual value < 0;
 --                     MGC (most growable): of the rest, the `mgc_top_share` of customers with the
 --                     largest positive growth gap; other: the rest.
---   quintile          1-5 by lifetime (strategic) value, 5 = best (ties broken by customer_key).
+--   quintile          1-5 by lifetime (strategic) value among the customers who have one
+--                     (strategic_value > 0), 5 = best (ties broken by customer_key); null for the
+--                     others (has_strategic_value false), so zeros never fill the low quintiles.
 
 with
 
@@ -166,7 +170,7 @@ with_strategic_value as (
 
     select
         with_actual_value.*,
-        coalesce(strategic_values.probability_alive, 0) as probability_alive,
+        strategic_values.probability_alive,
         round(1 - strategic_values.probability_alive, 4) as churn_risk,
         round(coalesce(strategic_values.expected_purchases_12m, 0), 4) as expected_purchases_12m,
         round(coalesce(strategic_values.clv, 0), 2) as clv,
@@ -193,7 +197,13 @@ ranked as (
         *,
         strategic_value - actual_value as growth_gap,
         rank() over (order by actual_value desc) as value_rank,
-        ntile(5) over (order by strategic_value, customer_key) as quintile,
+        case
+            when strategic_value > 0
+                then ntile(5) over (
+                    partition by strategic_value > 0 order by strategic_value, customer_key
+                )
+        end as quintile,
+        strategic_value > 0 as has_strategic_value,
         count(*) over () as customer_count
 
     from with_strategic_value
@@ -260,6 +270,7 @@ final as (
         growth_gap,
         value_rank,
         quintile,
+        has_strategic_value,
         case
             when fixed_tier is not null then fixed_tier
             when growth_rank <= ceil(customer_count * {{ var('mgc_top_share') }}) then 'MGC'
