@@ -160,6 +160,10 @@ def _run(args: argparse.Namespace) -> int:
         from onetoone.identity.linker import save_model
 
         save_model(result.model, args.save_model)
+    from onetoone.identity.linker import blocking_report
+
+    for line in blocking_report(result.model):
+        print(line, file=sys.stderr)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     result.keys.to_csv(args.output, index=False)
     print(f"{result.summary()}; wrote {args.output}")
