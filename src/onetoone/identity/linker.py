@@ -38,6 +38,11 @@ DEFAULT_THRESHOLD = 0.95
 # Pairs below this are not kept at all (they only feed match_probability_max).
 PAIR_FLOOR = 0.01
 U_MAX_PAIRS = 1e7
+# Random pairs stop being drawn once every level has been seen this often. Levels that strangers
+# almost never reach (day and month swapped, names swapped) would otherwise keep u sampling
+# going through all U_MAX_PAIRS (twice the training time at 10,000 customers); 30 sightings
+# put u within about a fifth of its value, a quarter of a bit of weight.
+U_MIN_COUNT_PER_LEVEL = 30
 EM_MAX_PAIRS = 5e6
 # m below this is not estimable from EM on real data volumes; see smooth_parameters.
 M_FLOOR = 1e-3
@@ -157,7 +162,8 @@ def _train(linker: Linker, records_std: pd.DataFrame, seed: int) -> dict[str, An
     training.estimate_probability_two_random_records_match(
         spec.DETERMINISTIC_RULES, recall=spec.DETERMINISTIC_RULES_RECALL
     )
-    training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=seed)
+    training.estimate_u_using_random_sampling(
+        max_pairs=U_MAX_PAIRS, seed=seed, min_count_per_level=U_MIN_COUNT_PER_LEVEL)
     all_comparisons = {
         c.output_column_name for c in linker._settings_obj.core_model_settings.comparisons
     }
