@@ -157,3 +157,22 @@ def test_explain_links_adds_up_to_each_pairs_match_weight(records_std, trained):
     text = explained.to_string()
     assert not any(value in text for value in records_std.loc[:3, "given_name"])
     assert explain_links(records_std, trained, ["a:1"]).empty
+
+
+def test_contact_levels_need_their_columns():
+    def labels(filled: dict[str, float]) -> dict[str, list[str]]:
+        return {c.get_comparison("duckdb").output_column_name:
+                [lvl.label_for_charts for lvl in c.get_comparison("duckdb").comparison_levels
+                 if not lvl.is_null_level]
+                for c in spec.comparisons_for(filled)}
+
+    address_only = labels({"given_name": 1.0, "surname_1": 1.0, "address": 0.9, "city": 0.8,
+                           "postcode": 0.9, "phone_last8": 0.0})
+    assert set(address_only) == {"name", "contact"}
+    assert "Same address" in address_only["contact"]
+    assert not any("phone" in label.lower() for label in address_only["contact"])
+    everything = labels(dict.fromkeys(
+        ["given_name", "surname_1", "birth_date", "phone_last8", "email", "address", "postcode",
+         "city", "national_id"], 1.0))
+    assert set(everything) == {"name", "birth_date", "contact", "national_id"}
+    assert "Same phone and same email" in everything["contact"]

@@ -17,6 +17,7 @@ Design (the tests and bench/bench_identity.py measure what each choice buys):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -24,6 +25,7 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
+from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
 SURNAME_OVERLAP = cll.CustomLevel(
     "surname_1_l IN (surname_1_r, surname_2_r) OR surname_2_l IN (surname_1_r, surname_2_r)",
@@ -118,55 +120,74 @@ _NO_CONTACT = " AND ".join(
     for col in ("phone_last8", "email", "address", "postcode", "city")
 )
 
-CONTACT_COMPARISON = cl.CustomComparison(
-    output_column_name="contact",
-    comparison_description="Phone, email and address: one piece of (possibly household) evidence",
-    comparison_levels=[
-        cll.CustomLevel(_NO_CONTACT).configure(is_null_level=True),
-        cll.CustomLevel(
-            "phone_last8_l = phone_last8_r AND email_l = email_r",
-            label_for_charts="Same phone and same email",
-        ),
-        cll.CustomLevel(
-            f"{_SAME_PHONE_OR_EMAIL} AND {_SAME_PLACE}",
-            label_for_charts="Same phone or email, and same address",
-        ),
-        cll.CustomLevel(_SAME_PHONE_OR_EMAIL, label_for_charts="Same phone or email"),
-        cll.DamerauLevenshteinLevel("phone_last8", 1).configure(
-            label_for_charts="Phone one typo apart"
-        ),
-        cll.Or(
-            cll.ExactMatchLevel("address"),
-            cll.And(cll.JaroWinklerLevel("address", 0.9), cll.ExactMatchLevel("postcode")),
-        ).configure(label_for_charts="Same address"),
-        # a typo or a dropped word in the address (word overlap measured per pair is several
-        # times slower to score than this)
-        cll.CustomLevel(
-            "jaro_winkler_similarity(address_l, address_r) >= 0.8"
-            " AND (postcode_l = postcode_r OR city_l = city_r)",
-            label_for_charts="Similar address, same postcode or city",
-            base_dialect_str="duckdb",
-        ),
-        cll.CustomLevel(
-            "address_number_l = address_number_r AND address_street_l = address_street_r",
-            label_for_charts="Same street and house number",
-        ),
-        cll.CustomLevel(
-            "postcode_l = postcode_r AND city_l = city_r", label_for_charts="Same postcode and city"
-        ),
-        cll.ExactMatchLevel("postcode"),
-        cll.ExactMatchLevel("city"),
-        # a mistyped or transposed postcode digit, a typo in the city or street
-        cll.CustomLevel(
-            "(length(postcode_l) = length(postcode_r) AND levenshtein(postcode_l, postcode_r) <= 2"
-            " AND jaro_winkler_similarity(city_l, city_r) >= 0.9)"
-            " OR jaro_winkler_similarity(address_l, address_r) >= 0.9",
-            label_for_charts="Postcode and city, or address, nearly the same",
-            base_dialect_str="duckdb",
-        ),
-        cll.ElseLevel(),
-    ],
-)
+_PHONE, _EMAIL, _ADDRESS, _POSTCODE, _CITY = "phone_last8", "email", "address", "postcode", "city"
+
+# The contact levels, strongest first, each with the columns it needs: a level whose columns the
+# input leaves empty is left out, or u sampling would wait for strangers to reach it, for ever.
+CONTACT_LEVELS: list[tuple[Callable[[set[str]], bool], ComparisonLevelCreator]] = [
+    (lambda has: {_PHONE, _EMAIL} <= has, cll.CustomLevel(
+        "phone_last8_l = phone_last8_r AND email_l = email_r",
+        label_for_charts="Same phone and same email",
+    )),
+    (lambda has: bool(has & {_PHONE, _EMAIL}) and bool(has & {_ADDRESS, _POSTCODE}),
+     cll.CustomLevel(
+        f"{_SAME_PHONE_OR_EMAIL} AND {_SAME_PLACE}",
+        label_for_charts="Same phone or email, and same address",
+    )),
+    (lambda has: bool(has & {_PHONE, _EMAIL}),
+     cll.CustomLevel(_SAME_PHONE_OR_EMAIL, label_for_charts="Same phone or email")),
+    (lambda has: _PHONE in has, cll.DamerauLevenshteinLevel("phone_last8", 1).configure(
+        label_for_charts="Phone one typo apart"
+    )),
+    (lambda has: _ADDRESS in has, cll.Or(
+        cll.ExactMatchLevel("address"),
+        cll.And(cll.JaroWinklerLevel("address", 0.9), cll.ExactMatchLevel("postcode")),
+    ).configure(label_for_charts="Same address")),
+    # a typo or a dropped word in the address (word overlap measured per pair is several
+    # times slower to score than this)
+    (lambda has: _ADDRESS in has and bool(has & {_POSTCODE, _CITY}), cll.CustomLevel(
+        "jaro_winkler_similarity(address_l, address_r) >= 0.8"
+        " AND (postcode_l = postcode_r OR city_l = city_r)",
+        label_for_charts="Similar address, same postcode or city",
+        base_dialect_str="duckdb",
+    )),
+    (lambda has: _ADDRESS in has, cll.CustomLevel(
+        "address_number_l = address_number_r AND address_street_l = address_street_r",
+        label_for_charts="Same street and house number",
+    )),
+    (lambda has: {_POSTCODE, _CITY} <= has, cll.CustomLevel(
+        "postcode_l = postcode_r AND city_l = city_r", label_for_charts="Same postcode and city"
+    )),
+    (lambda has: _POSTCODE in has, cll.ExactMatchLevel("postcode")),
+    (lambda has: _CITY in has, cll.ExactMatchLevel("city")),
+    # a mistyped or transposed postcode digit, a typo in the city or street
+    (lambda has: {_POSTCODE, _CITY} <= has or _ADDRESS in has, cll.CustomLevel(
+        "(length(postcode_l) = length(postcode_r) AND levenshtein(postcode_l, postcode_r) <= 2"
+        " AND jaro_winkler_similarity(city_l, city_r) >= 0.9)"
+        " OR jaro_winkler_similarity(address_l, address_r) >= 0.9",
+        label_for_charts="Postcode and city, or address, nearly the same",
+        base_dialect_str="duckdb",
+    )),
+]
+
+
+def contact_comparison(has: set[str] | None = None) -> cl.CustomComparison:
+    """Phone, email and address as one comparison, with the levels the filled columns allow
+    (``has``; None: all of them)."""
+    has = {_PHONE, _EMAIL, _ADDRESS, _POSTCODE, _CITY} if has is None else has
+    return cl.CustomComparison(
+        output_column_name="contact",
+        comparison_description="Phone, email and address: one piece of (possibly household)"
+                               " evidence",
+        comparison_levels=[
+            cll.CustomLevel(_NO_CONTACT).configure(is_null_level=True),
+            *(level for needs, level in CONTACT_LEVELS if needs(has)),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+CONTACT_COMPARISON = contact_comparison()
 
 # A different national id is near-proof of different people, so EM drives that level's m to 0
 # (Splink 5 then raises). The m values are fixed from typing-error rates; u is still estimated.
@@ -202,9 +223,10 @@ COMPARISON_COLUMNS = {
 def comparisons_for(filled: dict[str, float]) -> list:
     """The comparisons whose columns the input fills at all (``filled``: column -> share of
     records with a value)."""
-    return [comparison
+    has = {column for column, share in filled.items() if share > 0}
+    return [contact_comparison(has) if comparison is CONTACT_COMPARISON else comparison
             for comparison, columns in zip(COMPARISONS, COMPARISON_COLUMNS.values(), strict=True)
-            if any(filled.get(column, 0.0) > 0 for column in columns)]
+            if has & set(columns)]
 
 
 # --- Blocking chosen from the data -------------------------------------------------------------
