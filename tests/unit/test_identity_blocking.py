@@ -176,3 +176,19 @@ def test_contact_levels_need_their_columns():
          "city", "national_id"], 1.0))
     assert set(everything) == {"name", "birth_date", "contact", "national_id"}
     assert "Same phone and same email" in everything["contact"]
+
+
+def test_large_inputs_count_candidates_on_a_sample(records_std, monkeypatch):
+    from onetoone.identity import linker
+
+    filled = filled_shares(records_std)
+    with linker._database(records_std) as (con, _, records):
+        exact = linker.choose_blocking(con, records, filled, len(records_std))
+        monkeypatch.setattr(linker, "CANDIDATE_COUNT_RECORDS", len(records_std) // 2)
+        sampled = linker.choose_blocking(con, records, filled, len(records_std))
+        assert sampled["rules"] and sampled["estimated_comparisons"] <= sampled["budget"]
+        for rule in sampled["rules"]:
+            true_count = linker.candidate_comparisons(con, records.physical_name,
+                                                      tuple(rule["keys"]))
+            assert 0.5 * true_count <= rule["comparisons"] <= 2 * true_count, rule
+    assert exact["rules"] != [] and exact["candidates"] == sampled["candidates"]

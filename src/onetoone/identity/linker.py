@@ -86,6 +86,7 @@ def filled_shares(records_std: pd.DataFrame) -> dict[str, float]:
 # Above this many records the blocking analysis counts on a sample (Splink scales it back up):
 # a rule's count from 30,000 records a side is precise enough to choose by, and costs little.
 EXACT_COUNT_RECORDS = 30_000
+CANDIDATE_COUNT_RECORDS = 200_000
 
 
 def choose_blocking(con: duckdb.DuckDBPyConnection, records: SplinkDataFrame,
@@ -108,7 +109,16 @@ def choose_blocking(con: duckdb.DuckDBPyConnection, records: SplinkDataFrame,
                 record_sample_proportion=proportion))
 
     candidates = spec.candidate_rules(filled)
-    counts = {rule: candidate_comparisons(con, records.physical_name, rule)
+    # Above CANDIDATE_COUNT_RECORDS, candidates are counted on a fixed random share of the
+    # records and scaled by 1 / share^2 (a pair survives the sampling with probability share^2),
+    # so that choosing costs the same at a million records as at 200,000.
+    share = min(1.0, CANDIDATE_COUNT_RECORDS / max(record_count, 1))
+    table = records.physical_name
+    if share < 1.0:
+        con.execute(f"create or replace table blocking_candidates_sample as select * from {table}"
+                    f" using sample {share * 100:.6f} percent (bernoulli, 42)")
+        table = "blocking_candidates_sample"
+    counts = {rule: round(candidate_comparisons(con, table, rule) / share ** 2)
               for rule in candidates}
     chosen = spec.choose_blocking(counts, filled, record_count)
     if not chosen and counts:  # nothing within the budget: the most specific rule
