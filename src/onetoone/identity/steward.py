@@ -91,8 +91,9 @@ def _explain(args: argparse.Namespace) -> int:
     model_path = identity_store.current_model_path()
     standardised = identity_store.read_standardised_records(standardise_version())
     if not model_path.exists() or standardised is None:
-        print("onetoone identity explain: error: no identity run yet (run the pipeline first)",
-              file=sys.stderr)
+        print("onetoone identity explain: error: no identity run with this version of the"
+              " code yet (no current model or standardised records); run the identity step"
+              " first", file=sys.stderr)
         return 2
     with psycopg.connect(warehouse_url()) as conn:
         identity_store.ensure_schema(conn)
