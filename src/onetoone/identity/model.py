@@ -13,6 +13,11 @@ Design (the tests and bench/bench_identity.py measure what each choice buys):
 - Email is compared exactly: fuzzy email levels mostly re-measure the name the address was made
   from.
 - Term frequencies on the exact name level, so that common names ("maria silva") count less.
+- Birth dates: levels for one mistyped digit, day and month swapped, two digits off.
+- Comparisons (and contact levels) whose columns the input leaves empty drop out.
+- Blocking is not fixed: ``candidate_rules`` and ``choose_blocking`` pick, per input, the rules
+  that find most true pairs with errors in any field, within a budget linear in the records
+  (see "Blocking chosen from the data" below).
 """
 
 from __future__ import annotations
