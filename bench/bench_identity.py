@@ -6,7 +6,8 @@ For each size: generate the extracts, build ``int_customer_records_unioned`` in 
 the dbt models do (ERP customers; each call-center contact's latest caller name, phone and email;
 web accounts from registration and profile-update events), then standardise, train, resolve and
 score against ``truth/records.csv``. Prints records, seconds per step, peak memory, pairwise
-precision/recall/F1 and household members merged, per clustering threshold.
+precision/recall/F1, household members merged and the largest cluster, per clustering
+threshold, and the blocking rules the model chose with their comparison counts.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pandas as pd
 
 from onetoone.generate import generate
 from onetoone.stages.identity.evaluation import household_false_pairs, pairwise_scores
-from onetoone.stages.identity.linker import resolve, train
+from onetoone.stages.identity.linker import blocking_report, resolve, train
 from onetoone.stages.identity.standardise import INPUT_COLUMNS, standardise
 
 TITLE = r"^(?:sr|sra|srta|dr|dra|mr|mrs|ms|miss)\.?\s+"
@@ -116,6 +117,7 @@ def run(customers: int, seed: int, thresholds: list[float], workdir: Path) -> No
         f"({records['source'].value_counts().to_dict()}), model {model['model_version']}"
     )
     print("  " + ", ".join(f"{step} {seconds:.1f}s" for step, seconds in timings.items()))
+    print("\n".join(f"  {line}" for line in blocking_report(model)))
     for threshold in thresholds:
         started = time.perf_counter()
         clusters = resolve(records_std, model, threshold=threshold)

@@ -243,3 +243,64 @@ def test_identify_writes_each_records_standardised_values_with_its_key(database,
     assert values["erp:Y2"][4:] == ["+5511977772222", "São Paulo", None, "12345678901"]
     assert values["erp:Z1"][4] == "+5541998761111"
     assert {v[5] for v in values.values()} <= {"São Paulo", "Curitiba", "Recife", None}
+
+
+def _steward(database, monkeypatch, *argv: str):
+    from onetoone.cli import main
+    from onetoone.foundation import config
+
+    monkeypatch.setattr(config, "warehouse_url", lambda: database)
+    return main(["identity", *argv])
+
+
+def test_review_lists_the_open_queue_and_a_decision_becomes_an_override(
+        database, base_records, models, monkeypatch, capsys):
+    load(database, base_records)
+    pipeline.identify(database, run_id="run-steward", as_of=AS_OF)
+    with psycopg.connect(database) as conn:
+        open_pairs = conn.execute(
+            "select record_a, record_b, match_probability from identity.review_queue"
+            " where status = 'open' order by match_probability desc").fetchall()
+    assert open_pairs
+    capsys.readouterr()
+    assert _steward(database, monkeypatch, "review", "--limit", "3") == 0
+    listed = capsys.readouterr().out
+    first_a, first_b, probability = open_pairs[0]
+    assert listed.startswith(f"{first_a}  {first_b}  probability {probability:.3f}")
+    assert "    for " in listed and "    against " in listed
+    # no record values, only ids and level labels
+    assert not any(row["last_name"].lower() in listed.lower() for row in base_records
+                   if row.get("last_name"))
+
+    assert _steward(database, monkeypatch, "review", first_a, first_b, "--same") == 2
+    assert "--by and --reason" in capsys.readouterr().err
+    assert _steward(database, monkeypatch, "review", first_b, first_a, "--different",
+                    "--by", "ana@example.com", "--reason", "two people on the call") == 0
+    with psycopg.connect(database) as conn:
+        decision = conn.execute("select decision, decided_by from identity.overrides"
+                                " where record_a = %s and record_b = %s",
+                                (first_a, first_b)).fetchone()
+        status = conn.execute("select status from identity.review_queue where run_id ="
+                              " 'run-steward' and record_a = %s and record_b = %s",
+                              (first_a, first_b)).fetchone()
+    assert decision == ("different", "ana@example.com") and status == ("decided",)
+    capsys.readouterr()
+    assert _steward(database, monkeypatch, "review", "--limit", "100") == 0
+    assert f"{first_a}  {first_b}" not in capsys.readouterr().out
+
+
+def test_explain_prints_each_pair_of_a_customer_with_its_weights(
+        database, base_records, models, monkeypatch, capsys):
+    load(database, base_records)
+    pipeline.identify(database, run_id="run-explain", as_of=AS_OF)
+    x_key = keys_of(database)["erp:X1"]
+    capsys.readouterr()
+    assert _steward(database, monkeypatch, "explain", x_key) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{x_key}: 3 records: erp:X1, erp:X2, web:XW1")
+    pair_lines = [line for line in out.splitlines() if "probability" in line]
+    assert len(pair_lines) == 3 and all("linked" in line for line in pair_lines)
+    assert "prior" in out and "birth_date" in out and "Exact match on birth_date" in out
+    assert "floris" not in out.lower() and "99876" not in out
+    assert _steward(database, monkeypatch, "explain", "no-such-key") == 2
+    assert "no customer key" in capsys.readouterr().err

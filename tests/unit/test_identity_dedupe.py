@@ -3,6 +3,7 @@ other column names, and clear errors for input it cannot use."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -61,11 +62,17 @@ def test_links_files_with_mapped_columns_and_keys_every_record(people_files, tmp
     assert scores["precision"] >= 0.97 and scores["recall"] >= 0.7, scores
 
 
-def test_a_saved_model_scores_other_files_without_retraining(people_files, tmp_path):
+def test_a_saved_model_scores_other_files_without_retraining(people_files, tmp_path, capsys):
     erp_path, web_path, _ = people_files
     model = tmp_path / "model.json"
     first = tmp_path / "first.csv"
     assert main(["dedupe", str(erp_path), "--output", str(first), "--save-model", str(model)]) == 0
+    # the blocking rules chosen for this file are printed and saved with their counts
+    printed = capsys.readouterr().err
+    saved = json.loads(model.read_text(encoding="utf-8"))["blocking"]
+    assert f"blocking: {len(saved['rules'])} rules chosen" in printed
+    for rule in saved["rules"]:
+        assert " + ".join(rule["keys"]) in printed and rule["comparisons"] > 0
     again = dedupe_files([erp_path], model_path=model)
     assert not again.trained
     assert again.keys["customer_key"].tolist() == pd.read_csv(first)["customer_key"].tolist()

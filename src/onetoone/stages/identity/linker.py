@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,7 +22,10 @@ import pandas as pd
 import pyarrow as pa
 import splink
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from splink.blocking_analysis import count_comparisons_from_blocking_rules
+from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.splink_dataframe import SplinkDataFrame
+from splink.internals.waterfall_chart import records_to_waterfall_data
 
 from onetoone.stages.identity import model as spec
 from onetoone.stages.identity.overrides import cluster_edges, empty_overrides
@@ -35,6 +39,11 @@ DEFAULT_THRESHOLD = 0.95
 # Pairs below this are not kept at all (they only feed match_probability_max).
 PAIR_FLOOR = 0.01
 U_MAX_PAIRS = 1e7
+# Random pairs stop being drawn once every level has been seen this often. Levels that strangers
+# almost never reach (day and month swapped, names swapped) would otherwise keep u sampling
+# going through all U_MAX_PAIRS (twice the training time at 10,000 customers); 30 sightings
+# put u within about a fifth of its value, a quarter of a bit of weight.
+U_MIN_COUNT_PER_LEVEL = 30
 EM_MAX_PAIRS = 5e6
 # m below this is not estimable from EM on real data volumes; see smooth_parameters.
 M_FLOOR = 1e-3
@@ -56,8 +65,112 @@ def train(records_std: pd.DataFrame, seed: int = 42) -> dict[str, Any]:
     Prior from high-precision deterministic rules, u by random sampling, m by EM over the
     training blocking rules, then ``smooth_parameters``. Deterministic for a given input and seed.
     """
-    with _linker(records_std, spec.settings()) as backend:
-        return _train(backend.linker, records_std, seed)
+    filled = filled_shares(records_std)
+    with _database(records_std) as (con, db_api, records):
+        blocking = choose_blocking(con, records, filled, len(records_std))
+        chosen = [spec.BlockingRuleChoice(tuple(rule["keys"]), rule["comparisons"])
+                  for rule in blocking["rules"]]
+        settings = spec.settings(chosen, spec.comparisons_for(filled))
+        linker = Linker(records, settings, log_level=None)
+        model = _train(linker, records_std, seed)
+    return {**model, "blocking": blocking}
+
+
+def filled_shares(records_std: pd.DataFrame) -> dict[str, float]:
+    """Column -> share of the records with a value."""
+    if not len(records_std):
+        return {column: 0.0 for column in records_std.columns}
+    return {column: float(share) for column, share in records_std.notna().mean().items()}
+
+
+# Above this many records the blocking analysis counts on a sample (Splink scales it back up):
+# a rule's count from 30,000 records a side is precise enough to choose by, and costs little.
+EXACT_COUNT_RECORDS = 30_000
+CANDIDATE_COUNT_RECORDS = 200_000
+
+
+def choose_blocking(con: duckdb.DuckDBPyConnection, records: SplinkDataFrame,
+                    filled: dict[str, float], record_count: int) -> dict[str, Any]:
+    """The blocking rules for this input (``model.choose_blocking``) and the chosen set's
+    counts from Splink's blocking analysis: per rule, the pairs it adds to those before it,
+    and in all.
+
+    Candidates are counted from their block sizes (``candidate_comparisons``), a hundred of
+    them in the time Splink's analysis takes for a few; the chosen set is measured by Splink."""
+    proportion = min(1.0, EXACT_COUNT_RECORDS / max(record_count, 1))
+
+    def count(rules: list[BlockingRuleCreator]) -> list[dict[str, Any]]:
+        with warnings.catch_warnings():
+            # a sampled count of a very specific rule rests on few sampled pairs, and Splink
+            # says so per rule; these counts are reported, the choice used exact block sizes
+            warnings.filterwarnings("ignore", "The sampled blocking analysis estimate")
+            return list(count_comparisons_from_blocking_rules(
+                records, blocking_rules=rules, link_type="dedupe_only",
+                record_sample_proportion=proportion))
+
+    candidates = spec.candidate_rules(filled)
+    # Above CANDIDATE_COUNT_RECORDS, candidates are counted on a fixed random share of the
+    # records and scaled by 1 / share^2 (a pair survives the sampling with probability share^2),
+    # so that choosing costs the same at a million records as at 200,000.
+    share = min(1.0, CANDIDATE_COUNT_RECORDS / max(record_count, 1))
+    table = records.physical_name
+    if share < 1.0:
+        con.execute(f"create or replace table blocking_candidates_sample as select * from {table}"
+                    f" using sample {share * 100:.6f} percent (bernoulli, 42)")
+        table = "blocking_candidates_sample"
+    counts = {rule: round(candidate_comparisons(con, table, rule) / share ** 2)
+              for rule in candidates}
+    chosen = spec.choose_blocking(counts, filled, record_count)
+    if not chosen and counts:  # nothing within the budget: the most specific rule
+        cheapest = min(sorted(counts), key=counts.get)
+        chosen = [spec.BlockingRuleChoice(cheapest, counts[cheapest])]
+    analysed = count([spec.blocking_rule(rule.keys) for rule in chosen]) if chosen else []
+    # a rule that adds no pair to those before it in this data only costs time (known only
+    # when counted exactly: a sampled count of nothing may be a few pairs)
+    useful = [i for i, record in enumerate(analysed)
+              if record["marginal_comparison_count"] > 0 or i == 0 or proportion < 1.0]
+    chosen, analysed = [chosen[i] for i in useful], [analysed[i] for i in useful]
+    rules = [{
+        "keys": list(rule.keys),
+        "sql": record["blocking_rule"],
+        "comparisons": rule.comparisons,
+        "new_comparisons": int(record["marginal_comparison_count"]),
+    } for rule, record in zip(chosen, analysed, strict=True)]
+    return {
+        "records": record_count,
+        "budget": spec.COMPARISONS_PER_RECORD * record_count,
+        "candidates": len(candidates),
+        "estimated_comparisons": int(analysed[-1]["cumulative_comparison_count"])
+        if analysed else 0,
+        "counted_on_share": proportion,
+        "rules": rules,
+    }
+
+
+def candidate_comparisons(con: duckdb.DuckDBPyConnection, table: str,
+                          rule: tuple[str, ...]) -> int:
+    """Pairs an equi-join rule on these keys generates: n (n - 1) / 2 summed over its blocks
+    (a null key joins nothing), exactly what Splink's analysis counts for such a rule."""
+    keys = [spec.key(name).sql for name in rule]
+    return int(_scalar(con, f"""
+        select coalesce(sum(n * (n - 1) // 2), 0)::bigint from (
+            select count(*)::bigint as n from {table}
+            where {' and '.join(f'({k}) is not null' for k in keys)}
+            group by {', '.join(keys)})"""))
+
+
+def blocking_report(model: dict[str, Any]) -> list[str]:
+    """The model's blocking rules with their comparison counts, one line each (none for a
+    model saved before blocking was chosen from the data)."""
+    blocking = model.get("blocking")
+    if not blocking:
+        return []
+    lines = [f"blocking: {len(blocking['rules'])} rules chosen of {blocking['candidates']}, "
+             f"{blocking['estimated_comparisons']:,} comparisons for {blocking['records']:,} "
+             f"records (budget {blocking['budget']:,})"]
+    lines += [f"  {' + '.join(rule['keys']):<48} {rule['comparisons']:>12,} pairs"
+              f" ({rule['new_comparisons']:,} new)" for rule in blocking["rules"]]
+    return lines
 
 
 def _train(linker: Linker, records_std: pd.DataFrame, seed: int) -> dict[str, Any]:
@@ -65,12 +178,14 @@ def _train(linker: Linker, records_std: pd.DataFrame, seed: int) -> dict[str, An
     training.estimate_probability_two_random_records_match(
         spec.DETERMINISTIC_RULES, recall=spec.DETERMINISTIC_RULES_RECALL
     )
-    training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=seed)
+    training.estimate_u_using_random_sampling(
+        max_pairs=U_MAX_PAIRS, seed=seed, min_count_per_level=U_MIN_COUNT_PER_LEVEL)
     all_comparisons = {
         c.output_column_name for c in linker._settings_obj.core_model_settings.comparisons
     }
     estimated: set[str] = set()
-    sessions = spec.TRAINING_SESSIONS + spec.FALLBACK_TRAINING_SESSIONS
+    sessions = [s for s in spec.TRAINING_SESSIONS + spec.FALLBACK_TRAINING_SESSIONS
+                if s[1] in all_comparisons]
     pair_counts = {column: blocked_pair_count(records_std[column]) for column, _ in sessions}
     usable = [s for s in sessions if pair_counts[s[0]] >= spec.MIN_TRAINING_PAIRS]
     preferred = [s for s in usable if s in spec.TRAINING_SESSIONS]
@@ -410,16 +525,75 @@ class _Backend(NamedTuple):
 
 
 @contextmanager
-def _linker(records_std: pd.DataFrame,
-            settings: SettingsCreator | dict[str, Any]) -> Iterator[_Backend]:
-    """A Linker over a fresh in-memory DuckDB holding ``records_std`` as the table
-    ``customer_records``, closed afterwards so that its memory is free for the next step."""
+def _database(records_std: pd.DataFrame
+              ) -> Iterator[tuple[duckdb.DuckDBPyConnection, DuckDBAPI, SplinkDataFrame]]:
+    """A fresh in-memory DuckDB holding ``records_std`` as the table ``customer_records``,
+    closed afterwards so that its memory is free for the next step."""
     with duckdb.connect() as con:
         # through Arrow, then a native table: DuckDB reads pandas' columns slower, and repeatedly
         con.register("records_input", pa.Table.from_pandas(records_std, preserve_index=False))
         con.execute("create table customer_records as select * from records_input")
         con.unregister("records_input")
         db_api = DuckDBAPI(con)
-        records = db_api.register("customer_records")
+        yield con, db_api, db_api.register("customer_records")
+
+
+@contextmanager
+def _linker(records_std: pd.DataFrame,
+            settings: SettingsCreator | dict[str, Any]) -> Iterator[_Backend]:
+    """A Linker over ``_database(records_std)``."""
+    with _database(records_std) as (con, db_api, records):
         # logging is the application's to configure
         yield _Backend(con, db_api, records, Linker(records, settings, log_level=None))
+
+
+EXPLAIN_COLUMNS = ["record_a", "record_b", "match_probability", "match_weight", "linked",
+                   "comparison", "level", "weight"]
+
+
+def explain_links(records_std: pd.DataFrame, model: dict[str, Any], unique_ids: list[str],
+                  threshold: float = DEFAULT_THRESHOLD) -> pd.DataFrame:
+    """Why these records are (or are not) one customer: every pair of them scored by the model,
+    with Splink's waterfall data, one row per pair and term (``EXPLAIN_COLUMNS``).
+
+    The terms of a pair add up to its match weight: the prior (``comparison`` "prior"), then each
+    comparison's level and weight (log2 Bayes factor), then, where the level uses term
+    frequencies, the adjustment for how common the value is ("<comparison> (how common)").
+    ``linked`` says whether the pair reaches ``threshold``, i.e. is an edge of the clustering.
+    Term frequencies come from all of ``records_std``, as in a run; no record values are
+    returned, only labels and weights.
+    """
+    wanted = records_std[records_std["unique_id"].isin(unique_ids)]
+    if len(wanted) < 2:
+        return pd.DataFrame(columns=EXPLAIN_COLUMNS)
+    settings = {**model["splink_settings"], "retain_intermediate_calculation_columns": True}
+    with _linker(records_std, settings) as backend:
+        con, db_api, _, linker = backend
+        for column in linker._settings_obj._term_frequency_columns:
+            linker.table_management.compute_tf_table(column.unquote().name)
+        con.register("explained_input", pa.Table.from_pandas(wanted, preserve_index=False))
+        con.execute("create table explained_records as select * from explained_input")
+        subset = db_api.register("explained_records")
+        scored = linker.inference.score_pairs(subset, subset)
+        pairs = [row for row in scored.as_record_list()
+                 if str(row["unique_id_l"]) < str(row["unique_id_r"])]
+        waterfall = records_to_waterfall_data(pairs, linker._settings_obj, True)
+    rows = []
+    for term in waterfall:
+        pair = pairs[term["record_number"]]
+        name = term["column_name"]
+        if name == "Final score":
+            continue
+        if name == "Prior":
+            comparison, level = "prior", "two records picked at random match"
+        elif name.startswith("tf_"):
+            comparison, level = f"{name[3:]} (how common)", "term frequency adjustment"
+        else:
+            comparison, level = name, term["label_for_charts"]
+        weight = term["log2_bayes_factor"]
+        rows.append((pair["unique_id_l"], pair["unique_id_r"], pair["match_probability"],
+                     pair["match_weight"], pair["match_probability"] >= threshold, comparison,
+                     level, 0.0 if weight is None or pd.isna(weight) else float(weight)))
+    explained = pd.DataFrame(rows, columns=EXPLAIN_COLUMNS)
+    return explained.sort_values(["match_probability", "record_a", "record_b"],
+                                 ascending=[False, True, True], kind="stable", ignore_index=True)

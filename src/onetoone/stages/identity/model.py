@@ -13,14 +13,24 @@ Design (the tests and bench/bench_identity.py measure what each choice buys):
 - Email is compared exactly: fuzzy email levels mostly re-measure the name the address was made
   from.
 - Term frequencies on the exact name level, so that common names ("maria silva") count less.
+- Birth dates: levels for one mistyped digit, day and month swapped, two digits off.
+- Comparisons (and contact levels) whose columns the input leaves empty drop out.
+- Blocking is not fixed: ``candidate_rules`` and ``choose_blocking`` pick, per input, the rules
+  that find most true pairs with errors in any field, within a budget linear in the records
+  (see "Blocking chosen from the data" below).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
 from splink.internals.blocking_rule_creator import BlockingRuleCreator
+from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
 SURNAME_OVERLAP = cll.CustomLevel(
     "surname_1_l IN (surname_1_r, surname_2_r) OR surname_2_l IN (surname_1_r, surname_2_r)",
@@ -62,6 +72,9 @@ NAME_COMPARISON = cl.CustomComparison(
             cll.Or(cll.JaroWinklerLevel("given_name", 0.88), GIVEN_NAME_PREFIX),
             cll.Or(cll.JaroWinklerLevel("surname_1", 0.88), SURNAME_OVERLAP),
         ).configure(label_for_charts="Similar given name and surname (typos, short forms)"),
+        cll.And(
+            cll.ExactMatchLevel("given_phonetic"), cll.ExactMatchLevel("surname_phonetic")
+        ).configure(label_for_charts="Given name and surname sound alike"),
         cll.CustomLevel(SURNAME_OVERLAP.sql_condition, "Surname in common, given name differs"),
         cll.ExactMatchLevel("given_name").configure(
             label_for_charts="Same given name, surnames differ"
@@ -70,12 +83,39 @@ NAME_COMPARISON = cl.CustomComparison(
     ],
 )
 
-BIRTH_DATE_COMPARISON = cl.DateOfBirthComparison(
-    "birth_date",
-    input_is_string=True,
-    datetime_format="%Y-%m-%d",
-    datetime_thresholds=[1, 1],
-    datetime_metrics=["month", "year"],
+_YEAR = "substr(birth_date_{side}, 1, 4)"
+_MONTH = "substr(birth_date_{side}, 6, 2)"
+_DAY = "substr(birth_date_{side}, 9, 2)"
+
+
+def _date_part(part: str, side: str) -> str:
+    return part.format(side=side)
+
+
+BIRTH_DATE_COMPARISON = cl.CustomComparison(
+    output_column_name="birth_date",
+    comparison_description="Birth date, with the errors people make writing one",
+    comparison_levels=[
+        cll.NullLevel("birth_date"),
+        cll.ExactMatchLevel("birth_date"),
+        # Levenshtein, not Damerau-Levenshtein: in DuckDB it is several times faster, and a
+        # transposition still lands on the "two digits differ" level
+        cll.LevenshteinLevel("birth_date", 1).configure(label_for_charts="One digit mistyped"),
+        cll.CustomLevel(
+            f"{_date_part(_YEAR, 'l')} = {_date_part(_YEAR, 'r')}"
+            f" AND {_date_part(_MONTH, 'l')} = {_date_part(_DAY, 'r')}"
+            f" AND {_date_part(_DAY, 'l')} = {_date_part(_MONTH, 'r')}",
+            label_for_charts="Day and month swapped",
+        ),
+        cll.LevenshteinLevel("birth_date", 2).configure(
+            label_for_charts="Two digits differ or transposed"
+        ),
+        cll.CustomLevel(
+            f"{_date_part(_YEAR, 'l')} = {_date_part(_YEAR, 'r')}",
+            label_for_charts="Same year",
+        ),
+        cll.ElseLevel(),
+    ],
 )
 
 _SAME_PHONE_OR_EMAIL = "(phone_last8_l = phone_last8_r OR email_l = email_r)"
@@ -85,32 +125,74 @@ _NO_CONTACT = " AND ".join(
     for col in ("phone_last8", "email", "address", "postcode", "city")
 )
 
-CONTACT_COMPARISON = cl.CustomComparison(
-    output_column_name="contact",
-    comparison_description="Phone, email and address: one piece of (possibly household) evidence",
-    comparison_levels=[
-        cll.CustomLevel(_NO_CONTACT).configure(is_null_level=True),
-        cll.CustomLevel(
-            "phone_last8_l = phone_last8_r AND email_l = email_r",
-            label_for_charts="Same phone and same email",
-        ),
-        cll.CustomLevel(
-            f"{_SAME_PHONE_OR_EMAIL} AND {_SAME_PLACE}",
-            label_for_charts="Same phone or email, and same address",
-        ),
-        cll.CustomLevel(_SAME_PHONE_OR_EMAIL, label_for_charts="Same phone or email"),
-        cll.DamerauLevenshteinLevel("phone_last8", 1).configure(
-            label_for_charts="Phone one typo apart"
-        ),
-        cll.Or(
-            cll.ExactMatchLevel("address"),
-            cll.And(cll.JaroWinklerLevel("address", 0.9), cll.ExactMatchLevel("postcode")),
-        ).configure(label_for_charts="Same address"),
-        cll.ExactMatchLevel("postcode"),
-        cll.ExactMatchLevel("city"),
-        cll.ElseLevel(),
-    ],
-)
+_PHONE, _EMAIL, _ADDRESS, _POSTCODE, _CITY = "phone_last8", "email", "address", "postcode", "city"
+
+# The contact levels, strongest first, each with the columns it needs: a level whose columns the
+# input leaves empty is left out, or u sampling would wait for strangers to reach it, for ever.
+CONTACT_LEVELS: list[tuple[Callable[[set[str]], bool], ComparisonLevelCreator]] = [
+    (lambda has: {_PHONE, _EMAIL} <= has, cll.CustomLevel(
+        "phone_last8_l = phone_last8_r AND email_l = email_r",
+        label_for_charts="Same phone and same email",
+    )),
+    (lambda has: bool(has & {_PHONE, _EMAIL}) and bool(has & {_ADDRESS, _POSTCODE}),
+     cll.CustomLevel(
+        f"{_SAME_PHONE_OR_EMAIL} AND {_SAME_PLACE}",
+        label_for_charts="Same phone or email, and same address",
+    )),
+    (lambda has: bool(has & {_PHONE, _EMAIL}),
+     cll.CustomLevel(_SAME_PHONE_OR_EMAIL, label_for_charts="Same phone or email")),
+    (lambda has: _PHONE in has, cll.DamerauLevenshteinLevel("phone_last8", 1).configure(
+        label_for_charts="Phone one typo apart"
+    )),
+    (lambda has: _ADDRESS in has, cll.Or(
+        cll.ExactMatchLevel("address"),
+        cll.And(cll.JaroWinklerLevel("address", 0.9), cll.ExactMatchLevel("postcode")),
+    ).configure(label_for_charts="Same address")),
+    # a typo or a dropped word in the address (word overlap measured per pair is several
+    # times slower to score than this)
+    (lambda has: _ADDRESS in has and bool(has & {_POSTCODE, _CITY}), cll.CustomLevel(
+        "jaro_winkler_similarity(address_l, address_r) >= 0.8"
+        " AND (postcode_l = postcode_r OR city_l = city_r)",
+        label_for_charts="Similar address, same postcode or city",
+        base_dialect_str="duckdb",
+    )),
+    (lambda has: _ADDRESS in has, cll.CustomLevel(
+        "address_number_l = address_number_r AND address_street_l = address_street_r",
+        label_for_charts="Same street and house number",
+    )),
+    (lambda has: {_POSTCODE, _CITY} <= has, cll.CustomLevel(
+        "postcode_l = postcode_r AND city_l = city_r", label_for_charts="Same postcode and city"
+    )),
+    (lambda has: _POSTCODE in has, cll.ExactMatchLevel("postcode")),
+    (lambda has: _CITY in has, cll.ExactMatchLevel("city")),
+    # a mistyped or transposed postcode digit, a typo in the city or street
+    (lambda has: {_POSTCODE, _CITY} <= has or _ADDRESS in has, cll.CustomLevel(
+        "(length(postcode_l) = length(postcode_r) AND levenshtein(postcode_l, postcode_r) <= 2"
+        " AND jaro_winkler_similarity(city_l, city_r) >= 0.9)"
+        " OR jaro_winkler_similarity(address_l, address_r) >= 0.9",
+        label_for_charts="Postcode and city, or address, nearly the same",
+        base_dialect_str="duckdb",
+    )),
+]
+
+
+def contact_comparison(has: set[str] | None = None) -> cl.CustomComparison:
+    """Phone, email and address as one comparison, with the levels the filled columns allow
+    (``has``; None: all of them)."""
+    has = {_PHONE, _EMAIL, _ADDRESS, _POSTCODE, _CITY} if has is None else has
+    return cl.CustomComparison(
+        output_column_name="contact",
+        comparison_description="Phone, email and address: one piece of (possibly household)"
+                               " evidence",
+        comparison_levels=[
+            cll.CustomLevel(_NO_CONTACT).configure(is_null_level=True),
+            *(level for needs, level in CONTACT_LEVELS if needs(has)),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+CONTACT_COMPARISON = contact_comparison()
 
 # A different national id is near-proof of different people, so EM drives that level's m to 0
 # (Splink 5 then raises). The m values are fixed from typing-error rates; u is still estimated.
@@ -133,18 +215,169 @@ COMPARISONS = [
     NATIONAL_ID_COMPARISON,
 ]
 
-# Each rule must keep its blocks small at 1M records: no rule on a name alone.
-BLOCKING_RULES: list[BlockingRuleCreator] = [
-    block_on("phone_last8"),
-    block_on("email"),
-    block_on("national_id"),
-    block_on("given_name", "birth_date"),
-    block_on("surname_1", "birth_date"),
-    block_on("name_key", "city"),
-    # a call-center phone with one typo: the other half of its digits still agrees
-    block_on("name_key", "substr(phone_last8, 1, 4)"),
-    block_on("name_key", "substr(phone_last8, 5, 4)"),
+# The columns each comparison reads (in the order of COMPARISONS); a comparison whose columns
+# are all empty in the input drops out.
+COMPARISON_COLUMNS = {
+    "name": ("given_name", "surname_1"),
+    "birth_date": ("birth_date",),
+    "contact": ("phone_last8", "email", "address", "postcode", "city"),
+    "national_id": ("national_id",),
+}
+
+
+def comparisons_for(filled: dict[str, float]) -> list:
+    """The comparisons whose columns the input fills at all (``filled``: column -> share of
+    records with a value)."""
+    has = {column for column, share in filled.items() if share > 0}
+    return [contact_comparison(has) if comparison is CONTACT_COMPARISON else comparison
+            for comparison, columns in zip(COMPARISONS, COMPARISON_COLUMNS.values(), strict=True)
+            if has & set(columns)]
+
+
+# --- Blocking chosen from the data -------------------------------------------------------------
+#
+# A pair is only scored if some blocking rule puts its records together, so the rules decide the
+# recall the model can reach. A rule joins on one or two *keys*; each key reads one *field* of the
+# record. A pair with an error in a field is still found by a rule that does not use that field,
+# or uses it through a key the error leaves intact (a phonetic code survives many typos, a birth
+# year survives a mistyped day). ``choose_blocking`` picks, from the rules the input's columns
+# allow, the set that leaves the fewest error patterns (no error, any one field wrong, any two
+# fields wrong) without a rule to find them, each rule weighed by its comparison count (Splink's
+# blocking analysis) and all of them within a budget linear in the records.
+
+
+class BlockingKey(NamedTuple):
+    name: str  # a short label, shown in the chosen rules
+    sql: str  # the expression blocked on, over the standardised columns
+    fields: tuple[str, ...]  # the fields an error in which can break the key
+    column: str  # the column that must be filled for the key to exist
+    survives_typo: bool  # a typo in the field often leaves this key equal
+
+
+BLOCKING_KEYS = [
+    BlockingKey("given_name", "given_name", ("given_name",), "given_name", False),
+    BlockingKey("given_phonetic", "given_phonetic", ("given_name",), "given_name", True),
+    BlockingKey("given_prefix", "substr(given_name, 1, 3)", ("given_name",), "given_name", True),
+    BlockingKey("surname", "surname_1", ("surname",), "surname_1", False),
+    BlockingKey("surname_phonetic", "surname_phonetic", ("surname",), "surname_1", True),
+    BlockingKey("surname_prefix", "substr(surname_1, 1, 3)", ("surname",), "surname_1", True),
+    # given name and surname in either order: finds "Talia Hilton" for "Hilton Talia"
+    BlockingKey("name_unordered", "concat(least(given_name, surname_1), ' ',"
+                " greatest(given_name, surname_1))", ("given_name", "surname"), "name_key", True),
+    BlockingKey("birth_date", "birth_date", ("birth_date",), "birth_date", False),
+    BlockingKey("birth_year", "substr(birth_date, 1, 4)", ("birth_date",), "birth_date", True),
+    BlockingKey("birth_year_month", "substr(birth_date, 1, 7)", ("birth_date",), "birth_date",
+                True),
+    BlockingKey("birth_month_day", "substr(birth_date, 6, 5)", ("birth_date",), "birth_date", True),
+    # the year with day and month in either order: finds "1990-03-07" for "1990-07-03"
+    BlockingKey("birth_year_day_month_unordered",
+                "concat(substr(birth_date, 1, 4), least(substr(birth_date, 6, 2),"
+                " substr(birth_date, 9, 2)), greatest(substr(birth_date, 6, 2),"
+                " substr(birth_date, 9, 2)))", ("birth_date",), "birth_date", True),
+    BlockingKey("postcode", "postcode", ("postcode",), "postcode", False),
+    BlockingKey("address", "address", ("address",), "address", False),
+    BlockingKey("address_number", "address_number", ("address",), "address_number", True),
+    BlockingKey("address_street", "address_street", ("address",), "address_street", True),
+    BlockingKey("city", "city", ("city",), "city", False),
+    BlockingKey("phone", "phone_last8", ("phone",), "phone_last8", False),
+    # a phone with one typo: the other half of its digits still agrees
+    BlockingKey("phone_first_half", "substr(phone_last8, 1, 4)", ("phone",), "phone_last8", True),
+    BlockingKey("phone_second_half", "substr(phone_last8, 5, 4)", ("phone",), "phone_last8", True),
+    BlockingKey("email", "email", ("email",), "email", False),
+    BlockingKey("national_id", "national_id", ("national_id",), "national_id", False),
 ]
+
+# Keys that may make a rule on their own (when the data makes them specific: the budget decides);
+# identifiers are only used alone: pairing them with another key finds nothing more.
+SINGLE_KEYS = frozenset({"phone", "email", "national_id", "address", "birth_date"})
+IDENTIFIER_KEYS = frozenset({"phone", "email", "national_id"})
+COMPARISONS_PER_RECORD = 30  # the budget: comparisons scored per input record, all rules
+MAX_RULE_SHARE = 0.5  # no single rule may take more than this share of the budget
+MAX_RULES = 14
+# How the greedy choice pictures a true pair: each field independently intact, mistyped or
+# changed (moved, married, a new phone), each of the last two at this rate; a key is present
+# when both records fill its column. Deliberately pessimistic round figures, not fitted to any
+# data set: they only rank rules, the budget bounds them.
+FIELD_TYPO_RATE = 0.15
+FIELD_CHANGE_RATE = 0.15
+NAME_SWAP_RATE = 0.05  # given name and surname written the other way round
+TYPO_SURVIVAL = 0.5  # a typo leaves a typo-tolerant key (phonetic code, prefix, date part) equal
+SIMULATED_PAIRS = 20_000
+RULE_COST_RECORDS = 0.5  # every rule costs a pass over the records, however few pairs it adds
+MIN_GAIN = 0.0005  # stop when the best rule would find less than this share of the pairs
+
+
+class BlockingRuleChoice(NamedTuple):
+    keys: tuple[str, ...]
+    comparisons: int
+
+
+def key(name: str) -> BlockingKey:
+    return next(k for k in BLOCKING_KEYS if k.name == name)
+
+
+def candidate_rules(filled: dict[str, float]) -> list[tuple[str, ...]]:
+    """Rules (tuples of key names) the input's columns allow: a specific key alone, or two keys
+    of different fields."""
+    keys = [k for k in BLOCKING_KEYS if filled.get(k.column, 0.0) > 0]
+    rules: list[tuple[str, ...]] = [(k.name,) for k in keys if k.name in SINGLE_KEYS]
+    pairable = [k for k in keys if k.name not in IDENTIFIER_KEYS]
+    for i, first in enumerate(pairable):
+        rules += [(first.name, second.name) for second in pairable[i + 1:]
+                  if not set(first.fields) & set(second.fields)]
+    return rules
+
+
+def simulated_key_survival(filled: dict[str, float], seed: int = 0) -> dict[str, np.ndarray]:
+    """Key name -> for each simulated true pair, whether both records have the key equal."""
+    rng = np.random.default_rng(seed)
+    fields = sorted({field for k in BLOCKING_KEYS for field in k.fields})
+    state = {field: rng.random(SIMULATED_PAIRS) for field in fields}  # what befell each field
+    names_swapped = rng.random(SIMULATED_PAIRS) < NAME_SWAP_RATE
+    survival = {}
+    for k in BLOCKING_KEYS:
+        intact = rng.random(SIMULATED_PAIRS) < filled.get(k.column, 0.0) ** 2
+        survives_typo = rng.random(SIMULATED_PAIRS) < (TYPO_SURVIVAL if k.survives_typo else 0.0)
+        for field in k.fields:
+            typo = state[field] < FIELD_TYPO_RATE
+            changed = (state[field] >= FIELD_TYPO_RATE) & (
+                state[field] < FIELD_TYPO_RATE + FIELD_CHANGE_RATE)
+            intact &= ~changed & (~typo | survives_typo)
+        if set(k.fields) & {"given_name", "surname"} and k.name != "name_unordered":
+            intact &= ~names_swapped
+        survival[k.name] = intact
+    return survival
+
+
+def choose_blocking(counts: dict[tuple[str, ...], int], filled: dict[str, float],
+                    records: int) -> list[BlockingRuleChoice]:
+    """Greedy cover: take the rule that finds most of the simulated true pairs no chosen rule
+    finds yet, per comparison it costs, while the budget lasts.
+
+    ``counts``: candidate rule -> comparisons it generates.
+    """
+    budget = COMPARISONS_PER_RECORD * max(records, 1)
+    survival = simulated_key_survival(filled)
+    finds = {rule: np.logical_and.reduce([survival[name] for name in rule])
+             for rule, n in counts.items() if n <= MAX_RULE_SHARE * budget}
+    missed = np.ones(SIMULATED_PAIRS, dtype=bool)
+    chosen: list[BlockingRuleChoice] = []
+    spent = 0
+    while finds and len(chosen) < MAX_RULES:
+        gains = {rule: int((found & missed).sum()) for rule, found in finds.items()}
+        best = max(sorted(finds), key=lambda rule: gains[rule] / (
+            counts[rule] / max(records, 1) + RULE_COST_RECORDS))
+        if gains[best] < MIN_GAIN * SIMULATED_PAIRS or spent + counts[best] > budget:
+            break
+        missed &= ~finds.pop(best)
+        chosen.append(BlockingRuleChoice(best, counts[best]))
+        spent += counts[best]
+    return chosen
+
+
+def blocking_rule(keys: tuple[str, ...]) -> BlockingRuleCreator:
+    return block_on(*(key(name).sql for name in keys))
+
 
 # EM sessions: (column blocked on, the comparison that blocking fixes). A session estimates m for
 # every comparison except the one its column belongs to. The preferred sessions run whenever the
@@ -173,13 +406,14 @@ DETERMINISTIC_RULES: list[str] = [
 DETERMINISTIC_RULES_RECALL = 0.8
 
 
-def settings() -> SettingsCreator:
+def settings(blocking: list[BlockingRuleChoice], comparisons: list | None = None
+             ) -> SettingsCreator:
     """The untrained model: dedupe over the unioned records of all sources."""
     return SettingsCreator(
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
-        comparisons=COMPARISONS,
-        blocking_rules_to_generate_predictions=BLOCKING_RULES,
+        comparisons=COMPARISONS if comparisons is None else comparisons,
+        blocking_rules_to_generate_predictions=[blocking_rule(rule.keys) for rule in blocking],
         additional_columns_to_retain=["source", "source_record_id"],
         retain_matching_columns=True,
         max_iterations=20,

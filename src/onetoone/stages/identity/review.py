@@ -93,3 +93,30 @@ def review_queue(
         ["match_probability", "record_a", "record_b"], ascending=[False, True, True],
         ignore_index=True,
     )
+
+
+OPEN_QUEUE_COLUMNS = [*REVIEW_COLUMNS, "run_id"]
+
+
+def open_review_queue(conn: Any, limit: int | None = None) -> pd.DataFrame:
+    """The open rows of ``identity.review_queue`` (``conn``: a psycopg connection), one per pair
+    (its latest run's), most useful first: the pairs nearest to being linked, where a steward's
+    decision is most likely to change a customer."""
+    rows = conn.execute(
+        "select record_a, record_b, match_probability, fields_agreeing, fields_disagreeing,"
+        " run_id from (select *, row_number() over (partition by record_a, record_b"
+        " order by run_id desc) as newest from identity.review_queue where status = 'open') q"
+        " where newest = 1 order by match_probability desc, record_a, record_b"
+        + (" limit %s" if limit is not None else ""),
+        (limit,) if limit is not None else ()).fetchall()
+    return pd.DataFrame(rows, columns=OPEN_QUEUE_COLUMNS)
+
+
+def format_review_row(row: Any) -> list[str]:
+    """A queue row as lines for a steward: the pair, its probability, the evidence for and
+    against (level labels only, never record values)."""
+    lines = [f"{row.record_a}  {row.record_b}  probability {row.match_probability:.3f}"]
+    for title, evidence in (("for", row.fields_agreeing), ("against", row.fields_disagreeing)):
+        described = "; ".join(f"{name}: {label}" for name, label in sorted(evidence.items()))
+        lines.append(f"    {title:<8} {described or '-'}")
+    return lines

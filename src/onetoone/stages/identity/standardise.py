@@ -52,12 +52,16 @@ STANDARD_COLUMNS = [
     "surname_1",
     "surname_2",
     "name_key",
+    "given_phonetic",
+    "surname_phonetic",
     "birth_date",
     "email",
     "email_local",
     "phone_e164",
     "phone_last8",
     "address",
+    "address_number",
+    "address_street",
     "city",
     "postcode",
     "country",
@@ -160,6 +164,9 @@ def standardise(records: pd.DataFrame, default_region: str = DEFAULT_PHONE_REGIO
     out[["given_name", "surname_1", "surname_2"]] = names
     has_name = out["given_name"].notna() & out["surname_1"].notna()
     out["name_key"] = (out["given_name"] + " " + out["surname_1"]).where(has_name)
+    # blocking keys that survive a typo: "catherine"/"kathryn", "thompson"/"tompson"
+    out["given_phonetic"] = _map_distinct(out["given_name"], soundex)
+    out["surname_phonetic"] = _map_distinct(out["surname_1"], soundex)
 
     out["birth_date"] = standardise_birth_date(df["birth_date"])
     out["email"] = standardise_email(df["email"])
@@ -168,6 +175,10 @@ def standardise(records: pd.DataFrame, default_region: str = DEFAULT_PHONE_REGIO
     out["phone_e164"] = standardise_phone(df["phone"], out["country"], default_region)
     out["phone_last8"] = out["phone_e164"].str.slice(-8)
     out["address"] = standardise_address(df["address_line"])
+    # blocking keys from the address: a moved record still shares neither, a typo in the
+    # street leaves the number, a typo in the number leaves the street
+    out["address_number"] = out["address"].str.extract(r"(?:^| )([0-9]+)(?: |$)", expand=False)
+    out["address_street"] = _map_distinct(out["address"], address_street_word)
     out["city"] = _map_distinct(_text(df["city"]), _clean_words)
     out["postcode"] = _clean_code(df["postcode"])
     out["national_id"] = _clean_code(df["national_id"])
@@ -175,9 +186,43 @@ def standardise(records: pd.DataFrame, default_region: str = DEFAULT_PHONE_REGIO
     return out.astype(object).where(out.notna(), None)
 
 
-def standardise_name(value: object) -> tuple[str | None, list[str]]:
-    """Split one full name ("Given [Middle] Surname1 [Surname2]") into given name and surnames."""
-    return _split_full_name(_name_tokens(value))
+_SOUNDEX_CODES = {letter: str(code) for code, letters in enumerate(
+    ["aeiouyhw", "bfpv", "cgjkqsxz", "dt", "l", "mn", "r"]) for letter in letters}
+
+
+def soundex(value: object) -> str | None:
+    """American Soundex of a standardised name ("robert" and "rupert": "r163"); null for none.
+
+    Coarse on purpose: it only chooses which pairs get compared, never decides a match."""
+    letters = _NON_ALPHA.sub("", str(value))
+    if not letters:
+        return None
+    digits, previous = [], _SOUNDEX_CODES[letters[0]]
+    for letter in letters[1:]:
+        code = _SOUNDEX_CODES[letter]
+        if code != "0" and code != previous:
+            digits.append(code)
+        if letter not in "hw":  # h and w do not separate equal codes; vowels do
+            previous = code
+    return (letters[0] + "".join(digits) + "000")[:4]
+
+
+# Words that name the kind of street, not the street ("rua", "street"): useless as a key.
+_STREET_TYPES = frozenset(ADDRESS_ABBREVIATIONS.values()) | {
+    "place", "avenue", "court", "crescent", "circuit", "close", "lane", "parade", "way",
+    "terrace", "highway", "square", "travesia", "camino", "paseo", "pasaje", "callejon",
+}
+
+
+def address_street_word(address: object) -> str | None:
+    """The first word of a standardised address that names the street (four letters or more,
+    not a street type or particle): "7 wallaby place" -> "wallaby"."""
+    for word in str(address).split():
+        if len(word) >= 4 and word.isalpha() and word not in _STREET_TYPES \
+                and word not in NAME_PARTICLES:
+            return word
+    return None
+
 
 
 def standardise_names(first: pd.Series, last: pd.Series, full: pd.Series) -> pd.DataFrame:

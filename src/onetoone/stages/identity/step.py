@@ -18,7 +18,13 @@ import psycopg
 
 from onetoone.stages.identity import store
 from onetoone.stages.identity.keys import assign_keys
-from onetoone.stages.identity.linker import IncrementalRun, load_model, resolve_incremental, train
+from onetoone.stages.identity.linker import (
+    IncrementalRun,
+    explain_links,
+    load_model,
+    resolve_incremental,
+    train,
+)
 from onetoone.stages.identity.review import REVIEW_LOWER, review_queue
 from onetoone.stages.identity.standardise import (
     INPUT_FINGERPRINT,
@@ -104,3 +110,24 @@ def identify(conn: psycopg.Connection, *, run_id: str, as_of: datetime) -> dict:
               "pairs_carried_over": resolved.run.pairs_kept}
     log.info("identity: %s", result)
     return result
+
+
+class NothingToExplain(LookupError):
+    """No identity run of this code version yet, or no such customer key."""
+
+
+def explain_customer(conn: psycopg.Connection, customer_key: str) -> tuple[list[str], pd.DataFrame]:
+    """A customer's source records and why they are together: every pair of them scored by the
+    current model with each comparison's match weight (``linker.explain_links``)."""
+    model_path = store.current_model_path()
+    standardised = store.read_standardised_records(standardise_version())
+    if not model_path.exists() or standardised is None:
+        raise NothingToExplain("no identity run with this version of the code yet (no current "
+                               "model or standardised records); run the identity step first")
+    ids = [f"{source}:{record}" for source, record in conn.execute(
+        "select source, source_record_id from identity.customer_keys"
+        " where customer_key = %s order by 1, 2", (customer_key,))]
+    if not ids:
+        raise NothingToExplain(f"no customer key {customer_key!r}")
+    return ids, explain_links(standardised.drop(columns=INPUT_FINGERPRINT),
+                              load_model(model_path), ids)
