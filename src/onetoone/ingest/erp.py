@@ -7,6 +7,7 @@ window and replaces its batch.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import psycopg
+from psycopg.adapt import Loader
 
 from onetoone.ingest.ledger import BatchResult, QuarantinedRow, close_batch, open_batch
 
@@ -96,6 +98,71 @@ ERP_TABLES = (
 
 
 ERP_TABLES_BY_ENTITY = {table.entity: table for table in ERP_TABLES}
+INTEGER_MIN, INTEGER_MAX = -(2**31), 2**31 - 1
+
+
+@dataclass(frozen=True)
+class RawColumn:
+    """A column of a raw ERP table as the warehouse declares it."""
+
+    data_type: str  # as information_schema names it: integer, numeric, text, date, ...
+    numeric_precision: int | None = None
+    numeric_scale: int | None = None
+
+
+def raw_columns(conn: psycopg.Connection, entity: str) -> dict[str, RawColumn]:
+    """The raw table's columns for ``entity``, read from the warehouse."""
+    return {name: RawColumn(*rest) for name, *rest in conn.execute(
+        "select column_name, data_type, numeric_precision, numeric_scale"
+        " from information_schema.columns where table_schema = 'raw' and table_name = %s",
+        (f"erp_{entity}",))}
+
+
+class Unreadable(str):
+    """A value the ERP holds that Python cannot (a date before year 1 or after 9999,
+    'infinity'): kept as the ERP's text so that the row is quarantined, not the run stopped."""
+
+
+class _LenientLoader(Loader):
+    """The ordinary (C) loader of a date/time type; what it cannot load becomes Unreadable."""
+
+    def __init__(self, oid: int, context: object = None) -> None:
+        super().__init__(oid, context)
+        self._loader = psycopg.adapters.get_loader(oid, psycopg.pq.Format.TEXT)(oid, context)
+
+    def load(self, data: bytes) -> object:
+        try:
+            return self._loader.load(data)
+        except psycopg.DataError:
+            return Unreadable(bytes(data).decode("utf-8", "backslashreplace"))
+
+
+def _unstorable(row: dict, columns: dict[str, RawColumn]) -> tuple[str, str] | None:
+    """(field, reason) for the first value its raw column cannot hold, checked before the row
+    checks so that a NaN never reaches a comparison and no value aborts the COPY."""
+    for name, value in row.items():
+        if value is None:
+            continue
+        column = columns[name]
+        if isinstance(value, Unreadable):
+            # The value itself is not shown: it may be a birth date.
+            return name, (f"{name} is not a {column.data_type} the warehouse can hold (a finite"
+                          " value in years 1 to 9999)")
+        if column.data_type == "integer":
+            if isinstance(value, bool) or not isinstance(value, int):
+                return name, f"{name} {value} is not an integer"
+            if not INTEGER_MIN <= value <= INTEGER_MAX:
+                return name, (f"{name} {value} is outside the integer range"
+                              f" {INTEGER_MIN}..{INTEGER_MAX}")
+        elif column.data_type == "numeric" and isinstance(value, Decimal | int):
+            number = Decimal(value)
+            if not number.is_finite():
+                return name, f"{name} {value} is not a finite number"
+            precision, scale = column.numeric_precision, column.numeric_scale
+            if precision is not None and scale is not None and \
+                    abs(round(number, scale)) >= Decimal(10) ** (precision - scale):
+                return name, f"{name} {value} does not fit numeric({precision}, {scale})"
+    return None
 
 
 def _integer(value: object) -> int:
@@ -136,12 +203,12 @@ _FROM_JSON: dict[str, Callable[[object], object]] = {
 }
 
 
-def parse_erp_record(table: ErpTable, text: str, column_types: dict[str, str],
+def parse_erp_record(table: ErpTable, text: str, columns: dict[str, RawColumn],
                      context: ExtractContext) -> tuple[dict | None, tuple[str | None, str] | None]:
     """A quarantined ERP row (the JSON object ingest stored) typed back and checked again with
     the table's row check: (row, None) if it passes, (None, (field, reason)) if not.
 
-    ``column_types`` maps each column to its PostgreSQL type in the raw table."""
+    ``columns`` describes the raw table (``raw_columns``)."""
     try:
         record = json.loads(text)
     except json.JSONDecodeError as err:
@@ -160,12 +227,22 @@ def parse_erp_record(table: ErpTable, text: str, column_types: dict[str, str],
         if value is None:
             row[column] = None
             continue
+        data_type = columns[column].data_type
         try:
-            row[column] = _FROM_JSON[column_types[column]](value)
+            row[column] = _FROM_JSON[data_type](value)
         except (ValueError, ArithmeticError):
-            return None, (column, f"{column}: {value!r} is not a valid {column_types[column]}")
-    problem = table.check(row, context)
+            return None, (column, f"{column}: {value!r} is not a valid {data_type}")
+    problem = _unstorable(row, columns) or table.check(row, context)
     return (None, problem) if problem else (row, None)
+
+
+def record_key(table: ErpTable, row: dict) -> str:
+    """An ERP row's identity in its batch, the same on every extraction of the window: its key
+    ("order_id=O1, line_number=2"), or when a key column is empty its content's hash."""
+    if any(row[column] is None for column in table.key):
+        text = json.dumps(row, default=str, ensure_ascii=False)
+        return "content " + hashlib.sha256(text.encode()).hexdigest()[:16]
+    return ", ".join(f"{column}={row[column]}" for column in table.key)
 
 
 def _window_start(conn: psycopg.Connection, entity: str, source_ref: str,
@@ -227,6 +304,7 @@ def extract_erp(
         known_product_ids={r[0] for r in erp.execute("select product_id from erp.products")})
     results = []
     for table in ERP_TABLES:
+        columns = raw_columns(warehouse, table.entity)
         source_ref = f"erp.{table.entity} updated up to {until.isoformat()}"
         with warehouse.transaction():
             start = _window_start(warehouse, table.entity, source_ref, until)
@@ -234,8 +312,8 @@ def extract_erp(
                                   source_ref=source_ref, window_start=start, window_end=until,
                                   run_id=run_id)
             result = BatchResult(batch_id, "erp", table.entity, source_ref, "loaded")
-            _copy_window(warehouse, erp, table, start, until, context, result)
-            close_batch(warehouse, result)
+            _copy_window(warehouse, erp, table, columns, start, until, context, result)
+            close_batch(warehouse, result, erp_context=context)
         if result.rows_quarantined:
             log.warning("erp.%s: %d of %d rows quarantined", table.entity,
                         result.rows_quarantined, result.rows_read)
@@ -244,8 +322,8 @@ def extract_erp(
 
 
 def _copy_window(warehouse: psycopg.Connection, erp: psycopg.Connection, table: ErpTable,
-                 start: datetime | None, until: datetime, context: ExtractContext,
-                 result: BatchResult) -> None:
+                 raw: dict[str, RawColumn], start: datetime | None, until: datetime,
+                 context: ExtractContext, result: BatchResult) -> None:
     columns = ", ".join(table.columns)
     condition = "updated_at <= %(until)s" + (" and updated_at > %(start)s" if start else "")
     extracted_at = until
@@ -253,6 +331,8 @@ def _copy_window(warehouse: psycopg.Connection, erp: psycopg.Connection, table: 
         f"copy raw.erp_{table.entity} ({columns}, _batch_id, _extracted_at) from stdin"
     ) as copy:
         source_rows.itersize = 20_000
+        for type_name in ("date", "timestamp", "timestamptz"):
+            source_rows.adapters.register_loader(type_name, _LenientLoader)
         source_rows.execute(
             f"select {columns} from erp.{table.entity} where {condition}"
             f" order by {', '.join(table.key)}",
@@ -261,11 +341,12 @@ def _copy_window(warehouse: psycopg.Connection, erp: psycopg.Connection, table: 
         for values in source_rows:
             result.rows_read += 1
             row = dict(zip(table.columns, values, strict=True))
-            problem = table.check(row, context)
+            problem = _unstorable(row, raw) or table.check(row, context)
             if problem:
                 field, reason = problem
                 result.quarantined.append(QuarantinedRow(
-                    None, field, reason, json.dumps(row, default=str, ensure_ascii=False)))
+                    None, field, reason, json.dumps(row, default=str, ensure_ascii=False),
+                    record_key=record_key(table, row)))
                 continue
             copy.write_row((*values, result.batch_id, extracted_at))
             result.rows_loaded += 1
