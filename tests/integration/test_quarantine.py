@@ -368,3 +368,26 @@ def test_a_correction_survives_a_redelivery_that_repeats_its_line(
             " and source_file like '%03-02%'").fetchall()
         assert open_rows == [(5, "negative duration -1")]
         ledger_reconciles(conn)
+
+
+def test_a_warehouse_from_before_record_keys_gets_them_and_keeps_its_ids_on_rerun(
+        clean_raw, erp_source, call_landing):
+    from onetoone.ingest.ledger import ensure_raw_schema
+
+    ingest_source("erp", warehouse_conninfo=clean_raw, erp_conninfo=erp_source, until=UNTIL)
+    ingest_source("callcenter", warehouse_conninfo=clean_raw, until=UNTIL, landing=call_landing)
+    with psycopg.connect(clean_raw) as conn:
+        written = conn.execute("select quarantine_id, record_key from raw.quarantine"
+                               " order by 1").fetchall()
+        # The layout before record_key existed.
+        conn.execute("alter table raw.quarantine drop column record_key")
+        conn.commit()
+        ensure_raw_schema(conn)
+        conn.commit()
+        assert conn.execute("select quarantine_id, record_key from raw.quarantine"
+                            " order by 1").fetchall() == written
+    assert ("order_id=O1, line_number=2") in {key for _, key in written}
+    ingest_source("erp", warehouse_conninfo=clean_raw, erp_conninfo=erp_source, until=UNTIL)
+    with psycopg.connect(clean_raw) as conn:
+        assert conn.execute("select quarantine_id, record_key from raw.quarantine"
+                            " order by 1").fetchall() == written

@@ -247,6 +247,8 @@ def test_a_stray_quote_before_a_quoted_line_break_does_not_join_them():
         ('{"event_id": "E2", "n": ' + "9" * 5000 + "}", None,
          "not JSON PostgreSQL can store: Exceeds the limit (4300 digits)"),
         ("[" * 10_000 + "]" * 10_000, None, "not JSON PostgreSQL can store"),
+        (event(score=...).replace("}", ', "score": 1e200000}'), None,
+         "not JSON PostgreSQL can store: the number 1e200000 is too large"),
         (event(event_id=12), "event_id", "event_id must be a JSON string, found a number"),
         (event(first_name={"given": "Ana"}), "first_name",
          "first_name must be a JSON string or null, found an object"),

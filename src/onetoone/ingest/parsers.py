@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -258,7 +259,7 @@ def _parse_event(text: str, line_number: int, seen_ids: set[str]) -> ParsedLine:
     if not text.strip():
         return bad(None, "empty line")
     try:
-        event = json.loads(text, parse_constant=_NonFinite)
+        event = json.loads(text, parse_constant=_NonFinite, parse_float=_finite_float)
     except json.JSONDecodeError as err:
         return bad(None, f"not JSON: {err.msg} at column {err.colno}")
     except (ValueError, RecursionError) as err:  # a number of over 4300 digits, deep nesting
@@ -311,6 +312,13 @@ def _parse_event(text: str, line_number: int, seen_ids: set[str]) -> ParsedLine:
     return ParsedLine(line_number, row=(
         event_id, event_type, occurred_at, account_id, event.get("session_id"), text,
     ))
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # past 1e308; PostgreSQL's own limit (1e131072) is not far behind
+        raise ValueError(f"the number {text[:20]}{'...' if len(text) > 20 else ''} is too large")
+    return value
 
 
 class _NonFinite(str):
