@@ -349,3 +349,47 @@ def test_a_replaced_batch_waits_for_the_raw_gate_again(clean_raw, landing):
                                 " where source_ref = 'callcenter/calls_2025-03-02.csv'"
                                 ).fetchone()[0]
     assert waiting == [replaced]
+
+
+def test_a_row_postgresql_still_refuses_is_quarantined_without_its_value(
+        clean_raw, erp_source, tmp_path, caplog):
+    """Should raw refuse what the parsers let through (here: columns narrowed in raw), the
+    batch is loaded again in chunks and only the refused rows are quarantined."""
+    from onetoone.ingest.ledger import ensure_raw_schema
+
+    with psycopg.connect(clean_raw, autocommit=True) as conn:
+        ensure_raw_schema(conn)
+        conn.execute("alter table raw.callcenter_calls alter column phone type varchar(8);"
+                     " alter table raw.erp_customers alter column email type varchar(8)")
+    with psycopg.connect(erp_source, autocommit=True) as erp:
+        erp.execute("insert into erp.customers (customer_id, email, updated_at)"
+                    f" values ('C6', '{SECRET_EMAIL}', '2025-03-01')")
+    calls = tmp_path / "callcenter"
+    calls.mkdir()
+    lines = [call(n).replace("+55 11 98765-4321", "1234") for n in range(1, 2500)]
+    lines[1500] = lines[1500].replace(",1234,", f",{SECRET_EMAIL},")  # line 1502
+    (calls / "calls_2025-03-01.csv").write_text("\n".join([HEADER, *lines]) + "\n")
+
+    with caplog.at_level(logging.DEBUG):
+        files = ingest_source("callcenter", warehouse_conninfo=clean_raw, until=UNTIL,
+                              landing=tmp_path)
+        erp = ingest_source("erp", warehouse_conninfo=clean_raw, erp_conninfo=erp_source,
+                            until=UNTIL)
+
+    assert SECRET_EMAIL not in caplog.text
+    assert "PostgreSQL refused a row (22001); loading again to quarantine it" in caplog.text
+    [calls_batch] = files.batches
+    assert (calls_batch.rows_read, calls_batch.rows_loaded, calls_batch.rows_quarantined) == (
+        2499, 2498, 1)
+    customers = next(b for b in erp.batches if b.entity == "customers")
+    assert (customers.rows_read, customers.rows_loaded, customers.rows_quarantined) == (2, 1, 1)
+    with psycopg.connect(clean_raw) as conn:
+        refused = conn.execute(
+            "select source, line_number, record_key, field, reason, raw_record"
+            " from raw.quarantine where reason like 'PostgreSQL%' order by source").fetchall()
+    reason = "PostgreSQL refused the row: value too long for type character varying(8)" \
+        " (SQLSTATE 22001)"
+    assert [r[:5] for r in refused] == [
+        ("callcenter", 1502, "line 1502", "phone", reason),
+        ("erp", None, "customer_id=C6", "email", reason)]
+    assert refused[0][5] == lines[1500]  # the line as delivered, for whoever fixes it

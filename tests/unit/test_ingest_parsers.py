@@ -249,6 +249,8 @@ def test_a_stray_quote_before_a_quoted_line_break_does_not_join_them():
         ("[" * 10_000 + "]" * 10_000, None, "not JSON PostgreSQL can store"),
         (event(score=...).replace("}", ', "score": 1e200000}'), None,
          "not JSON PostgreSQL can store: the number 1e200000 is too large"),
+        (event(score=...).replace("}", ', "score": 1e-20000}'), None,
+         "not JSON PostgreSQL can store: the number 1e-20000 is too small"),
         (event(event_id=12), "event_id", "event_id must be a JSON string, found a number"),
         (event(first_name={"given": "Ana"}), "first_name",
          "first_name must be a JSON string or null, found an object"),
@@ -282,7 +284,8 @@ def test_quarantine_reasons_name_the_field_not_the_personal_value():
 
 def test_good_optional_fields_still_load():
     [line] = events(event(event_type="consent_change", granted=True, birth_date="1990-02-28",
-                          phone="+55 11 98765-4321", note="a \\ backslash and \\\\u0000 text"))
+                          phone="+55 11 98765-4321", note="a \\ backslash and \\\\u0000 text",
+                          zero=0.0, tiny=1e-300))
     assert line.problem is None
 
 

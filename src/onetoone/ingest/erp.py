@@ -10,15 +10,23 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cached_property
 
 import psycopg
 from psycopg.adapt import Loader
 
-from onetoone.ingest.ledger import BatchResult, QuarantinedRow, close_batch, open_batch
+from onetoone.ingest.ledger import (
+    BatchResult,
+    QuarantinedRow,
+    RowToLoad,
+    close_batch,
+    copy_batch_rows,
+    open_batch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +117,15 @@ class RawColumn:
     numeric_precision: int | None = None
     numeric_scale: int | None = None
 
+    @cached_property
+    def numeric_limit(self) -> Decimal | None:
+        """numeric(p, s) rounds to s places, then holds under 10^(p - s): a value at or over
+        this limit overflows (9999999999.995 in numeric(12, 2))."""
+        if self.numeric_precision is None or self.numeric_scale is None:
+            return None
+        return (Decimal(10) ** (self.numeric_precision - self.numeric_scale)
+                - Decimal(5) / 10 ** (self.numeric_scale + 1))
+
 
 def raw_columns(conn: psycopg.Connection, entity: str) -> dict[str, RawColumn]:
     """The raw table's columns for ``entity``, read from the warehouse."""
@@ -137,31 +154,47 @@ class _LenientLoader(Loader):
             return Unreadable(bytes(data).decode("utf-8", "backslashreplace"))
 
 
-def _unstorable(row: dict, columns: dict[str, RawColumn]) -> tuple[str, str] | None:
-    """(field, reason) for the first value its raw column cannot hold, checked before the row
-    checks so that a NaN never reaches a comparison and no value aborts the COPY."""
-    for name, value in row.items():
-        if value is None:
-            continue
-        column = columns[name]
-        if isinstance(value, Unreadable):
-            # The value itself is not shown: it may be a birth date.
-            return name, (f"{name} is not a {column.data_type} the warehouse can hold (a finite"
-                          " value in years 1 to 9999)")
-        if column.data_type == "integer":
-            if isinstance(value, bool) or not isinstance(value, int):
-                return name, f"{name} {value} is not an integer"
-            if not INTEGER_MIN <= value <= INTEGER_MAX:
-                return name, (f"{name} {value} is outside the integer range"
-                              f" {INTEGER_MIN}..{INTEGER_MAX}")
-        elif column.data_type == "numeric" and isinstance(value, Decimal | int):
-            number = Decimal(value)
-            if not number.is_finite():
-                return name, f"{name} {value} is not a finite number"
-            precision, scale = column.numeric_precision, column.numeric_scale
-            if precision is not None and scale is not None and \
-                    abs(round(number, scale)) >= Decimal(10) ** (precision - scale):
-                return name, f"{name} {value} does not fit numeric({precision}, {scale})"
+StorableCheck = Callable[[Sequence[object]], tuple[str, str] | None]
+
+
+def storable_check(columns: tuple[str, ...], raw: dict[str, RawColumn]) -> StorableCheck:
+    """A check of a row's values (in ``columns`` order) against the raw columns they go to:
+    (field, reason) for the first value its column cannot hold. Run before the row checks, so
+    that a NaN never reaches a comparison, and so that no value aborts the COPY."""
+    checked = [(i, name, raw[name]) for i, name in enumerate(columns)
+               if raw[name].data_type in ("integer", "numeric") or "date" in raw[name].data_type
+               or "timestamp" in raw[name].data_type]
+
+    def check(values: Sequence[object]) -> tuple[str, str] | None:
+        for i, name, column in checked:
+            value = values[i]
+            if value is None:
+                continue
+            if type(value) is Unreadable:
+                # The value itself is not shown: it may be a birth date.
+                return name, (f"{name} is not a {column.data_type} the warehouse can hold (a"
+                              " finite value in years 1 to 9999)")
+            if column.data_type == "integer":
+                if type(value) is not int:
+                    return name, f"{name} {value} is not an integer"
+                if not INTEGER_MIN <= value <= INTEGER_MAX:
+                    return name, (f"{name} {value} is outside the integer range"
+                                  f" {INTEGER_MIN}..{INTEGER_MAX}")
+            elif column.data_type == "numeric" and isinstance(value, Decimal | int):
+                problem = _numeric_problem(name, value, column)
+                if problem:
+                    return name, problem
+        return None
+
+    return check
+
+
+def _numeric_problem(name: str, value: Decimal | int, column: RawColumn) -> str | None:
+    if isinstance(value, Decimal) and not value.is_finite():
+        return f"{name} {value} is not a finite number"
+    if column.numeric_limit is not None and abs(value) >= column.numeric_limit:
+        return (f"{name} {value} does not fit numeric({column.numeric_precision},"
+                f" {column.numeric_scale})")
     return None
 
 
@@ -232,7 +265,8 @@ def parse_erp_record(table: ErpTable, text: str, columns: dict[str, RawColumn],
             row[column] = _FROM_JSON[data_type](value)
         except (ValueError, ArithmeticError):
             return None, (column, f"{column}: {value!r} is not a valid {data_type}")
-    problem = _unstorable(row, columns) or table.check(row, context)
+    values = [row[column] for column in table.columns]
+    problem = storable_check(table.columns, columns)(values) or table.check(row, context)
     return (None, problem) if problem else (row, None)
 
 
@@ -327,26 +361,31 @@ def _copy_window(warehouse: psycopg.Connection, erp: psycopg.Connection, table: 
     columns = ", ".join(table.columns)
     condition = "updated_at <= %(until)s" + (" and updated_at > %(start)s" if start else "")
     extracted_at = until
-    with erp.cursor(name=f"extract_{table.entity}") as source_rows, warehouse.cursor().copy(
-        f"copy raw.erp_{table.entity} ({columns}, _batch_id, _extracted_at) from stdin"
-    ) as copy:
-        source_rows.itersize = 20_000
-        for type_name in ("date", "timestamp", "timestamptz"):
-            source_rows.adapters.register_loader(type_name, _LenientLoader)
-        source_rows.execute(
-            f"select {columns} from erp.{table.entity} where {condition}"
-            f" order by {', '.join(table.key)}",
-            {"until": until, "start": start},
-        )
-        for values in source_rows:
-            result.rows_read += 1
-            row = dict(zip(table.columns, values, strict=True))
-            problem = _unstorable(row, raw) or table.check(row, context)
-            if problem:
-                field, reason = problem
-                result.quarantined.append(QuarantinedRow(
-                    None, field, reason, json.dumps(row, default=str, ensure_ascii=False),
-                    record_key=record_key(table, row)))
-                continue
-            copy.write_row((*values, result.batch_id, extracted_at))
-            result.rows_loaded += 1
+    storable = storable_check(table.columns, raw)
+
+    def rows() -> Iterator[RowToLoad]:
+        with erp.cursor(name=f"extract_{table.entity}") as source_rows:
+            source_rows.itersize = 20_000
+            for type_name in ("date", "timestamp", "timestamptz"):
+                source_rows.adapters.register_loader(type_name, _LenientLoader)
+            source_rows.execute(
+                f"select {columns} from erp.{table.entity} where {condition}"
+                f" order by {', '.join(table.key)}",
+                {"until": until, "start": start},
+            )
+            for values in source_rows:
+                row = dict(zip(table.columns, values, strict=True))
+                problem = storable(values) or table.check(row, context)
+                if problem:
+                    yield _quarantined(table, row, *problem)
+                else:
+                    yield ((*values, result.batch_id, extracted_at),
+                           lambda field, reason, row=row: _quarantined(table, row, field, reason))
+
+    copy_batch_rows(warehouse, result, f"copy raw.erp_{table.entity} ({columns}, _batch_id,"
+                    " _extracted_at) from stdin", rows)
+
+
+def _quarantined(table: ErpTable, row: dict, field: str | None, reason: str) -> QuarantinedRow:
+    return QuarantinedRow(None, field, reason, json.dumps(row, default=str, ensure_ascii=False),
+                          record_key=record_key(table, row))

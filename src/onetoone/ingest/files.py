@@ -6,7 +6,7 @@ import hashlib
 import itertools
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -16,8 +16,10 @@ import psycopg
 from onetoone.ingest.ledger import (
     BatchResult,
     QuarantinedRow,
+    RowToLoad,
     already_loaded,
     close_batch,
+    copy_batch_rows,
     loaded_elsewhere,
     open_batch,
 )
@@ -165,19 +167,26 @@ def load_files(
 
 def _copy_rows(conn: psycopg.Connection, spec: FileSource, data: bytes, result: BatchResult,
                source_ref: str) -> None:
-    parsed = spec.parser(data)
     # Pull the first line before COPY starts: a refused header must not abort a COPY mid-stream.
+    parsed = spec.parser(data)
     first = next(parsed, None)
     if first is None:
         return
-    with conn.cursor().copy(spec.copy_sql) as copy:
-        for line in itertools.chain([first], parsed):
-            result.rows_read += 1
+    passes = []
+
+    def rows() -> Iterator[RowToLoad]:
+        # The first pass goes on from the line pulled; another one parses the file again.
+        lines = itertools.chain([first], parsed) if not passes else spec.parser(data)
+        passes.append(1)
+        for line in lines:
             if line.problem:
-                result.quarantined.append(line.problem)
+                yield line.problem
             else:
-                copy.write_row((*line.row, result.batch_id, source_ref, line.line_number))
-                result.rows_loaded += 1
+                yield ((*line.row, result.batch_id, source_ref, line.line_number),
+                       lambda field, reason, line=line: QuarantinedRow(
+                           line.line_number, field, reason, line.text))
+
+    copy_batch_rows(conn, result, spec.copy_sql, rows)
 
 
 def _refuse(result: BatchResult, data: bytes, reason: str) -> None:

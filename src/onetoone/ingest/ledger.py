@@ -11,7 +11,11 @@ did with it: a correction re-processed into raw is loaded again with the batch.
 
 from __future__ import annotations
 
+import itertools
+import logging
+import re
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.resources import files
@@ -21,6 +25,8 @@ import psycopg
 
 if TYPE_CHECKING:
     from onetoone.ingest.erp import ExtractContext
+
+log = logging.getLogger(__name__)
 
 RAW_DATA_TABLES = {
     ("callcenter", "calls"): "raw.callcenter_calls",
@@ -140,6 +146,81 @@ def close_batch(
          result.message, result.csv_header, result.batch_id),
     )
     return result
+
+
+# (field, reason) -> the quarantine row of a typed row PostgreSQL refused
+RefusedRow = Callable[[str | None, str], QuarantinedRow]
+# A typed row to COPY with what to quarantine if it is refused, or a row already quarantined.
+RowToLoad = tuple[tuple, RefusedRow] | QuarantinedRow
+REFUSED_BY_POSTGRES = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
+_COPY_CHUNK = 1000
+
+
+def copy_batch_rows(conn: psycopg.Connection, result: BatchResult, copy_sql: str,
+                    rows: Callable[[], Iterator[RowToLoad]]) -> None:
+    """COPY a batch's typed rows, counting them in ``result``. The parsers and row checks keep
+    out what raw cannot hold; should PostgreSQL still refuse a value, the rows are loaded again
+    in chunks and the row it refuses is quarantined with its reason (without the value), so
+    that one such row does not stop the batch. ``rows`` starts the rows afresh on each call."""
+    try:
+        with conn.transaction():
+            _copy_counting(conn, result, copy_sql, rows(), isolate=False)
+    except REFUSED_BY_POSTGRES as err:
+        log.warning("%s: PostgreSQL refused a row (%s); loading again to quarantine it",
+                    result.source_ref, err.sqlstate)
+        result.rows_read = result.rows_loaded = 0
+        result.quarantined = []
+        _copy_counting(conn, result, copy_sql, rows(), isolate=True)
+
+
+def _copy_counting(conn: psycopg.Connection, result: BatchResult, copy_sql: str,
+                   rows: Iterable[RowToLoad], *, isolate: bool) -> None:
+    if not isolate:  # streamed: a batch of millions of rows is never held in memory
+        with conn.cursor().copy(copy_sql) as copy:
+            for row in rows:
+                result.rows_read += 1
+                if isinstance(row, QuarantinedRow):
+                    result.quarantined.append(row)
+                else:
+                    copy.write_row(row[0])
+                    result.rows_loaded += 1
+        return
+    rows = iter(rows)
+    for chunk in iter(lambda: list(itertools.islice(rows, _COPY_CHUNK)), []):
+        typed = []
+        for row in chunk:
+            result.rows_read += 1
+            if isinstance(row, QuarantinedRow):
+                result.quarantined.append(row)
+            else:
+                typed.append(row)
+        try:
+            with conn.transaction():
+                _copy(conn, copy_sql, typed)
+            result.rows_loaded += len(typed)
+        except REFUSED_BY_POSTGRES:
+            for one in typed:
+                try:
+                    with conn.transaction():
+                        _copy(conn, copy_sql, [one])
+                    result.rows_loaded += 1
+                except REFUSED_BY_POSTGRES as err:
+                    result.quarantined.append(one[1](*_refusal(err)))
+
+
+def _copy(conn: psycopg.Connection, copy_sql: str, rows: Iterable[tuple[tuple, RefusedRow]]
+          ) -> None:
+    with conn.cursor().copy(copy_sql) as copy:
+        for values, _ in rows:
+            copy.write_row(values)
+
+
+def _refusal(err: psycopg.Error) -> tuple[str | None, str]:
+    """(column, reason) of a refused COPY row, without the value (it may be personal data)."""
+    column = re.search(r", column (\w+)", err.diag.context or "")
+    message = (err.diag.message_primary or err.sqlstate or "refused").split(': "')[0]
+    return (column.group(1) if column else None,
+            f"PostgreSQL refused the row: {message} (SQLSTATE {err.sqlstate})")
 
 
 def record_keys(rows: list[QuarantinedRow]) -> list[str]:

@@ -31,6 +31,7 @@ WEB_TEXT_FIELDS = ("email", "first_name", "last_name", "phone", "city", "country
                    "page_category", "url", "coupon_code", "order_id", "channel")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_PADDED_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 
 
 class FileRefused(Exception):
@@ -42,6 +43,7 @@ class ParsedLine:
     line_number: int
     row: tuple | None = None
     problem: QuarantinedRow | None = None
+    text: str | None = None  # of a typed row: quarantined as is if PostgreSQL refuses the row
 
 
 def _decode(raw: bytes, line_number: int) -> tuple[str | None, QuarantinedRow | None]:
@@ -76,6 +78,13 @@ def _integer(text: str) -> int | None:
         return None
     number = int(text)
     return number if INTEGER_MIN <= number <= INTEGER_MAX else None
+
+
+def _call_time(text: str) -> datetime:
+    """YYYY-MM-DD HH:MM:SS as strptime reads it; the usual zero-padded form the fast way."""
+    if _PADDED_TIME.fullmatch(text):
+        return datetime.fromisoformat(text)
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
 
 
 def _not_an_integer(field: str, text: str) -> str:
@@ -118,6 +127,8 @@ def csv_records(lines: list[bytes], width: int) -> Iterator[tuple[int, int, byte
 
 def _csv_lines(text: str) -> list[str]:
     """The lines of a record for csv.reader, each keeping its line break (a quoted field's)."""
+    if "\n" not in text:
+        return [text]
     pieces = text.split("\n")
     return [piece + "\n" for piece in pieces[:-1]] + pieces[-1:]
 
@@ -204,7 +215,7 @@ def _parse_call(text: str, line_number: int, header: CallsHeader,
     if not value["contact_id"]:
         return bad("contact_id", "contact_id is empty")
     try:
-        called_at = datetime.strptime(value["called_at"], "%Y-%m-%d %H:%M:%S")
+        called_at = _call_time(value["called_at"])
     except ValueError:
         return bad("called_at",
                    f"unparsable date {value['called_at']!r}, expected YYYY-MM-DD HH:MM:SS")
@@ -225,7 +236,7 @@ def _parse_call(text: str, line_number: int, header: CallsHeader,
     if complaint not in ("true", "false"):
         return bad("is_complaint", f"expected true or false, found {value['is_complaint']!r}")
     seen_ids.add(value["call_id"])
-    return ParsedLine(line_number, row=(
+    return ParsedLine(line_number, text=text, row=(
         value["call_id"], called_at, value["contact_id"], value["caller_name"] or None,
         value["phone"] or None, value["email"] or None, value["reason"] or None, duration,
         satisfaction, complaint == "true", value["resolution"] or None, value["agent_id"] or None,
@@ -259,7 +270,7 @@ def _parse_event(text: str, line_number: int, seen_ids: set[str]) -> ParsedLine:
     if not text.strip():
         return bad(None, "empty line")
     try:
-        event = json.loads(text, parse_constant=_NonFinite, parse_float=_finite_float)
+        event = _EVENT_DECODER.decode(text)
     except json.JSONDecodeError as err:
         return bad(None, f"not JSON: {err.msg} at column {err.colno}")
     except (ValueError, RecursionError) as err:  # a number of over 4300 digits, deep nesting
@@ -309,20 +320,29 @@ def _parse_event(text: str, line_number: int, seen_ids: set[str]) -> ParsedLine:
             not isinstance(granted, str) or granted.lower() not in ("true", "false")):
         return bad("granted", f"granted must be true or false, found {_json_type(granted)}")
     seen_ids.add(event_id)
-    return ParsedLine(line_number, row=(
+    return ParsedLine(line_number, text=text, row=(
         event_id, event_type, occurred_at, account_id, event.get("session_id"), text,
     ))
 
 
 def _finite_float(text: str) -> float:
+    """A JSON number with a fraction or exponent, if Python reads it as it is written (jsonb
+    refuses an exponent past about +-16000; Python makes those infinite or zero)."""
     value = float(text)
-    if math.isinf(value):  # past 1e308; PostgreSQL's own limit (1e131072) is not far behind
-        raise ValueError(f"the number {text[:20]}{'...' if len(text) > 20 else ''} is too large")
+    shown = f"{text[:20]}{'...' if len(text) > 20 else ''}"
+    if math.isinf(value):
+        raise ValueError(f"the number {shown} is too large")
+    if value == 0 and any(digit in "123456789" for digit in text.lower().split("e")[0]):
+        raise ValueError(f"the number {shown} is too small")
     return value
 
 
 class _NonFinite(str):
     """NaN or Infinity in the JSON text (Python reads them, JSON and PostgreSQL do not)."""
+
+
+# One decoder for every line (json.loads with hooks would build one a line).
+_EVENT_DECODER = json.JSONDecoder(parse_constant=_NonFinite, parse_float=_finite_float)
 
 
 def _json_type(value: object) -> str:
