@@ -4,6 +4,7 @@ the field and a reason; nothing is dropped."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -299,3 +300,43 @@ def test_a_byte_order_mark_does_not_cost_the_first_event():
 def test_an_empty_web_file_is_refused(data):
     with pytest.raises(FileRefused, match="empty file"):
         list(parse_web_ndjson(data))
+
+
+# --- ERP values against the raw columns they go to ---------------------------------------------
+
+
+def erp_row_problem(*values):
+    from onetoone.ingest.erp import RawColumn, storable_check
+
+    raw = {"quantity": RawColumn("integer"), "unit_price": RawColumn("numeric", 12, 2),
+           "updated_at": RawColumn("timestamp with time zone")}
+    row = list(values)
+    return storable_check(("quantity", "unit_price", "updated_at"), raw)(row), row
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        ((3_000_000_000, None, None),
+         ("quantity", "quantity 3000000000 is outside the integer range -2147483648..2147483647")),
+        ((Decimal("2.5"), None, None), ("quantity", "quantity 2.5 is not a whole number")),
+        ((Decimal("NaN"), None, None), ("quantity", "quantity NaN is not a whole number")),
+        ((1, Decimal("NaN"), None), ("unit_price", "unit_price NaN is not a finite number")),
+        ((1, Decimal("-Infinity"), None),
+         ("unit_price", "unit_price -Infinity is not a finite number")),
+        ((1, Decimal("9999999999.995"), None),
+         ("unit_price", "unit_price 9999999999.995 does not fit numeric(12, 2)")),
+        ((1, None, "unreadable"), ("updated_at", "updated_at is not a timestamp with time zone"
+                                   " the warehouse can hold (a finite value in years 1 to 9999)")),
+    ],
+)
+def test_erp_values_their_raw_column_cannot_hold_are_named(values, problem):
+    from onetoone.ingest.erp import Unreadable
+
+    values = tuple(Unreadable("infinity") if v == "unreadable" else v for v in values)
+    assert erp_row_problem(*values)[0] == problem
+
+
+def test_erp_whole_numbers_from_a_widened_column_load_as_integers():
+    problem, row = erp_row_problem(Decimal("2.00"), Decimal("9999999999.994"), None)
+    assert problem is None and row[0] == 2 and type(row[0]) is int

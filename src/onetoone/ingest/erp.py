@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -154,18 +154,19 @@ class _LenientLoader(Loader):
             return Unreadable(bytes(data).decode("utf-8", "backslashreplace"))
 
 
-StorableCheck = Callable[[Sequence[object]], tuple[str, str] | None]
+StorableCheck = Callable[[list[object]], tuple[str, str] | None]
 
 
 def storable_check(columns: tuple[str, ...], raw: dict[str, RawColumn]) -> StorableCheck:
     """A check of a row's values (in ``columns`` order) against the raw columns they go to:
     (field, reason) for the first value its column cannot hold. Run before the row checks, so
-    that a NaN never reaches a comparison, and so that no value aborts the COPY."""
+    that a NaN never reaches a comparison, and so that no value aborts the COPY. A whole
+    number the ERP holds as numeric (a widened column) is put in ``values`` as an int."""
     checked = [(i, name, raw[name]) for i, name in enumerate(columns)
                if raw[name].data_type in ("integer", "numeric") or "date" in raw[name].data_type
                or "timestamp" in raw[name].data_type]
 
-    def check(values: Sequence[object]) -> tuple[str, str] | None:
+    def check(values: list[object]) -> tuple[str, str] | None:
         for i, name, column in checked:
             value = values[i]
             if value is None:
@@ -175,8 +176,11 @@ def storable_check(columns: tuple[str, ...], raw: dict[str, RawColumn]) -> Stora
                 return name, (f"{name} is not a {column.data_type} the warehouse can hold (a"
                               " finite value in years 1 to 9999)")
             if column.data_type == "integer":
+                if isinstance(value, Decimal) and value.is_finite() and \
+                        value == value.to_integral_value():
+                    values[i] = value = int(value)
                 if type(value) is not int:
-                    return name, f"{name} {value} is not an integer"
+                    return name, f"{name} {value} is not a whole number"
                 if not INTEGER_MIN <= value <= INTEGER_MAX:
                     return name, (f"{name} {value} is outside the integer range"
                                   f" {INTEGER_MIN}..{INTEGER_MAX}")
@@ -373,9 +377,10 @@ def _copy_window(warehouse: psycopg.Connection, erp: psycopg.Connection, table: 
                 f" order by {', '.join(table.key)}",
                 {"until": until, "start": start},
             )
-            for values in source_rows:
+            for values in map(list, source_rows):
+                problem = storable(values)
                 row = dict(zip(table.columns, values, strict=True))
-                problem = storable(values) or table.check(row, context)
+                problem = problem or table.check(row, context)
                 if problem:
                     yield _quarantined(table, row, *problem)
                 else:
