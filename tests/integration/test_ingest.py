@@ -232,6 +232,9 @@ def test_values_raw_cannot_hold_are_quarantined_and_the_rest_of_the_file_loads(
         call(3, duration="99999999999"),                        # line 4: over integer range
         call(4).replace(",billing,", ',"billing\nand refund",'),  # lines 5-6: one record
         call(5)]) + "\n")
+    # A refused file keeps its lines in quarantine: a NUL there must not stop it either.
+    (calls / "calls_2025-03-02.csv").write_bytes(
+        (HEADER.replace(",agent_id", "") + "\nCL9,\x00x\n").encode())
     web = tmp_path / "web"
     web.mkdir()
     base = ('{"event_id": "E%d", "event_type": "registration", "account_id": "W1",'
@@ -254,18 +257,22 @@ def test_values_raw_cannot_hold_are_quarantined_and_the_rest_of_the_file_loads(
 
     assert SECRET_EMAIL not in caplog.text
     assert calls_summary.totals() | {"batches": 0} == {
-        "batches": 0, "skipped": 0, "refused": 0, "rows_read": 5, "rows_loaded": 3,
-        "rows_quarantined": 2}
+        "batches": 0, "skipped": 0, "refused": 1, "rows_read": 7, "rows_loaded": 3,
+        "rows_quarantined": 4}
     assert web_summary.totals()["refused"] == 1  # the empty file
     with psycopg.connect(clean_raw) as conn:
         rows = {ref: rest for ref, *rest in ledger(conn)}
         assert rows["callcenter/calls_2025-03-01.csv"][:4] == ["loaded", 5, 3, 2]
+        assert rows["callcenter/calls_2025-03-02.csv"][:4] == ["refused", 2, 0, 2]
         assert rows["web/events_2025-03-01.ndjson"][:4] == ["loaded", 7, 2, 5]
         assert rows["web/events_2025-03-02.ndjson"][0] == "refused"
         assert "empty file" in rows["web/events_2025-03-02.ndjson"][4]
         quarantined = conn.execute(
             "select source_file, line_number, field, reason from raw.quarantine"
-            " order by source_file, line_number").fetchall()
+            " where reason not like 'file refused%' order by source_file, line_number").fetchall()
+        assert conn.execute("select raw_record from raw.quarantine where source_file ="
+                            " 'callcenter/calls_2025-03-02.csv' and line_number = 2"
+                            ).fetchone() == ("CL9,\\x00x",)
         multi = conn.execute("select reason, _line_number from raw.callcenter_calls"
                              " where call_id = 'CL4'").fetchone()
         loaded_events = [r[0] for r in conn.execute(
@@ -274,7 +281,7 @@ def test_values_raw_cannot_hold_are_quarantined_and_the_rest_of_the_file_loads(
     assert loaded_events == ["E1", "E7"]  # E1 despite the byte order mark before it
     where = [(f.split("/")[1], n, field) for f, n, field, _ in quarantined]
     assert where == [
-        ("calls_2025-03-01.csv", 3, None), ("calls_2025-03-01.csv", 4, "duration_seconds"),
+        ("calls_2025-03-01.csv", 3, "agent_id"), ("calls_2025-03-01.csv", 4, "duration_seconds"),
         ("events_2025-03-01.ndjson", 2, "first_name"), ("events_2025-03-01.ndjson", 3, "score"),
         ("events_2025-03-01.ndjson", 4, "last_name"),
         ("events_2025-03-01.ndjson", 5, "first_name"),

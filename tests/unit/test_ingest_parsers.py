@@ -194,7 +194,7 @@ def test_call_file_cut_mid_row_keeps_every_complete_row():
 @pytest.mark.parametrize(
     ("bad_line", "field", "reason"),
     [
-        (GOOD_CALL.replace("CL1", "CL2").replace("AG001", "AG\x00001"), None,
+        (GOOD_CALL.replace("CL1", "CL2").replace("AG001", "AG\x00001"), "agent_id",
          "a NUL byte (0x00) at position"),
         (GOOD_CALL.replace("CL1", "CL2").replace(",120,", ",99999999999,"), "duration_seconds",
          "duration_seconds 99999999999 is outside the integer range -2147483648..2147483647"),
@@ -211,6 +211,19 @@ def test_call_values_no_raw_column_can_hold_are_quarantined(bad_line, field, rea
     assert bad.problem.field == field and bad.problem.line_number == 3
     assert reason in bad.problem.reason
     assert "\x00" not in bad.problem.raw_record  # the quarantine is a text column too
+
+
+def test_a_line_neither_utf8_nor_nul_free_is_stored_escaped():
+    line = GOOD_CALL.replace("CL1", "CL2").replace("José", "Jos\x00é").encode("cp1252")
+    [_good, bad] = parse_calls_csv(calls(GOOD_CALL) + line + b"\n")
+    assert bad.problem.reason.startswith("not valid UTF-8 (byte 0xe9")
+    assert "\x00" not in bad.problem.raw_record and "Jos\\x00\\xe9" in bad.problem.raw_record
+
+
+def test_a_nul_byte_in_an_event_line_is_quarantined_escaped():
+    [line] = events(event(event_id="E2").replace("E2", "E\x002"))
+    assert line.problem.reason.startswith("a NUL byte (0x00) at position")
+    assert "\x00" not in line.problem.raw_record and line.problem.exact is False
 
 
 def test_a_nul_byte_is_kept_visible_as_an_escape_for_whoever_fixes_the_row():

@@ -34,6 +34,7 @@ from onetoone.ingest.parsers import (
     parse_web_ndjson,
     read_calls_header,
     split_lines,
+    storable_text,
 )
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,7 @@ def load_files(
                         " a duplicate delivery")
             else:
                 if spec.has_header and data:
-                    result.csv_header = split_lines(data)[0].decode("utf-8", "backslashreplace")
+                    result.csv_header = storable_text(split_lines(data)[0])
                 try:
                     _copy_rows(conn, spec, data, result, source_ref)
                 except FileRefused as err:
@@ -195,7 +196,7 @@ def _refuse(result: BatchResult, data: bytes, reason: str) -> None:
     result.message = reason
     result.rows_loaded = 0
     result.quarantined = [
-        QuarantinedRow(n, None, f"file refused: {reason}", raw.decode("utf-8", "backslashreplace"))
+        QuarantinedRow(n, None, f"file refused: {reason}", storable_text(raw))
         for n, raw in enumerate(data.splitlines(), start=1)
     ]
     result.rows_read = len(result.quarantined)

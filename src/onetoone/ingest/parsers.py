@@ -46,29 +46,33 @@ class ParsedLine:
     text: str | None = None  # of a typed row: quarantined as is if PostgreSQL refuses the row
 
 
+def storable_text(raw: bytes) -> str:
+    """Bytes as text PostgreSQL can hold, for whoever fixes them: undecodable bytes and NUL
+    (which no text column holds) shown as the escapes \\xNN and \\x00."""
+    return raw.decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
+
+
 def _decode(raw: bytes, line_number: int) -> tuple[str | None, QuarantinedRow | None]:
     if len(raw) > MAX_LINE_BYTES:
         return None, QuarantinedRow(
             line_number, None, f"line is {len(raw)} bytes, over the {MAX_LINE_BYTES} limit",
-            raw[:2000].decode("utf-8", "backslashreplace") + "...", exact=False)
+            storable_text(raw[:2000]) + "...", exact=False)
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8"), None
     except UnicodeDecodeError as err:
         bad = raw[err.start:err.start + 1].hex()
         return None, QuarantinedRow(
             line_number, None,
             f"not valid UTF-8 (byte 0x{bad} at position {err.start}); re-export the file as "
-            "UTF-8 (it looks like Latin-1/cp1252)",
-            # backslashreplace shows the undecodable bytes as \xNN for whoever fixes the row
-            raw.decode("utf-8", "backslashreplace"), exact=False)
-    if "\x00" in text:
-        # PostgreSQL text cannot hold NUL, so the stored line shows it as the escape \x00.
-        return None, QuarantinedRow(
-            line_number, None,
-            f"a NUL byte (0x00) at position {text.index(chr(0))}, which no text column can "
-            "hold; remove it at the source and re-export the file",
-            text.replace("\x00", "\\x00"), exact=False)
-    return text, None
+            "UTF-8 (it looks like Latin-1/cp1252)", storable_text(raw), exact=False)
+
+
+def _nul_problem(text: str, line_number: int, field: str | None) -> QuarantinedRow:
+    return QuarantinedRow(
+        line_number, field,
+        f"a NUL byte (0x00) at position {text.index(chr(0))}{f' in {field}' if field else ''},"
+        " which no text column can hold; remove it at the source and re-export the file",
+        text.replace("\x00", "\\x00"), exact=False)
 
 
 def _integer(text: str) -> int | None:
@@ -204,6 +208,11 @@ def _parse_call(text: str, line_number: int, header: CallsHeader,
     if len(records) != 1:
         return bad(None, f"malformed CSV: {len(records)} records where one was expected")
     [fields] = records
+    if "\x00" in text:
+        with_nul = [header.columns[i] for i, f in enumerate(fields[:len(header.columns)])
+                    if "\x00" in f]
+        return ParsedLine(line_number, problem=_nul_problem(
+            text, line_number, with_nul[0] if with_nul else None))
     if len(fields) != len(header.columns):
         return bad(None, f"malformed CSV: expected {len(header.columns)} fields,"
                    f" found {len(fields)}")
@@ -269,6 +278,8 @@ def _parse_event(text: str, line_number: int, seen_ids: set[str]) -> ParsedLine:
 
     if not text.strip():
         return bad(None, "empty line")
+    if "\x00" in text:  # never valid JSON, and the line must be stored escaped
+        return ParsedLine(line_number, problem=_nul_problem(text, line_number, None))
     try:
         event = _EVENT_DECODER.decode(text)
     except json.JSONDecodeError as err:
