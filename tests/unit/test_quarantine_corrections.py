@@ -30,6 +30,7 @@ def test_corrections_keep_the_record_as_edited_and_ignore_other_columns(tmp_path
         ("quarantine_id,record\n7,x\n7,y\n", "row 3, field quarantine_id: 7 appears twice"),
         ('quarantine_id,record\r\n7,"two\r\nlines"\r\n', "row 2, field record: a carriage"),
         ("quarantine_id,record\n7\n", "row 2, field record: missing"),
+        ("quarantine_id,record\n7,a\x00b\n", "row 2, field record: a NUL byte"),
         ("quarantine_id,record\n", "no rows"),
     ],
 )

@@ -172,6 +172,9 @@ def _correction(path: Path, row_number: int, row: dict, seen: dict[int, str]) ->
         raise CorrectionsError(f"{where}, field quarantine_id: {quarantine_id} appears twice")
     if record is None:
         raise CorrectionsError(f"{where}, field record: missing (the row has too few fields)")
+    if "\x00" in record:
+        raise CorrectionsError(f"{where}, field record: a NUL byte, which no text column can"
+                               " hold; remove it (an exported \\x00 is its escape, not a NUL)")
     if "\r" in record:
         raise CorrectionsError(f"{where}, field record: a carriage return; save the file with"
                                " plain line breaks (a call record may hold one, quoted)")
