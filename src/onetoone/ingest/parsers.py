@@ -255,8 +255,8 @@ def _parse_call(text: str, line_number: int, header: CallsHeader,
 def parse_web_ndjson(data: bytes) -> Iterator[ParsedLine]:
     """Validate a web-events NDJSON file; the whole object is kept as the row's payload."""
     if not data.strip():
-        raise FileRefused("empty file: no events (a failed export writes nothing); have the"
-                          " file delivered again")
+        raise FileRefused("empty file: no events; nothing is lost, but if the day had events"
+                          " the export failed: have the file delivered again")
     # A byte order mark (some exports write one) is not part of the first event.
     data = data.removeprefix(b"\xef\xbb\xbf")
     seen_ids: set[str] = set()
