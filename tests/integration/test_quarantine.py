@@ -277,3 +277,117 @@ def test_reprocess_refuses_a_corrections_file_naming_row_and_field(clean_raw, ca
         assert raw_state(conn) == before
         assert conn.execute("select count(*) from raw.quarantine_reprocessings"
                             ).fetchone()[0] == 0
+
+
+def _export(path: Path, *args: str) -> list[dict]:
+    assert main(["quarantine", "list", *args, "--csv", str(path)]) == 0
+    with path.open(newline="", encoding="utf-8") as exported:
+        return list(csv.DictReader(exported))
+
+
+def _write_corrections(path: Path, rows: list[dict]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as edited:
+        writer = csv.DictWriter(edited, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_a_correction_survives_a_rerun_of_its_erp_window_with_the_same_ids(
+        clean_raw, erp_source, tmp_path, capsys):
+    pipeline.ingest("erp", warehouse=clean_raw, erp=erp_source, until=UNTIL)
+    export = tmp_path / "erp.csv"
+    rows = _export(export, "--source", "erp")
+    assert export.stat().st_mode & 0o777 == 0o600  # personal data: the owner's only
+    negative = next(r for r in rows if r["reason"] == "negative quantity -1")
+    negative["record"] = negative["record"].replace('"quantity": -1', '"quantity": 1')
+    _write_corrections(export, [negative])
+    assert main(["quarantine", "reprocess", "--corrections", str(export), "--by", "ana.silva",
+                 "--reason", "TICKET-9: quantity confirmed by the store"]) == 0, \
+        capsys.readouterr().out
+    with psycopg.connect(clean_raw) as conn:
+        before = raw_state(conn)
+        ids_before = sorted(r[0] for r in conn.execute("select quarantine_id from raw.quarantine"))
+
+    # Every retry of that day extracts the same window again.
+    for _ in range(2):
+        pipeline.ingest("erp", warehouse=clean_raw, erp=erp_source, until=UNTIL)
+
+    with psycopg.connect(clean_raw) as conn:
+        assert raw_state(conn) == before
+        assert sorted(r[0] for r in conn.execute("select quarantine_id from raw.quarantine")
+                      ) == ids_before
+        line = conn.execute("select quantity, _quarantine_id from raw.erp_order_lines"
+                            " where line_number = 3").fetchone()
+        assert line == (1, int(negative["quarantine_id"]))
+        capsys.readouterr()
+        assert main(["quarantine", "list", "--source", "erp"]) == 0
+        listed = capsys.readouterr().out
+        assert listed.startswith("2 open quarantined row(s)")
+        assert f"#{negative['quarantine_id']} " not in listed
+        ledger_reconciles(conn)
+
+    # The ERP then changes that very row: the correction was for the old one, the row is open.
+    with psycopg.connect(erp_source, autocommit=True) as erp:
+        erp.execute("update erp.order_lines set quantity = -2 where line_number = 3")
+    pipeline.ingest("erp", warehouse=clean_raw, erp=erp_source, until=UNTIL)
+    with psycopg.connect(clean_raw) as conn:
+        reason, reprocessed_at, corrected = conn.execute(
+            "select reason, reprocessed_at, corrected_record from raw.quarantine"
+            " where quarantine_id = %s", (int(negative["quarantine_id"]),)).fetchone()
+        assert reason.startswith("negative quantity -2 (the source changed this record")
+        assert (reprocessed_at, corrected) == (None, None)
+        assert conn.execute("select count(*) from raw.erp_order_lines where line_number = 3"
+                            ).fetchone()[0] == 0
+        ledger_reconciles(conn)
+
+
+def test_a_correction_survives_a_redelivery_that_repeats_its_line(
+        clean_raw, call_landing, tmp_path, capsys):
+    pipeline.ingest("callcenter", warehouse=clean_raw, until=UNTIL, landing=call_landing)
+    export = tmp_path / "calls.csv"
+    rows = _export(export, "--source", "callcenter")
+    fixed = next(r for r in rows if r["field"] == "satisfaction")
+    fixed["record"] = call(2, satisfaction="3")
+    _write_corrections(export, [fixed])
+    assert main(["quarantine", "reprocess", "--corrections", str(export), "--by", "joao.lima",
+                 "--reason", "TICKET-10"]) == 0, capsys.readouterr().out
+
+    # Re-delivered: line 3 as before, line 4 fixed at the source, line 6 gone.
+    (call_landing / "callcenter" / "calls_2025-03-02.csv").write_text("\n".join([
+        REORDERED_HEADER, call(1), call(2, satisfaction="9"), call(3), call(4, duration="-1"),
+    ]) + "\n")
+    pipeline.ingest("callcenter", warehouse=clean_raw, until=UNTIL, landing=call_landing)
+    with psycopg.connect(clean_raw) as conn:
+        calls = conn.execute(
+            "select call_id, satisfaction, _line_number, _quarantine_id from raw.callcenter_calls"
+            " where _source_file like '%03-02%' order by call_id").fetchall()
+        assert calls == [("CL1", 4, 2, None), ("CL2", 3, 3, int(fixed["quarantine_id"])),
+                         ("CL3", 4, 4, None)]
+        open_rows = conn.execute(
+            "select line_number, reason from raw.quarantine where reprocessed_at is null"
+            " and source_file like '%03-02%'").fetchall()
+        assert open_rows == [(5, "negative duration -1")]
+        ledger_reconciles(conn)
+
+
+def test_a_warehouse_from_before_record_keys_gets_them_and_keeps_its_ids_on_rerun(
+        clean_raw, erp_source, call_landing):
+    from onetoone.stages.ingest.ledger import ensure_schema
+
+    pipeline.ingest("erp", warehouse=clean_raw, erp=erp_source, until=UNTIL)
+    pipeline.ingest("callcenter", warehouse=clean_raw, until=UNTIL, landing=call_landing)
+    with psycopg.connect(clean_raw) as conn:
+        written = conn.execute("select quarantine_id, record_key from raw.quarantine"
+                               " order by 1").fetchall()
+        # The layout before record_key existed.
+        conn.execute("alter table raw.quarantine drop column record_key")
+        conn.commit()
+        ensure_schema(conn)
+        conn.commit()
+        assert conn.execute("select quarantine_id, record_key from raw.quarantine"
+                            " order by 1").fetchall() == written
+    assert ("order_id=O1, line_number=2") in {key for _, key in written}
+    pipeline.ingest("erp", warehouse=clean_raw, erp=erp_source, until=UNTIL)
+    with psycopg.connect(clean_raw) as conn:
+        assert conn.execute("select quarantine_id, record_key from raw.quarantine"
+                            " order by 1").fetchall() == written

@@ -4,6 +4,7 @@ the field and a reason; nothing is dropped."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -190,3 +191,170 @@ def test_call_file_cut_mid_row_keeps_every_complete_row():
     assert [line.row[0] for line in complete] == ["CL1", "CL2"]
     assert cut.problem.reason == "malformed CSV: expected 12 fields, found 2"
     assert cut.problem.line_number == 4 and cut.problem.raw_record == "CL3,2025-03-01 10:0"
+
+
+# --- values PostgreSQL cannot store, and values that would load wrong ------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "field", "reason"),
+    [
+        (GOOD_CALL.replace("CL1", "CL2").replace("AG001", "AG\x00001"), "agent_id",
+         "a NUL byte (0x00) at position"),
+        (GOOD_CALL.replace("CL1", "CL2").replace(",120,", ",99999999999,"), "duration_seconds",
+         "duration_seconds 99999999999 is outside the integer range -2147483648..2147483647"),
+        (GOOD_CALL.replace("CL1", "CL2").replace(",120,", ",1_000,"), "duration_seconds",
+         "not an integer: '1_000'"),
+        (GOOD_CALL.replace("CL1", "CL2").replace(",4,false", ",99999999999999999999,false"),
+         "satisfaction", "satisfaction 99999999999999999999 is outside the integer range"),
+    ],
+)
+def test_call_values_no_raw_column_can_hold_are_quarantined(bad_line, field, reason):
+    after = GOOD_CALL.replace("CL1", "CL3")
+    good, bad, also_good = parse_calls_csv(calls(GOOD_CALL, bad_line, after))
+    assert (good.row[0], also_good.row[0]) == ("CL1", "CL3")
+    assert bad.problem.field == field and bad.problem.line_number == 3
+    assert reason in bad.problem.reason
+    assert "\x00" not in bad.problem.raw_record  # the quarantine is a text column too
+
+
+def test_a_line_neither_utf8_nor_nul_free_is_stored_escaped():
+    line = GOOD_CALL.replace("CL1", "CL2").replace("José", "Jos\x00é").encode("cp1252")
+    [_good, bad] = parse_calls_csv(calls(GOOD_CALL) + line + b"\n")
+    assert bad.problem.reason.startswith("not valid UTF-8 (byte 0xe9")
+    assert "\x00" not in bad.problem.raw_record and "Jos\\x00\\xe9" in bad.problem.raw_record
+
+
+def test_a_nul_byte_in_an_event_line_is_quarantined_escaped():
+    [line] = events(event(event_id="E2").replace("E2", "E\x002"))
+    assert line.problem.reason.startswith("a NUL byte (0x00) at position")
+    assert "\x00" not in line.problem.raw_record and line.problem.exact is False
+
+
+def test_a_nul_byte_is_kept_visible_as_an_escape_for_whoever_fixes_the_row():
+    line = GOOD_CALL.replace("CL1", "CL2").replace("AG001", "AG\x00001")
+    [_good, bad] = parse_calls_csv(calls(GOOD_CALL, line))
+    assert bad.problem.raw_record == line.replace("\x00", "\\x00")
+    assert bad.problem.exact is False
+
+
+def test_a_quoted_line_break_is_one_record():
+    multi = GOOD_CALL.replace("CL1", "CL2").replace(",billing,", ',"billing\nthen refund",')
+    after = GOOD_CALL.replace("CL1", "CL3")
+    first, record, last = parse_calls_csv(calls(GOOD_CALL, multi, after))
+    assert record.problem is None and record.row[6] == "billing\nthen refund"
+    assert (record.line_number, last.line_number, last.row[0]) == (3, 5, "CL3")
+
+
+def test_a_stray_quote_before_a_quoted_line_break_does_not_join_them():
+    stray = 'CL2,2025-03-01 10:00:00,CC1,"José,1,,billing,1,4,false,resolved,AG1'
+    multi = GOOD_CALL.replace("CL1", "CL3").replace(",billing,", ',"billing\nrefund",')
+    stray_line, record = parse_calls_csv(calls(stray, multi))
+    assert "unbalanced quote" in stray_line.problem.reason and stray_line.line_number == 2
+    assert record.row[0] == "CL3" and record.line_number == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "reason"),
+    [
+        (event(first_name="Jo\u0000o"), "first_name", "the escape \\u0000 (NUL)"),
+        ('{"event_id": "E2", "event_type": "login", "occurred_at": "2025-03-01T10:00:00Z",'
+         ' "account_id": "W1", "prefs": {"theme": "\\ud800"}}', "prefs",
+         "prefs.theme: a lone UTF-16 surrogate escape"),
+        (event(score=float("nan")), "score", "score: NaN is not a JSON number"),
+        (event(score=float("inf")), "score", "score: Infinity is not a JSON number"),
+        ('{"event_id": "E2", "n": ' + "9" * 5000 + "}", None,
+         "not JSON PostgreSQL can store: Exceeds the limit (4300 digits)"),
+        ("[" * 10_000 + "]" * 10_000, None, "not JSON PostgreSQL can store"),
+        (event(score=...).replace("}", ', "score": 1e200000}'), None,
+         "not JSON PostgreSQL can store: the number 1e200000 is too large"),
+        (event(score=...).replace("}", ', "score": 1e-20000}'), None,
+         "not JSON PostgreSQL can store: the number 1e-20000 is too small"),
+        (event(event_id=12), "event_id", "event_id must be a JSON string, found a number"),
+        (event(first_name={"given": "Ana"}), "first_name",
+         "first_name must be a JSON string or null, found an object"),
+        (event(session_id={"id": 1}), "session_id",
+         "session_id must be a JSON string or null, found an object"),
+        (event(email=12345), "email", "email must be a JSON string or null, found a number"),
+        (event(phone=5511987654321), "phone", "found a number (a number loses leading zeros"),
+        (event(event_type="registration", birth_date="1990-02-30"), "birth_date",
+         "birth_date is not a date as YYYY-MM-DD"),
+        (event(event_type="registration", birth_date=19900101), "birth_date",
+         "birth_date is not a date as YYYY-MM-DD (a number)"),
+        (event(event_type="consent_change", granted="maybe"), "granted",
+         "granted must be true or false, found a string"),
+    ],
+)
+def test_event_values_jsonb_refuses_or_staging_would_misread_are_quarantined(text, field,
+                                                                            reason):
+    [line] = events(text)
+    assert line.problem is not None, "loaded"
+    assert line.problem.field == field
+    assert reason in line.problem.reason
+    assert line.problem.line_number == 2 and line.problem.raw_record == text
+
+
+def test_quarantine_reasons_name_the_field_not_the_personal_value():
+    [line] = events(event(email=12345))
+    assert "12345" not in line.problem.reason
+    [line] = events(event(event_type="registration", birth_date="1990-02-30"))
+    assert "1990" not in line.problem.reason
+
+
+def test_good_optional_fields_still_load():
+    [line] = events(event(event_type="consent_change", granted=True, birth_date="1990-02-28",
+                          phone="+55 11 98765-4321", note="a \\ backslash and \\\\u0000 text",
+                          zero=0.0, tiny=1e-300))
+    assert line.problem is None
+
+
+def test_a_byte_order_mark_does_not_cost_the_first_event():
+    data = "\ufeff".encode() + (event(event_id="E1") + "\n" + event(event_id="E2") + "\n").encode()
+    first, second = parse_web_ndjson(data)
+    assert (first.row[0], second.row[0]) == ("E1", "E2")
+
+
+@pytest.mark.parametrize("data", [b"", b"\n", b"  \r\n"])
+def test_an_empty_web_file_is_refused(data):
+    with pytest.raises(FileRefused, match="empty file"):
+        list(parse_web_ndjson(data))
+
+
+# --- ERP values against the raw columns they go to ---------------------------------------------
+
+
+def erp_row_problem(*values):
+    from onetoone.stages.ingest.erp import RawColumn, storable_check
+
+    raw = {"quantity": RawColumn("integer"), "unit_price": RawColumn("numeric", 12, 2),
+           "updated_at": RawColumn("timestamp with time zone")}
+    row = list(values)
+    return storable_check(("quantity", "unit_price", "updated_at"), raw)(row), row
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        ((3_000_000_000, None, None),
+         ("quantity", "quantity 3000000000 is outside the integer range -2147483648..2147483647")),
+        ((Decimal("2.5"), None, None), ("quantity", "quantity 2.5 is not a whole number")),
+        ((Decimal("NaN"), None, None), ("quantity", "quantity NaN is not a whole number")),
+        ((1, Decimal("NaN"), None), ("unit_price", "unit_price NaN is not a finite number")),
+        ((1, Decimal("-Infinity"), None),
+         ("unit_price", "unit_price -Infinity is not a finite number")),
+        ((1, Decimal("9999999999.995"), None),
+         ("unit_price", "unit_price 9999999999.995 does not fit numeric(12, 2)")),
+        ((1, None, "unreadable"), ("updated_at", "updated_at is not a timestamp with time zone"
+                                   " the warehouse can hold (a finite value in years 1 to 9999)")),
+    ],
+)
+def test_erp_values_their_raw_column_cannot_hold_are_named(values, problem):
+    from onetoone.stages.ingest.erp import Unreadable
+
+    values = tuple(Unreadable("infinity") if v == "unreadable" else v for v in values)
+    assert erp_row_problem(*values)[0] == problem
+
+
+def test_erp_whole_numbers_from_a_widened_column_load_as_integers():
+    problem, row = erp_row_problem(Decimal("2.00"), Decimal("9999999999.994"), None)
+    assert problem is None and row[0] == 2 and type(row[0]) is int

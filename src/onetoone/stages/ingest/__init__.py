@@ -12,6 +12,7 @@ from onetoone.foundation.config import SOURCES
 from onetoone.stages.ingest.erp import extract_erp
 from onetoone.stages.ingest.files import CALLCENTER_CALLS, WEB_EVENTS, load_files
 from onetoone.stages.ingest.ledger import BatchResult, ensure_schema
+from onetoone.stages.ingest.quarantine import reload_reprocessed
 
 __all__ = ["IngestSummary", "ensure_schema", "ingest_source"]
 
@@ -55,10 +56,12 @@ def ingest_source(
     if source == "erp":
         if erp is None:
             raise ValueError("the ERP source needs a connection to the ERP database")
-        batches = extract_erp(warehouse, erp, until=until, run_id=run_id)
+        batches = extract_erp(warehouse, erp, until=until, run_id=run_id,
+                              reload_reprocessed=reload_reprocessed)
     else:
         if landing is None:
             raise ValueError(f"the {source} source needs the landing folder")
         spec = CALLCENTER_CALLS if source == "callcenter" else WEB_EVENTS
-        batches = load_files(warehouse, landing, spec, until=until, run_id=run_id)
+        batches = load_files(warehouse, landing, spec, until=until, run_id=run_id,
+                             reload_reprocessed=reload_reprocessed)
     return IngestSummary(source, batches)

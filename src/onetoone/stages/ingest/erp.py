@@ -7,16 +7,27 @@ window and replaces its batch.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cached_property
 
 import psycopg
+from psycopg.adapt import Loader
 
-from onetoone.stages.ingest.ledger import BatchResult, QuarantinedRow, close_batch, open_batch
+from onetoone.stages.ingest.ledger import (
+    BatchResult,
+    QuarantinedRow,
+    Reloader,
+    RowToLoad,
+    close_batch,
+    copy_batch_rows,
+    open_batch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +107,100 @@ ERP_TABLES = (
 
 
 ERP_TABLES_BY_ENTITY = {table.entity: table for table in ERP_TABLES}
+INTEGER_MIN, INTEGER_MAX = -(2**31), 2**31 - 1
+
+
+@dataclass(frozen=True)
+class RawColumn:
+    """A column of a raw ERP table as the warehouse declares it."""
+
+    data_type: str  # as information_schema names it: integer, numeric, text, date, ...
+    numeric_precision: int | None = None
+    numeric_scale: int | None = None
+
+    @cached_property
+    def numeric_limit(self) -> Decimal | None:
+        """numeric(p, s) rounds to s places, then holds under 10^(p - s): a value at or over
+        this limit overflows (9999999999.995 in numeric(12, 2))."""
+        if self.numeric_precision is None or self.numeric_scale is None:
+            return None
+        return (Decimal(10) ** (self.numeric_precision - self.numeric_scale)
+                - Decimal(5) / 10 ** (self.numeric_scale + 1))
+
+
+def raw_columns(conn: psycopg.Connection, entity: str) -> dict[str, RawColumn]:
+    """The raw table's columns for ``entity``, read from the warehouse."""
+    return {name: RawColumn(*rest) for name, *rest in conn.execute(
+        "select column_name, data_type, numeric_precision, numeric_scale"
+        " from information_schema.columns where table_schema = 'raw' and table_name = %s",
+        (f"erp_{entity}",))}
+
+
+class Unreadable(str):
+    """A value the ERP holds that Python cannot (a date before year 1 or after 9999,
+    'infinity'): kept as the ERP's text so that the row is quarantined, not the run stopped."""
+
+
+class _LenientLoader(Loader):
+    """The ordinary (C) loader of a date/time type; what it cannot load becomes Unreadable."""
+
+    def __init__(self, oid: int, context: object = None) -> None:
+        super().__init__(oid, context)
+        self._loader = psycopg.adapters.get_loader(oid, psycopg.pq.Format.TEXT)(oid, context)
+
+    def load(self, data: bytes) -> object:
+        try:
+            return self._loader.load(data)
+        except psycopg.DataError:
+            return Unreadable(bytes(data).decode("utf-8", "backslashreplace"))
+
+
+StorableCheck = Callable[[list[object]], tuple[str, str] | None]
+
+
+def storable_check(columns: tuple[str, ...], raw: dict[str, RawColumn]) -> StorableCheck:
+    """A check of a row's values (in ``columns`` order) against the raw columns they go to:
+    (field, reason) for the first value its column cannot hold. Run before the row checks, so
+    that a NaN never reaches a comparison, and so that no value aborts the COPY. A whole
+    number the ERP holds as numeric (a widened column) is put in ``values`` as an int."""
+    checked = [(i, name, raw[name]) for i, name in enumerate(columns)
+               if raw[name].data_type in ("integer", "numeric") or "date" in raw[name].data_type
+               or "timestamp" in raw[name].data_type]
+
+    def check(values: list[object]) -> tuple[str, str] | None:
+        for i, name, column in checked:
+            value = values[i]
+            if value is None:
+                continue
+            if type(value) is Unreadable:
+                # The value itself is not shown: it may be a birth date.
+                return name, (f"{name} is not a {column.data_type} the warehouse can hold (a"
+                              " finite value in years 1 to 9999)")
+            if column.data_type == "integer":
+                if isinstance(value, Decimal) and value.is_finite() and \
+                        value == value.to_integral_value():
+                    values[i] = value = int(value)
+                if type(value) is not int:
+                    return name, f"{name} {value} is not a whole number"
+                if not INTEGER_MIN <= value <= INTEGER_MAX:
+                    return name, (f"{name} {value} is outside the integer range"
+                                  f" {INTEGER_MIN}..{INTEGER_MAX}")
+            elif column.data_type == "numeric" and isinstance(value, Decimal | int):
+                problem = _numeric_problem(name, value, column)
+                if problem:
+                    return name, problem
+        return None
+
+    return check
+
+
+def _numeric_problem(name: str, value: Decimal | int, column: RawColumn) -> str | None:
+    if isinstance(value, Decimal) and not value.is_finite():
+        return f"{name} {value} is not a finite number"
+    if column.numeric_limit is not None and abs(value) >= column.numeric_limit:
+        return (f"{name} {value} does not fit numeric({column.numeric_precision},"
+                f" {column.numeric_scale})")
+    return None
 
 
 def _integer(value: object) -> int:
@@ -136,12 +241,12 @@ _FROM_JSON: dict[str, Callable[[object], object]] = {
 }
 
 
-def parse_erp_record(table: ErpTable, text: str, column_types: dict[str, str],
+def parse_erp_record(table: ErpTable, text: str, columns: dict[str, RawColumn],
                      context: ExtractContext) -> tuple[dict | None, tuple[str | None, str] | None]:
     """A quarantined ERP row (the JSON object ingest stored) typed back and checked again with
     the table's row check: (row, None) if it passes, (None, (field, reason)) if not.
 
-    ``column_types`` maps each column to its PostgreSQL type in the raw table."""
+    ``columns`` describes the raw table (``raw_columns``)."""
     try:
         record = json.loads(text)
     except json.JSONDecodeError as err:
@@ -160,12 +265,23 @@ def parse_erp_record(table: ErpTable, text: str, column_types: dict[str, str],
         if value is None:
             row[column] = None
             continue
+        data_type = columns[column].data_type
         try:
-            row[column] = _FROM_JSON[column_types[column]](value)
+            row[column] = _FROM_JSON[data_type](value)
         except (ValueError, ArithmeticError):
-            return None, (column, f"{column}: {value!r} is not a valid {column_types[column]}")
-    problem = table.check(row, context)
+            return None, (column, f"{column}: {value!r} is not a valid {data_type}")
+    values = [row[column] for column in table.columns]
+    problem = storable_check(table.columns, columns)(values) or table.check(row, context)
     return (None, problem) if problem else (row, None)
+
+
+def record_key(table: ErpTable, row: dict) -> str:
+    """An ERP row's identity in its batch, the same on every extraction of the window: its key
+    ("order_id=O1, line_number=2"), or when a key column is empty its content's hash."""
+    if any(row[column] is None for column in table.key):
+        text = json.dumps(row, default=str, ensure_ascii=False)
+        return "content " + hashlib.sha256(text.encode()).hexdigest()[:16]
+    return ", ".join(f"{column}={row[column]}" for column in table.key)
 
 
 def _window_start(conn: psycopg.Connection, entity: str, source_ref: str,
@@ -217,7 +333,7 @@ def check_erp_contract(erp: psycopg.Connection) -> None:
 
 def extract_erp(
     warehouse: psycopg.Connection, erp: psycopg.Connection, *, until: datetime,
-    run_id: str | None = None,
+    run_id: str | None = None, reload_reprocessed: Reloader | None = None,
 ) -> list[BatchResult]:
     """Extract every ERP table's changes up to ``until`` (inclusive) into raw, one batch each."""
     if until.tzinfo is None:
@@ -227,6 +343,7 @@ def extract_erp(
         known_product_ids={r[0] for r in erp.execute("select product_id from erp.products")})
     results = []
     for table in ERP_TABLES:
+        columns = raw_columns(warehouse, table.entity)
         source_ref = f"erp.{table.entity} updated up to {until.isoformat()}"
         with warehouse.transaction():
             start = _window_start(warehouse, table.entity, source_ref, until)
@@ -234,8 +351,9 @@ def extract_erp(
                                   source_ref=source_ref, window_start=start, window_end=until,
                                   run_id=run_id)
             result = BatchResult(batch_id, "erp", table.entity, source_ref, "loaded")
-            _copy_window(warehouse, erp, table, start, until, context, result)
-            close_batch(warehouse, result)
+            _copy_window(warehouse, erp, table, columns, start, until, context, result)
+            close_batch(warehouse, result, erp_context=context,
+                        reload_reprocessed=reload_reprocessed)
         if result.rows_quarantined:
             log.warning("erp.%s: %d of %d rows quarantined", table.entity,
                         result.rows_quarantined, result.rows_read)
@@ -244,28 +362,37 @@ def extract_erp(
 
 
 def _copy_window(warehouse: psycopg.Connection, erp: psycopg.Connection, table: ErpTable,
-                 start: datetime | None, until: datetime, context: ExtractContext,
-                 result: BatchResult) -> None:
+                 raw: dict[str, RawColumn], start: datetime | None, until: datetime,
+                 context: ExtractContext, result: BatchResult) -> None:
     columns = ", ".join(table.columns)
     condition = "updated_at <= %(until)s" + (" and updated_at > %(start)s" if start else "")
     extracted_at = until
-    with erp.cursor(name=f"extract_{table.entity}") as source_rows, warehouse.cursor().copy(
-        f"copy raw.erp_{table.entity} ({columns}, _batch_id, _extracted_at) from stdin"
-    ) as copy:
-        source_rows.itersize = 20_000
-        source_rows.execute(
-            f"select {columns} from erp.{table.entity} where {condition}"
-            f" order by {', '.join(table.key)}",
-            {"until": until, "start": start},
-        )
-        for values in source_rows:
-            result.rows_read += 1
-            row = dict(zip(table.columns, values, strict=True))
-            problem = table.check(row, context)
-            if problem:
-                field, reason = problem
-                result.quarantined.append(QuarantinedRow(
-                    None, field, reason, json.dumps(row, default=str, ensure_ascii=False)))
-                continue
-            copy.write_row((*values, result.batch_id, extracted_at))
-            result.rows_loaded += 1
+    storable = storable_check(table.columns, raw)
+
+    def rows() -> Iterator[RowToLoad]:
+        with erp.cursor(name=f"extract_{table.entity}") as source_rows:
+            source_rows.itersize = 20_000
+            for type_name in ("date", "timestamp", "timestamptz"):
+                source_rows.adapters.register_loader(type_name, _LenientLoader)
+            source_rows.execute(
+                f"select {columns} from erp.{table.entity} where {condition}"
+                f" order by {', '.join(table.key)}",
+                {"until": until, "start": start},
+            )
+            for values in map(list, source_rows):
+                problem = storable(values)
+                row = dict(zip(table.columns, values, strict=True))
+                problem = problem or table.check(row, context)
+                if problem:
+                    yield _quarantined(table, row, *problem)
+                else:
+                    yield ((*values, result.batch_id, extracted_at),
+                           lambda field, reason, row=row: _quarantined(table, row, field, reason))
+
+    copy_batch_rows(warehouse, result, f"copy raw.erp_{table.entity} ({columns}, _batch_id,"
+                    " _extracted_at) from stdin", rows)
+
+
+def _quarantined(table: ErpTable, row: dict, field: str | None, reason: str) -> QuarantinedRow:
+    return QuarantinedRow(None, field, reason, json.dumps(row, default=str, ensure_ascii=False),
+                          record_key=record_key(table, row))

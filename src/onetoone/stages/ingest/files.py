@@ -6,7 +6,7 @@ import hashlib
 import itertools
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -16,8 +16,11 @@ import psycopg
 from onetoone.stages.ingest.ledger import (
     BatchResult,
     QuarantinedRow,
+    Reloader,
+    RowToLoad,
     already_loaded,
     close_batch,
+    copy_batch_rows,
     loaded_elsewhere,
     open_batch,
 )
@@ -32,6 +35,7 @@ from onetoone.stages.ingest.parsers import (
     parse_web_ndjson,
     read_calls_header,
     split_lines,
+    storable_text,
 )
 
 log = logging.getLogger(__name__)
@@ -116,7 +120,7 @@ def files_due(landing: Path, spec: FileSource, until: datetime) -> list[tuple[Pa
 
 def load_files(
     conn: psycopg.Connection, landing: Path, spec: FileSource, *, until: datetime,
-    run_id: str | None = None,
+    run_id: str | None = None, reload_reprocessed: Reloader | None = None,
 ) -> list[BatchResult]:
     """Load every due file not yet in the ledger (or whose bytes changed), one transaction each."""
     results = []
@@ -148,12 +152,13 @@ def load_files(
                         " a duplicate delivery")
             else:
                 if spec.has_header and data:
-                    result.csv_header = split_lines(data)[0].decode("utf-8", "backslashreplace")
+                    result.csv_header = storable_text(split_lines(data)[0])
                 try:
                     _copy_rows(conn, spec, data, result, source_ref)
                 except FileRefused as err:
                     _refuse(result, data, str(err))
-            close_batch(conn, result, source_file=source_ref)
+            close_batch(conn, result, source_file=source_ref,
+                        reload_reprocessed=reload_reprocessed)
         if result.status == "refused":
             log.warning("refused %s: %s", source_ref, result.message)
         elif result.rows_quarantined:
@@ -165,19 +170,26 @@ def load_files(
 
 def _copy_rows(conn: psycopg.Connection, spec: FileSource, data: bytes, result: BatchResult,
                source_ref: str) -> None:
-    parsed = spec.parser(data)
     # Pull the first line before COPY starts: a refused header must not abort a COPY mid-stream.
+    parsed = spec.parser(data)
     first = next(parsed, None)
     if first is None:
         return
-    with conn.cursor().copy(spec.copy_sql) as copy:
-        for line in itertools.chain([first], parsed):
-            result.rows_read += 1
+    passes = []
+
+    def rows() -> Iterator[RowToLoad]:
+        # The first pass goes on from the line pulled; another one parses the file again.
+        lines = itertools.chain([first], parsed) if not passes else spec.parser(data)
+        passes.append(1)
+        for line in lines:
             if line.problem:
-                result.quarantined.append(line.problem)
+                yield line.problem
             else:
-                copy.write_row((*line.row, result.batch_id, source_ref, line.line_number))
-                result.rows_loaded += 1
+                yield ((*line.row, result.batch_id, source_ref, line.line_number),
+                       lambda field, reason, line=line: QuarantinedRow(
+                           line.line_number, field, reason, line.text))
+
+    copy_batch_rows(conn, result, spec.copy_sql, rows)
 
 
 def _refuse(result: BatchResult, data: bytes, reason: str) -> None:
@@ -186,7 +198,7 @@ def _refuse(result: BatchResult, data: bytes, reason: str) -> None:
     result.message = reason
     result.rows_loaded = 0
     result.quarantined = [
-        QuarantinedRow(n, None, f"file refused: {reason}", raw.decode("utf-8", "backslashreplace"))
+        QuarantinedRow(n, None, f"file refused: {reason}", storable_text(raw))
         for n, raw in enumerate(data.splitlines(), start=1)
     ]
     result.rows_read = len(result.quarantined)

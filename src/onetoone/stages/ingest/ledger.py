@@ -3,17 +3,32 @@
 A batch is loaded inside one transaction (delete its previous rows, COPY the new ones, write its
 quarantine rows, close the ledger row), so a crash never leaves half a batch behind and a rerun of
 the same interval leaves the same tables.
+
+A quarantine row is identified by its batch and its record (a file's line, an ERP row's key), so
+a rerun that quarantines the same record again keeps its ``quarantine_id`` and whatever a steward
+did with it: a correction re-processed into raw is loaded again with the batch.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import psycopg
 
 from onetoone.foundation.db import apply_ddl
 from onetoone.stages.ingest.scrub import scrub_erased
+
+if TYPE_CHECKING:
+    from onetoone.stages.ingest.erp import ExtractContext
+
+log = logging.getLogger(__name__)
 
 RAW_DATA_TABLES = {
     ("callcenter", "calls"): "raw.callcenter_calls",
@@ -39,6 +54,9 @@ class QuarantinedRow:
     # False when raw_record is not the line as delivered (undecodable bytes shown as escapes, a
     # huge line cut short): re-processing it as it stands would load a garbled row.
     exact: bool = True
+    # Which record of its batch this is, the same on every rerun: an ERP row's key; a file's
+    # rows are known by line ("line 7") when this is None.
+    record_key: str | None = None
 
 
 @dataclass
@@ -78,16 +96,23 @@ def open_batch(
             set checksum = excluded.checksum, window_start = excluded.window_start,
                 window_end = excluded.window_end, status = 'running', run_id = excluded.run_id,
                 rows_read = 0, rows_loaded = 0, rows_quarantined = 0, message = null,
-                csv_header = null,
+                csv_header = null, raw_gate_passed = null, raw_gate_run_id = null,
                 started_at = now(), finished_at = null
         returning batch_id
         """,
         (source, entity, source_ref, checksum, window_start, window_end, run_id),
     ).fetchone()[0]
+    # New rows: the raw gate has not seen them (reset above). The quarantine rows stay until
+    # close_batch matches them with the records quarantined again.
     table = RAW_DATA_TABLES[(source, entity)]
     conn.execute(f"delete from {table} where _batch_id = %s", (batch_id,))
-    conn.execute("delete from raw.quarantine where batch_id = %s", (batch_id,))
     return batch_id
+
+
+# Loads again, into a batch being reloaded, the rows re-processing had loaded into it; answers
+# how many (quarantine.reload_reprocessed, handed in by ingest_source: the quarantine module
+# builds on this one, so this one cannot import it).
+Reloader = Callable[[psycopg.Connection, "BatchResult", "ExtractContext | None"], int]
 
 
 def close_batch(
@@ -95,25 +120,23 @@ def close_batch(
     result: BatchResult,
     *,
     source_file: str | None = None,
+    erp_context: ExtractContext | None = None,
+    reload_reprocessed: Reloader | None = None,
 ) -> BatchResult:
     """Write the batch's quarantine rows and its counts; the invariant read = loaded + quarantined
-    is checked here so that no code path can lose a row silently."""
-    result.rows_quarantined = len(result.quarantined)
-    if result.rows_read != result.rows_loaded + result.rows_quarantined:
+    is checked here so that no code path can lose a row silently.
+
+    Rows re-processed into raw before (a steward's correction) are loaded again by
+    ``reload_reprocessed``; an ERP batch needs ``erp_context`` for that, as re-processing does."""
+    if result.rows_read != result.rows_loaded + len(result.quarantined):
         raise AssertionError(
             f"batch {result.batch_id} ({result.source_ref}): read {result.rows_read} rows but "
-            f"loaded {result.rows_loaded} and quarantined {result.rows_quarantined}"
+            f"loaded {result.rows_loaded} and quarantined {len(result.quarantined)}"
         )
-    if result.quarantined:
-        with conn.cursor().copy(
-            "copy raw.quarantine (batch_id, source, entity, source_file, line_number, field,"
-            " reason, raw_record, raw_record_exact) from stdin"
-        ) as copy:
-            for row in result.quarantined:
-                copy.write_row(
-                    (result.batch_id, result.source, result.entity, source_file,
-                     row.line_number, row.field, row.reason, row.raw_record, row.exact)
-                )
+    merge_quarantine(conn, result, source_file)
+    reloaded = reload_reprocessed(conn, result, erp_context) if reload_reprocessed else 0
+    result.rows_loaded += reloaded
+    result.rows_quarantined = len(result.quarantined) - reloaded
     # Rerunning an old interval reloads the sources' own copies of forgotten people: erase them
     # again before the batch commits.
     scrub_erased(conn, result.batch_id)
@@ -128,6 +151,160 @@ def close_batch(
          result.message, result.csv_header, result.batch_id),
     )
     return result
+
+
+# (field, reason) -> the quarantine row of a typed row PostgreSQL refused
+RefusedRow = Callable[[str | None, str], QuarantinedRow]
+# A typed row to COPY with what to quarantine if it is refused, or a row already quarantined.
+RowToLoad = tuple[tuple, RefusedRow] | QuarantinedRow
+REFUSED_BY_POSTGRES = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
+_COPY_CHUNK = 1000
+
+
+def copy_batch_rows(conn: psycopg.Connection, result: BatchResult, copy_sql: str,
+                    rows: Callable[[], Iterator[RowToLoad]]) -> None:
+    """COPY a batch's typed rows, counting them in ``result``. The parsers and row checks keep
+    out what raw cannot hold; should PostgreSQL still refuse a value, the rows are loaded again
+    in chunks and the row it refuses is quarantined with its reason (without the value), so
+    that one such row does not stop the batch. ``rows`` starts the rows afresh on each call."""
+    try:
+        with conn.transaction():
+            _copy_counting(conn, result, copy_sql, rows(), isolate=False)
+    except REFUSED_BY_POSTGRES as err:
+        log.warning("%s: PostgreSQL refused a row (%s); loading again to quarantine it",
+                    result.source_ref, err.sqlstate)
+        result.rows_read = result.rows_loaded = 0
+        result.quarantined = []
+        _copy_counting(conn, result, copy_sql, rows(), isolate=True)
+
+
+def _copy_counting(conn: psycopg.Connection, result: BatchResult, copy_sql: str,
+                   rows: Iterable[RowToLoad], *, isolate: bool) -> None:
+    if not isolate:  # streamed: a batch of millions of rows is never held in memory
+        with conn.cursor().copy(copy_sql) as copy:
+            for row in rows:
+                result.rows_read += 1
+                if isinstance(row, QuarantinedRow):
+                    result.quarantined.append(row)
+                else:
+                    copy.write_row(row[0])
+                    result.rows_loaded += 1
+        return
+    rows = iter(rows)
+    for chunk in iter(lambda: list(itertools.islice(rows, _COPY_CHUNK)), []):
+        typed = []
+        for row in chunk:
+            result.rows_read += 1
+            if isinstance(row, QuarantinedRow):
+                result.quarantined.append(row)
+            else:
+                typed.append(row)
+        try:
+            with conn.transaction():
+                _copy(conn, copy_sql, typed)
+            result.rows_loaded += len(typed)
+        except REFUSED_BY_POSTGRES:
+            for one in typed:
+                try:
+                    with conn.transaction():
+                        _copy(conn, copy_sql, [one])
+                    result.rows_loaded += 1
+                except REFUSED_BY_POSTGRES as err:
+                    result.quarantined.append(one[1](*_refusal(err)))
+
+
+def _copy(conn: psycopg.Connection, copy_sql: str, rows: Iterable[tuple[tuple, RefusedRow]]
+          ) -> None:
+    with conn.cursor().copy(copy_sql) as copy:
+        for values, _ in rows:
+            copy.write_row(values)
+
+
+def _refusal(err: psycopg.Error) -> tuple[str | None, str]:
+    """(column, reason) of a refused COPY row, without the value (it may be personal data)."""
+    column = re.search(r", column (\w+)", err.diag.context or "")
+    message = (err.diag.message_primary or err.sqlstate or "refused").split(': "')[0]
+    return (column.group(1) if column else None,
+            f"PostgreSQL refused the row: {message} (SQLSTATE {err.sqlstate})")
+
+
+def record_keys(rows: list[QuarantinedRow]) -> list[str]:
+    """Each row's identity in its batch; a key seen before in the same batch gets ' #2', ..."""
+    seen: Counter[str] = Counter()
+    keys = []
+    for row in rows:
+        key = row.record_key or (f"line {row.line_number}" if row.line_number is not None
+                                 else "record")
+        seen[key] += 1
+        keys.append(key if seen[key] == 1 else f"{key} #{seen[key]}")
+    return keys
+
+
+def merge_quarantine(conn: psycopg.Connection, result: BatchResult,
+                     source_file: str | None) -> None:
+    """Make the batch's quarantine rows those of ``result.quarantined``, keeping the id and the
+    steward's work of every record quarantined before:
+
+    - same record, same text as before: the id, the correction and the re-processing stay (an
+      open row without correction takes the new reason, code may have changed);
+    - same record, changed text (the source changed it): the new text and reason, the row open
+      again, the correction dropped since it was made for the old text;
+    - a record no longer quarantined (it loads now, or left the window) loses its row; its
+      attempts stay in raw.quarantine_attempts;
+    - a new record gets a new id."""
+    batch_id = result.batch_id
+    if not result.quarantined:
+        conn.execute("delete from raw.quarantine where batch_id = %s", (batch_id,))
+        return
+    conn.execute(
+        "create temporary table if not exists quarantine_incoming (record_key text, line_number"
+        " bigint, field text, reason text, raw_record text, raw_record_exact boolean)"
+        " on commit delete rows")
+    conn.execute("truncate quarantine_incoming")
+    with conn.cursor().copy(
+            "copy quarantine_incoming (record_key, line_number, field, reason, raw_record,"
+            " raw_record_exact) from stdin") as copy:
+        for row, key in zip(result.quarantined, record_keys(result.quarantined), strict=True):
+            copy.write_row((key, row.line_number, row.field, row.reason, row.raw_record,
+                            row.exact))
+    conn.execute(
+        "delete from raw.quarantine q where q.batch_id = %s and not exists (select 1 from"
+        " quarantine_incoming n where n.record_key = q.record_key)", (batch_id,))
+    conn.execute(
+        """
+        update raw.quarantine q
+           set source_file = %(source_file)s, line_number = n.line_number,
+               field = case when unchanged and (q.reprocessed_at is not null
+                                                or q.corrected_record is not null)
+                            then q.field else n.field end,
+               reason = case
+                   when unchanged and (q.reprocessed_at is not null
+                                       or q.corrected_record is not null) then q.reason
+                   when not unchanged and (q.reprocessed_at is not null
+                                           or q.corrected_record is not null) then n.reason
+                        || ' (the source changed this record after it was corrected or'
+                        || ' re-processed; that no longer applies)'
+                   else n.reason end,
+               raw_record = n.raw_record, raw_record_exact = n.raw_record_exact,
+               corrected_record = case when unchanged then q.corrected_record end,
+               reprocessed_at = case when unchanged then q.reprocessed_at end,
+               reprocessed_by = case when unchanged then q.reprocessed_by end,
+               reprocessing_id = case when unchanged then q.reprocessing_id end
+          from (select n.*, q2.quarantine_id,
+                       q2.raw_record is not distinct from n.raw_record as unchanged
+                  from quarantine_incoming n
+                  join raw.quarantine q2 on q2.batch_id = %(batch_id)s
+                                        and q2.record_key = n.record_key) n
+         where q.quarantine_id = n.quarantine_id
+        """, {"batch_id": batch_id, "source_file": source_file})
+    conn.execute(
+        "insert into raw.quarantine (batch_id, source, entity, source_file, line_number, field,"
+        " reason, raw_record, raw_record_exact, record_key)"
+        " select %s, %s, %s, %s, n.line_number, n.field, n.reason, n.raw_record,"
+        " n.raw_record_exact, n.record_key from quarantine_incoming n"
+        " where not exists (select 1 from raw.quarantine q where q.batch_id = %s"
+        " and q.record_key = n.record_key) order by n.line_number, n.record_key",
+        (batch_id, result.source, result.entity, source_file, batch_id))
 
 
 def already_loaded(conn: psycopg.Connection, source: str, entity: str, source_ref: str,

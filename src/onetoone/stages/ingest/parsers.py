@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 import json
+import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from onetoone.stages.ingest.ledger import QuarantinedRow
 
@@ -21,6 +23,15 @@ WEB_EVENT_TYPES = frozenset({
 })
 # A line longer than this is not a call log row; refusing it protects the database and the logs.
 MAX_LINE_BYTES = 64 * 1024
+# The range of the raw tables' integer columns (PostgreSQL integer).
+INTEGER_MIN, INTEGER_MAX = -(2**31), 2**31 - 1
+# Payload fields that staging reads as text: anything but a JSON string (or null) there would
+# become a name or an e-mail like '{"a": 1}' or '5511987654321' without a trace.
+WEB_TEXT_FIELDS = ("email", "first_name", "last_name", "phone", "city", "country",
+                   "page_category", "url", "coupon_code", "order_id", "channel")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_PADDED_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
 
 
 class FileRefused(Exception):
@@ -32,13 +43,20 @@ class ParsedLine:
     line_number: int
     row: tuple | None = None
     problem: QuarantinedRow | None = None
+    text: str | None = None  # of a typed row: quarantined as is if PostgreSQL refuses the row
+
+
+def storable_text(raw: bytes) -> str:
+    """Bytes as text PostgreSQL can hold, for whoever fixes them: undecodable bytes and NUL
+    (which no text column holds) shown as the escapes \\xNN and \\x00."""
+    return raw.decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
 
 
 def _decode(raw: bytes, line_number: int) -> tuple[str | None, QuarantinedRow | None]:
     if len(raw) > MAX_LINE_BYTES:
         return None, QuarantinedRow(
             line_number, None, f"line is {len(raw)} bytes, over the {MAX_LINE_BYTES} limit",
-            raw[:2000].decode("utf-8", "backslashreplace") + "...", exact=False)
+            storable_text(raw[:2000]) + "...", exact=False)
     try:
         return raw.decode("utf-8"), None
     except UnicodeDecodeError as err:
@@ -46,9 +64,37 @@ def _decode(raw: bytes, line_number: int) -> tuple[str | None, QuarantinedRow | 
         return None, QuarantinedRow(
             line_number, None,
             f"not valid UTF-8 (byte 0x{bad} at position {err.start}); re-export the file as "
-            "UTF-8 (it looks like Latin-1/cp1252)",
-            # backslashreplace shows the undecodable bytes as \xNN for whoever fixes the row
-            raw.decode("utf-8", "backslashreplace"), exact=False)
+            "UTF-8 (it looks like Latin-1/cp1252)", storable_text(raw), exact=False)
+
+
+def _nul_problem(text: str, line_number: int, field: str | None) -> QuarantinedRow:
+    return QuarantinedRow(
+        line_number, field,
+        f"a NUL byte (0x00) at position {text.index(chr(0))}{f' in {field}' if field else ''},"
+        " which no text column can hold; remove it at the source and re-export the file",
+        text.replace("\x00", "\\x00"), exact=False)
+
+
+def _integer(text: str) -> int | None:
+    """The value of a plain decimal integer in the raw integer range, else None (int() would
+    also take '1_000', ' 12' or non-ASCII digits)."""
+    if not _INTEGER.fullmatch(text):
+        return None
+    number = int(text)
+    return number if INTEGER_MIN <= number <= INTEGER_MAX else None
+
+
+def _call_time(text: str) -> datetime:
+    """YYYY-MM-DD HH:MM:SS as strptime reads it; the usual zero-padded form the fast way."""
+    if _PADDED_TIME.fullmatch(text):
+        return datetime.fromisoformat(text)
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
+
+
+def _not_an_integer(field: str, text: str) -> str:
+    if _INTEGER.fullmatch(text):
+        return f"{field} {text} is outside the integer range {INTEGER_MIN}..{INTEGER_MAX}"
+    return f"not an integer: {text!r}"
 
 
 def split_lines(data: bytes) -> list[bytes]:
@@ -56,6 +102,47 @@ def split_lines(data: bytes) -> list[bytes]:
     if lines and lines[-1] == b"":
         lines.pop()
     return [line[:-1] if line.endswith(b"\r") else line for line in lines]
+
+
+def csv_records(lines: list[bytes], width: int) -> Iterator[tuple[int, int, bytes]]:
+    """(first line number, line count, bytes) of each record of a CSV file's data lines (the
+    first of them is line 2). A field may hold a quoted line break: a line that leaves a quote
+    open is joined with the next ones as long as that makes one well-formed record of ``width``
+    fields. Otherwise the line stands alone (and is quarantined), so that one stray quote cannot
+    swallow the lines after it."""
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        span = 1
+        if line.count(b'"') % 2:
+            joined, quotes = line, line.count(b'"')
+            for end in range(index + 1, len(lines)):
+                joined += b"\n" + lines[end]
+                quotes += lines[end].count(b'"')
+                if len(joined) > MAX_LINE_BYTES:
+                    break
+                if quotes % 2 == 0:
+                    if _one_record(joined, width):
+                        line, span = joined, end - index + 1
+                    break
+        yield index + 2, span, line
+        index += span
+
+
+def _csv_lines(text: str) -> list[str]:
+    """The lines of a record for csv.reader, each keeping its line break (a quoted field's)."""
+    if "\n" not in text:
+        return [text]
+    pieces = text.split("\n")
+    return [piece + "\n" for piece in pieces[:-1]] + pieces[-1:]
+
+
+def _one_record(raw: bytes, width: int) -> bool:
+    try:
+        records = list(csv.reader(_csv_lines(raw.decode("utf-8")), strict=True))
+    except (UnicodeDecodeError, csv.Error):
+        return False
+    return len(records) == 1 and len(records[0]) == width
 
 
 @dataclass(frozen=True)
@@ -91,7 +178,7 @@ def parse_calls_csv(data: bytes) -> Iterator[ParsedLine]:
         raise FileRefused(f"header row is unreadable: {problem.reason}")
     header = read_calls_header(header_text)
     seen_ids: set[str] = set()
-    for line_number, raw in enumerate(lines[1:], start=2):
+    for line_number, _span, raw in csv_records(lines[1:], len(header.columns)):
         yield parse_call_line(raw, line_number, header, seen_ids)
 
 
@@ -115,9 +202,17 @@ def _parse_call(text: str, line_number: int, header: CallsHeader,
     if text.count('"') % 2:
         return bad(None, "malformed CSV: unbalanced quote")
     try:
-        fields = next(csv.reader([text], strict=True))
+        records = list(csv.reader(_csv_lines(text), strict=True))
     except csv.Error as err:
         return bad(None, f"malformed CSV: {err}")
+    if len(records) != 1:
+        return bad(None, f"malformed CSV: {len(records)} records where one was expected")
+    [fields] = records
+    if "\x00" in text:
+        with_nul = [header.columns[i] for i, f in enumerate(fields[:len(header.columns)])
+                    if "\x00" in f]
+        return ParsedLine(line_number, problem=_nul_problem(
+            text, line_number, with_nul[0] if with_nul else None))
     if len(fields) != len(header.columns):
         return bad(None, f"malformed CSV: expected {len(header.columns)} fields,"
                    f" found {len(fields)}")
@@ -129,29 +224,28 @@ def _parse_call(text: str, line_number: int, header: CallsHeader,
     if not value["contact_id"]:
         return bad("contact_id", "contact_id is empty")
     try:
-        called_at = datetime.strptime(value["called_at"], "%Y-%m-%d %H:%M:%S")
+        called_at = _call_time(value["called_at"])
     except ValueError:
         return bad("called_at",
                    f"unparsable date {value['called_at']!r}, expected YYYY-MM-DD HH:MM:SS")
-    try:
-        duration = int(value["duration_seconds"])
-    except ValueError:
-        return bad("duration_seconds", f"not an integer: {value['duration_seconds']!r}")
+    duration = _integer(value["duration_seconds"])
+    if duration is None:
+        return bad("duration_seconds",
+                   _not_an_integer("duration_seconds", value["duration_seconds"]))
     if duration < 0:
         return bad("duration_seconds", f"negative duration {duration}")
     satisfaction = None
     if value["satisfaction"]:
-        try:
-            satisfaction = int(value["satisfaction"])
-        except ValueError:
-            return bad("satisfaction", f"not an integer: {value['satisfaction']!r}")
+        satisfaction = _integer(value["satisfaction"])
+        if satisfaction is None:
+            return bad("satisfaction", _not_an_integer("satisfaction", value["satisfaction"]))
         if not 1 <= satisfaction <= 5:
             return bad("satisfaction", f"satisfaction {satisfaction} outside 1-5")
     complaint = value["is_complaint"].lower()
     if complaint not in ("true", "false"):
         return bad("is_complaint", f"expected true or false, found {value['is_complaint']!r}")
     seen_ids.add(value["call_id"])
-    return ParsedLine(line_number, row=(
+    return ParsedLine(line_number, text=text, row=(
         value["call_id"], called_at, value["contact_id"], value["caller_name"] or None,
         value["phone"] or None, value["email"] or None, value["reason"] or None, duration,
         satisfaction, complaint == "true", value["resolution"] or None, value["agent_id"] or None,
@@ -160,6 +254,11 @@ def _parse_call(text: str, line_number: int, header: CallsHeader,
 
 def parse_web_ndjson(data: bytes) -> Iterator[ParsedLine]:
     """Validate a web-events NDJSON file; the whole object is kept as the row's payload."""
+    if not data.strip():
+        raise FileRefused("empty file: no events; nothing is lost, but if the day had events"
+                          " the export failed: have the file delivered again")
+    # A byte order mark (some exports write one) is not part of the first event.
+    data = data.removeprefix(b"\xef\xbb\xbf")
     seen_ids: set[str] = set()
     for line_number, raw in enumerate(split_lines(data), start=1):
         yield parse_event_line(raw, line_number, seen_ids)
@@ -179,14 +278,25 @@ def _parse_event(text: str, line_number: int, seen_ids: set[str]) -> ParsedLine:
 
     if not text.strip():
         return bad(None, "empty line")
+    if "\x00" in text:  # never valid JSON, and the line must be stored escaped
+        return ParsedLine(line_number, problem=_nul_problem(text, line_number, None))
     try:
-        event = json.loads(text)
+        event = _EVENT_DECODER.decode(text)
     except json.JSONDecodeError as err:
         return bad(None, f"not JSON: {err.msg} at column {err.colno}")
+    except (ValueError, RecursionError) as err:  # a number of over 4300 digits, deep nesting
+        return bad(None, f"not JSON PostgreSQL can store: {str(err).split(';')[0]}")
     if not isinstance(event, dict):
         return bad(None, f"expected a JSON object, found {type(event).__name__}")
+    # Only an escape or NaN/Infinity can bring in a value jsonb refuses: skip the walk otherwise.
+    unstorable = ("\\u" in text or "NaN" in text or "Infinity" in text) and \
+        _unstorable_value(event)
+    if unstorable:
+        return bad(*unstorable)
     event_id = event.get("event_id")
-    if not isinstance(event_id, str) or not event_id:
+    if event_id is not None and not isinstance(event_id, str):
+        return bad("event_id", f"event_id must be a JSON string, found {_json_type(event_id)}")
+    if not event_id:
         return bad("event_id", "event_id is missing or empty")
     if event_id in seen_ids:
         return bad("event_id", f"duplicate event_id {event_id} in the same file")
@@ -205,12 +315,92 @@ def _parse_event(text: str, line_number: int, seen_ids: set[str]) -> ParsedLine:
         return bad("account_id", f"account_id must be text or null, found {account_id!r}")
     if account_id is None and event_type != "page_view":
         return bad("account_id", f"{event_type} event without account_id")
+    for name in ("session_id", *WEB_TEXT_FIELDS):
+        if event.get(name) is not None and not isinstance(event[name], str):
+            # The type only: the value may be personal data.
+            return bad(name, f"{name} must be a JSON string or null, found "
+                       f"{_json_type(event[name])}"
+                       + (" (a number loses leading zeros and the +)" if name == "phone" and
+                          isinstance(event[name], int | float) else ""))
+    birth_date = event.get("birth_date")
+    if birth_date is not None and not _is_iso_date(birth_date):
+        return bad("birth_date", f"birth_date is not a date as YYYY-MM-DD"
+                   f" ({_json_type(birth_date)}); staging would drop it")
+    granted = event.get("granted")
+    if granted is not None and not isinstance(granted, bool) and (
+            not isinstance(granted, str) or granted.lower() not in ("true", "false")):
+        return bad("granted", f"granted must be true or false, found {_json_type(granted)}")
     seen_ids.add(event_id)
-    session_id = event.get("session_id")
-    return ParsedLine(line_number, row=(
-        event_id, event_type, occurred_at, account_id,
-        str(session_id) if session_id is not None else None, text,
+    return ParsedLine(line_number, text=text, row=(
+        event_id, event_type, occurred_at, account_id, event.get("session_id"), text,
     ))
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number with a fraction or exponent, if Python reads it as it is written (jsonb
+    refuses an exponent past about +-16000; Python makes those infinite or zero)."""
+    value = float(text)
+    shown = f"{text[:20]}{'...' if len(text) > 20 else ''}"
+    if math.isinf(value):
+        raise ValueError(f"the number {shown} is too large")
+    if value == 0 and any(digit in "123456789" for digit in text.lower().split("e")[0]):
+        raise ValueError(f"the number {shown} is too small")
+    return value
+
+
+class _NonFinite(str):
+    """NaN or Infinity in the JSON text (Python reads them, JSON and PostgreSQL do not)."""
+
+
+# One decoder for every line (json.loads with hooks would build one a line).
+_EVENT_DECODER = json.JSONDecoder(parse_constant=_NonFinite, parse_float=_finite_float)
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    return "a string" if isinstance(value, str) else "null"
+
+
+def _is_iso_date(value: object) -> bool:
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _unstorable_value(event: dict) -> tuple[str, str] | None:
+    """(field, reason) for the first value jsonb refuses: NaN/Infinity, the escape \\u0000, a
+    lone surrogate escape (\\ud800). Nested values are named by their path (a.b[2])."""
+    pending: list[tuple[str, object]] = [(key, value) for key, value in event.items()]
+    while pending:
+        path, value = pending.pop()
+        top = re.split(r"[.\[]", path, maxsplit=1)[0]
+        if isinstance(value, _NonFinite):
+            return top, f"{path}: {value} is not a JSON number; send null or a number"
+        texts = [path]
+        if isinstance(value, str):
+            texts.append(value)
+        for text in texts:
+            if "\x00" in text:
+                return top, f"{path}: the escape \\u0000 (NUL), which no text can hold"
+            if any("\ud800" <= char <= "\udfff" for char in text):
+                return top, (f"{path}: a lone UTF-16 surrogate escape (\\ud800-\\udfff),"
+                             " not a character; the exporter must write valid UTF-8")
+        if isinstance(value, dict):
+            pending += [(f"{path}.{key}", item) for key, item in value.items()]
+        elif isinstance(value, list):
+            pending += [(f"{path}[{i}]", item) for i, item in enumerate(value)]
+    return None
 
 
 FileParser = Callable[[bytes], Iterator[ParsedLine]]

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -38,9 +39,14 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from onetoone.stages.ingest.erp import ERP_TABLES_BY_ENTITY, ExtractContext, parse_erp_record
+from onetoone.stages.ingest.erp import (
+    ERP_TABLES_BY_ENTITY,
+    ExtractContext,
+    parse_erp_record,
+    raw_columns,
+)
 from onetoone.stages.ingest.files import FILE_SOURCES, FileSource, line_parser
-from onetoone.stages.ingest.ledger import RAW_DATA_TABLES
+from onetoone.stages.ingest.ledger import RAW_DATA_TABLES, BatchResult
 from onetoone.stages.ingest.parsers import FileRefused
 from onetoone.stages.ingest.scrub import scrub_erased
 
@@ -120,7 +126,10 @@ def list_quarantine(conn: psycopg.Connection, selection: Selection, *,
 def export_csv(lines: list[QuarantinedLine], path: Path) -> None:
     """Write rows for correction: edit ``record``, keep ``quarantine_id``, import the file with
     ``reprocess(corrections=read_corrections(path))``."""
-    with path.open("w", newline="", encoding="utf-8") as out:
+    # The rows hold personal data: the file is readable by its owner only.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # also when it existed with wider permissions
+    with open(descriptor, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(EXPORT_COLUMNS)
         for line in lines:
@@ -163,9 +172,12 @@ def _correction(path: Path, row_number: int, row: dict, seen: dict[int, str]) ->
         raise CorrectionsError(f"{where}, field quarantine_id: {quarantine_id} appears twice")
     if record is None:
         raise CorrectionsError(f"{where}, field record: missing (the row has too few fields)")
-    if "\n" in record or "\r" in record:
-        raise CorrectionsError(f"{where}, field record: a line break; a quarantined row is one"
-                               " line of its file")
+    if "\x00" in record:
+        raise CorrectionsError(f"{where}, field record: a NUL byte, which no text column can"
+                               " hold; remove it (an exported \\x00 is its escape, not a NUL)")
+    if "\r" in record:
+        raise CorrectionsError(f"{where}, field record: a carriage return; save the file with"
+                               " plain line breaks (a call record may hold one, quoted)")
     return quarantine_id, record
 
 
@@ -217,6 +229,7 @@ class _Row:
     raw_record: str | None
     raw_record_exact: bool
     corrected_record: str | None
+    reprocessing_id: int | None = None
 
     @property
     def location(self) -> str:
@@ -437,12 +450,10 @@ def _file_check(conn: psycopg.Connection, spec: FileSource, batch_id: int,
 def _erp_check(conn: psycopg.Connection, entity: str, batch_id: int, window_end: datetime,
                context: ExtractContext) -> _BatchCheck:
     table = ERP_TABLES_BY_ENTITY[entity]
-    column_types = dict(conn.execute(
-        "select column_name, data_type from information_schema.columns"
-        " where table_schema = 'raw' and table_name = %s", (f"erp_{entity}",)).fetchall())
+    columns = raw_columns(conn, entity)
 
     def parse(text: str, row: _Row) -> tuple[tuple | None, tuple[str | None, str] | None]:
-        typed, problem = parse_erp_record(table, text, column_types, context)
+        typed, problem = parse_erp_record(table, text, columns, context)
         if problem:
             return None, problem
         # Extracted, as far as lineage goes, when its batch was: the end of its window.
@@ -452,16 +463,78 @@ def _erp_check(conn: psycopg.Connection, entity: str, batch_id: int, window_end:
 
 
 def _recount(conn: psycopg.Connection, batch_id: int, *, loaded_now: int) -> None:
-    """Move rows from quarantined to loaded in the ledger and assert nothing was lost."""
+    """Move rows from quarantined to loaded in the ledger and assert nothing was lost. Rows
+    added or taken back are rows the raw gate has not seen: its verdict is reset."""
     read, loaded, quarantined, source_ref = conn.execute(
         "update raw.load_batches set rows_loaded = rows_loaded + %s,"
         " rows_quarantined = (select count(*) from raw.quarantine"
-        "   where batch_id = %s and reprocessed_at is null)"
+        "   where batch_id = %s and reprocessed_at is null),"
+        " raw_gate_passed = case when %s = 0 then raw_gate_passed end,"
+        " raw_gate_run_id = case when %s = 0 then raw_gate_run_id end"
         " where batch_id = %s returning rows_read, rows_loaded, rows_quarantined, source_ref",
-        (loaded_now, batch_id, batch_id)).fetchone()
+        (loaded_now, batch_id, loaded_now, loaded_now, batch_id)).fetchone()
     if read != loaded + quarantined:
         raise AssertionError(f"batch {batch_id} ({source_ref}): read {read} rows but loaded"
                              f" {loaded} and quarantined {quarantined}")
+
+
+def reload_reprocessed(conn: psycopg.Connection, result: BatchResult,
+                       erp_context: ExtractContext | None) -> int:
+    """Load again, with the batch being reloaded, the rows re-processing had loaded into it (a
+    rerun of the ERP window deleted them with the batch's rows; ``merge_quarantine`` kept their
+    quarantine rows because the source sent the same record again). Each goes through its
+    check again in the new batch; one that no longer passes is opened again with the reason.
+    Answers the rows loaded."""
+    rows = [_Row(*r) for r in conn.execute(
+        "select quarantine_id, batch_id, source, entity, source_file, line_number, reason,"
+        " raw_record, raw_record_exact, corrected_record, reprocessing_id from raw.quarantine"
+        " where batch_id = %s and reprocessed_at is not null"
+        " order by line_number nulls last, quarantine_id", (result.batch_id,))]
+    if not rows:
+        return 0
+    key = (result.source, result.entity)
+    try:
+        if result.status == "refused":
+            raise FileRefused(f"file refused: {result.message}")
+        if key in FILE_SPECS:
+            check = _file_check(conn, FILE_SPECS[key], result.batch_id, result.csv_header)
+        else:
+            if erp_context is None:
+                raise ValueError("re-loading re-processed ERP rows needs the ERP's products")
+            window_end = conn.execute("select window_end from raw.load_batches where"
+                                      " batch_id = %s", (result.batch_id,)).fetchone()[0]
+            check = _erp_check(conn, result.entity, result.batch_id, window_end, erp_context)
+    except FileRefused as err:
+        _reopen(conn, [(row, None, str(err)) for row in rows])
+        return 0
+    values, failed = [], []
+    for row in rows:
+        text = row.corrected_record or row.raw_record
+        typed, problem = check.parse(text, row) if text is not None else (
+            None, (None, "erased on request; nothing to re-process"))
+        if problem:
+            failed.append((row, *problem))
+        else:
+            values.append(typed)
+    _reopen(conn, failed)
+    if values:
+        table = RAW_DATA_TABLES[key]
+        with conn.cursor().copy(f"copy {table} ({', '.join(check.columns)}) from stdin") as copy:
+            for row_values in values:
+                copy.write_row(row_values)
+        log.info("%s: %d re-processed row(s) loaded again with the batch", result.source_ref,
+                 len(values))
+    return len(values)
+
+
+def _reopen(conn: psycopg.Connection, failed: list[tuple[_Row, str | None, str]]) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(
+            "update raw.quarantine set reprocessed_at = null, reprocessed_by = null,"
+            " reprocessing_id = null, field = %s, reason = %s where quarantine_id = %s",
+            [(field_name, f"{reason} (re-processing #{row.reprocessing_id} had loaded it; the"
+              " batch was loaded again and it no longer passes)", row.quarantine_id)
+             for row, field_name, reason in failed])
 
 
 def revert(warehouse: str, reprocessing_id: int, message: str) -> int:

@@ -44,7 +44,10 @@ create table if not exists raw.quarantine (
     reprocessed_by     text,
     reprocessing_id    bigint,             -- raw.quarantine_reprocessings: why and how
     raw_record_exact   boolean not null default true,  -- false: escaped bytes or a cut line
-    corrected_record   text                -- an engineer's correction, when one was imported
+    corrected_record   text,               -- an engineer's correction, when one was imported
+    -- The record within its batch, the same on every rerun ("line 7"; an ERP row's key
+    -- "order_id=O1, line_number=2"): a rerun keeps the quarantine_id and the correction.
+    record_key         text
 );
 create index if not exists quarantine_batch_idx on raw.quarantine (batch_id);
 
@@ -194,3 +197,39 @@ begin
     end loop;
 end
 $$;
+
+-- Quarantine rows written before record_key: a file's by line, an ERP row's by the key in its
+-- stored JSON (as erp.record_key writes it), anything else by its id (it will not match again).
+do $$
+begin
+    if not exists (select 1 from information_schema.columns where table_schema = 'raw'
+                   and table_name = 'quarantine' and column_name = 'record_key') then
+        alter table raw.quarantine add column record_key text;
+        update raw.quarantine q set record_key = k.record_key
+          from (select quarantine_id, base || case when n > 1 then ' #' || n else '' end
+                       as record_key
+                  from (select quarantine_id, base, row_number() over (
+                                   partition by batch_id, base order by quarantine_id) as n
+                          from (select quarantine_id, batch_id, coalesce(case
+                                  when source <> 'erp' and line_number is not null
+                                      then 'line ' || line_number
+                                  when source = 'erp' and pg_input_is_valid(raw_record, 'jsonb')
+                                      then case entity
+                                          when 'customers' then 'customer_id='
+                                              || (raw_record::jsonb ->> 'customer_id')
+                                          when 'products' then 'product_id='
+                                              || (raw_record::jsonb ->> 'product_id')
+                                          when 'orders' then 'order_id='
+                                              || (raw_record::jsonb ->> 'order_id')
+                                          when 'order_lines' then 'order_id='
+                                              || (raw_record::jsonb ->> 'order_id')
+                                              || ', line_number='
+                                              || (raw_record::jsonb ->> 'line_number')
+                                      end
+                                  end, 'quarantine ' || quarantine_id) as base
+                                  from raw.quarantine) b) numbered) k
+         where q.quarantine_id = k.quarantine_id;
+    end if;
+end
+$$;
+create unique index if not exists quarantine_record_idx on raw.quarantine (batch_id, record_key);
