@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from onetoone import config
+from onetoone import config, dbt_manifest
 from onetoone.publish import BUILD_SCHEMA, PUBLISHED_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -51,19 +50,20 @@ class MartColumns:
 
 
 def manifest_file(manifest_path: Path | None = None) -> Path:
-    return manifest_path or config.paths().dbt_target / "manifest.json"
+    return manifest_path or dbt_manifest.manifest_path()
 
 
 def mart_columns(manifest_path: Path | None = None) -> dict[str, MartColumns]:
     """Per mart table name, its columns as declared in the dbt YAML (``meta.pii`` = personal).
 
-    An empty answer (no manifest) makes every caller fail closed."""
+    The state folder's manifest re-parses itself when missing or half-written; a manifest given
+    by path is only read. An empty answer (no such manifest) makes every caller fail closed."""
     path = manifest_file(manifest_path)
-    if not path.exists():
+    if path.resolve() != dbt_manifest.manifest_path().resolve() and not path.exists():
         log.warning("no dbt manifest at %s (run `onetoone dbt parse`): no mart's columns "
                     "are known", path)
         return {}
-    nodes = json.loads(path.read_text(encoding="utf-8"))["nodes"]
+    nodes = dbt_manifest.read_manifest(path)["nodes"]
     marts = {}
     for node in nodes.values():
         if node.get("resource_type") != "model" or node.get("schema") != BUILD_SCHEMA:
