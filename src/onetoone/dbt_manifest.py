@@ -71,6 +71,7 @@ def _write_atomically(path: Path, raw: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, aside = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.chmod(aside, 0o644)  # as dbt writes it, not mkstemp's owner-only mode
         with os.fdopen(fd, "wb") as out:
             out.write(raw)
             out.flush()
