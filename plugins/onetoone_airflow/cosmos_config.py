@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-from onetoone.foundation.config import AIRFLOW_CONN_ID, DBT_PROJECT_DIR, paths
+from onetoone.foundation.config import AIRFLOW_CONN_ID, DBT_PROJECT_DIR
+
+# Cosmos runs every dbt task in a temporary copy of the project; a relative target path puts
+# the task's artifacts (manifest, run results, partial parse) in that copy. Tasks run in
+# parallel: a shared target would have them rewrite the one manifest the DAG is parsed from.
+TASK_TARGET_PATH = "target"
 
 
 def dbt_configs():
-    """ProjectConfig, ProfileConfig, ExecutionConfig: dbt rendered from the manifest that
-    `onetoone dbt-parse` writes, run in-process (the fastest Cosmos mode measured here), with the
-    profile built from the warehouse's Airflow connection."""
+    """ProjectConfig, ProfileConfig, ExecutionConfig: dbt rendered from the last good manifest
+    of `onetoone dbt parse` (a half-written one never breaks parsing), run in-process (the
+    fastest Cosmos mode measured here), with the profile built from the warehouse's Airflow
+    connection."""
     from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig
     from cosmos.constants import InvocationMode
     from cosmos.profiles import PostgresUserPasswordProfileMapping
 
+    from onetoone.runtime.dbt import manifest_for_rendering
+
     project = ProjectConfig(
         dbt_project_path=DBT_PROJECT_DIR,
-        manifest_path=paths().dbt_target / "manifest.json",
+        manifest_path=manifest_for_rendering(),
         install_dbt_deps=False,
+        env_vars={"DBT_TARGET_PATH": TASK_TARGET_PATH},
     )
     profile = ProfileConfig(
         profile_name="onetoone",

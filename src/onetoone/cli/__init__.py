@@ -11,6 +11,7 @@ import psycopg
 
 from onetoone.cli import access, forget, identity, pipeline, quarantine, value, warehouse
 from onetoone.cli.common import CommandError
+from onetoone.runtime.dbt import ManifestError
 from onetoone.runtime.warehouse import WarehouseError
 
 COMMAND_MODULES = (warehouse, pipeline, identity, value, access, forget, quarantine)
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as err:
         print(err, file=sys.stderr)
         return err.code
-    except WarehouseError as err:
+    except (WarehouseError, ManifestError) as err:
         print(f"onetoone {args.command}: {err}", file=sys.stderr)
         return 2
     except psycopg.OperationalError as err:

@@ -106,6 +106,14 @@ def _listen_address(pgdata: Path) -> str | None:
     return address or None
 
 
+def synchronous_commit() -> str:
+    """``on`` (default): a commit is acknowledged once its WAL is on disk. ``off``
+    (``ONETOONE_WAREHOUSE_FAST_COMMIT=1``) acknowledges before that: faster small writes, but a
+    crash or kill of the server loses the last few hundred milliseconds of acknowledged commits
+    (a batch the ledger records as loaded may be gone); the database itself stays consistent."""
+    return "off" if os.environ.get("ONETOONE_WAREHOUSE_FAST_COMMIT") == "1" else "on"
+
+
 def _run_as() -> str | None:
     return SYSTEM_USER if os.geteuid() == 0 else None
 
@@ -213,8 +221,7 @@ def start() -> Status:
     listen = TCP_HOST if wanted_port is not None else ""
     server_options = (
         f"-k {p.pg_socket_dir} -h '{listen}' -p {wanted_port or DEFAULT_EMBEDDED_PORT} "
-        # A local analytics server: durability of the last few commits is not worth the latency.
-        "-c synchronous_commit=off -c shared_buffers=256MB -c work_mem=64MB "
+        f"-c synchronous_commit={synchronous_commit()} -c shared_buffers=256MB -c work_mem=64MB "
         "-c maintenance_work_mem=256MB -c max_connections=100"
     )
     _pg("pg_ctl", ["-D", str(p.pgdata), "-w", "-t", "60", "-l", str(p.pgdata / "server.log"),

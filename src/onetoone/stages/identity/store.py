@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
+import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -152,15 +155,68 @@ def scoring_dir() -> Path:
     return paths().home / "identity" / "scoring"
 
 
+# Each kind of state is a folder of its own (<kind>-<random>/), complete before the one-line
+# pointer file <kind>.current is renamed to name it: a kill at any moment leaves the previous
+# version or the new one, never a mix of both (stale pairs under new fingerprints).
+SCORING_STATE = "state"
+STANDARDISED = "standardised"
+# Files of the layout before versioned folders; removed at the next write.
+_UNVERSIONED_FILES = ("state.json", "fingerprints.parquet", "pairs.parquet", "standardised.json",
+                      "standardised.parquet")
+
+
+def _current_version(kind: str) -> Path | None:
+    """The folder the pointer of ``kind`` names, or None (never written, or dropped)."""
+    folder = scoring_dir()
+    try:
+        name = (folder / f"{kind}.current").read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    version = folder / name
+    return version if name and version.is_dir() else None
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_version(kind: str, frames: dict[str, pd.DataFrame], meta: dict) -> None:
+    """Write the frames and meta.json into a new folder, flush it to disk, then switch the
+    pointer of ``kind`` to it by one rename. The previous version is kept (a reader may still
+    be on it); older ones and the unversioned files are removed."""
+    root = scoring_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    previous = _current_version(kind)
+    version = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=root))
+    for name, frame in frames.items():
+        frame.to_parquet(version / f"{name}.parquet", index=False)
+    (version / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    for written in (*version.iterdir(), version):
+        _fsync(written)
+    pointer = root / f".{kind}.current.{version.name}"
+    pointer.write_text(version.name, encoding="utf-8")
+    _fsync(pointer)
+    pointer.replace(root / f"{kind}.current")
+    _fsync(root)
+    for old in root.glob(f"{kind}-*"):
+        if old not in (version, previous):
+            shutil.rmtree(old, ignore_errors=True)
+    for name in _UNVERSIONED_FILES:
+        (root / name).unlink(missing_ok=True)
+
+
 def read_scoring_state(model_version: str, as_of: datetime) -> IdentityState | None:
     """The previous run's fingerprints and scored pairs, or None when this run must re-score
     everything: no state, another model version or fingerprint, a full rebuild due, or an
     earlier interval."""
-    folder = scoring_dir()
-    meta_path = folder / "state.json"
-    if not meta_path.exists():
+    folder = _current_version(SCORING_STATE)
+    if folder is None:
         return None
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     rebuilt_at = datetime.fromisoformat(meta["rebuilt_at"])
     if (meta["model_version"] != model_version or as_of < rebuilt_at
             or meta.get("fingerprint_format") != FINGERPRINT_FORMAT
@@ -175,38 +231,26 @@ def read_scoring_state(model_version: str, as_of: datetime) -> IdentityState | N
 
 def read_standardised_records(version: str) -> pd.DataFrame | None:
     """The previous run's ``standardise_reusing`` result, if it was made by ``version``."""
-    folder = scoring_dir()
-    meta_path = folder / "standardised.json"
-    if not meta_path.exists():
+    folder = _current_version(STANDARDISED)
+    if folder is None:
         return None
-    if json.loads(meta_path.read_text(encoding="utf-8"))["version"] != version:
+    if json.loads((folder / "meta.json").read_text(encoding="utf-8"))["version"] != version:
         return None
     return pd.read_parquet(folder / "standardised.parquet")
 
 
 def write_standardised_records(frame: pd.DataFrame, version: str) -> None:
-    folder = scoring_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(folder / "standardised.parquet.tmp", index=False)
-    (folder / "standardised.parquet.tmp").replace(folder / "standardised.parquet")
-    (folder / "standardised.json.tmp").write_text(json.dumps({"version": version}),
-                                                   encoding="utf-8")
-    (folder / "standardised.json.tmp").replace(folder / "standardised.json")
+    _write_version(STANDARDISED, {"standardised": frame}, {"version": version})
 
 
 def write_scoring_state(state: IdentityState, *, full_rebuild: bool, as_of: datetime) -> None:
-    """Replace the stored state; files are written aside and renamed into place."""
-    folder = scoring_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    meta_path = folder / "state.json"
+    """Replace the stored state as one version (see ``_write_version``)."""
     rebuilt_at = as_of
-    if not full_rebuild and meta_path.exists():
+    current = _current_version(SCORING_STATE)
+    if not full_rebuild and current is not None:
         rebuilt_at = datetime.fromisoformat(
-            json.loads(meta_path.read_text(encoding="utf-8"))["rebuilt_at"])
-    for name, frame in (("fingerprints", state.fingerprints), ("pairs", state.pairs)):
-        frame.to_parquet(folder / f"{name}.parquet.tmp", index=False)
-        (folder / f"{name}.parquet.tmp").replace(folder / f"{name}.parquet")
+            json.loads((current / "meta.json").read_text(encoding="utf-8"))["rebuilt_at"])
     meta = {"model_version": state.model_version, "rebuilt_at": rebuilt_at.isoformat(),
             "fingerprint_format": FINGERPRINT_FORMAT}
-    (folder / "state.json.tmp").write_text(json.dumps(meta), encoding="utf-8")
-    (folder / "state.json.tmp").replace(meta_path)
+    _write_version(SCORING_STATE, {"fingerprints": state.fingerprints, "pairs": state.pairs},
+                   meta)
