@@ -31,28 +31,27 @@ def daily_run(warehouse, dbt_manifest, onetoone_home):
     return landing
 
 
-# Quality history records every run by design: `airflow dags test` starts a new run (a new
-# run_id) each time, so its summary gains that run's rows. (Clearing and rerunning an Airflow
-# run keeps the run_id, and its audit rows are replaced.)
-RUN_HISTORY_TABLES = {"mart_quality_summary"}
+# Columns that say when something ran, not what it produced: the only ones a rerun may change.
+WALL_CLOCK_COLUMNS = {"checked_at", "_extracted_at", "started_at", "finished_at",
+                      "quarantined_at", "reprocessed_at"}
 
 
 def _fingerprint(conn: psycopg.Connection) -> dict[str, str]:
-    """A hash of every published table and of the identity keys, row order independent."""
-    tables = [f"marts.{r[0]}" for r in conn.execute(
-        "select table_name from information_schema.tables where table_schema = 'marts'")
-        if r[0] not in RUN_HISTORY_TABLES]
-    tables += ["identity.customer_keys", "raw.callcenter_calls", "raw.web_events",
-               "raw.erp_orders"]
+    """A hash of every table in raw, identity and marts, row order independent, without the
+    wall-clock columns. What a run writes is keyed by the interval it covers, so quality
+    summaries, review queue and value runs of a rerun replace the first run's."""
+    tables = [f"{schema}.{name}" for schema, name in conn.execute(
+        "select table_schema, table_name from information_schema.tables"
+        " where table_schema in ('raw', 'identity', 'marts') order by 1, 2")]
     fingerprint = {}
     for table in tables:
         columns = [r[0] for r in conn.execute(
             "select column_name from information_schema.columns"
-            " where table_schema || '.' || table_name = %s and column_name not in"
-            " ('assigned_at') order by ordinal_position", (table,))]
+            " where table_schema || '.' || table_name = %s and not (column_name = any(%s))"
+            " order by ordinal_position", (table, sorted(WALL_CLOCK_COLUMNS)))]
         rows = conn.execute(
-            f"select md5(string_agg(t::text, '|' order by t::text)) from"
-            f" (select {', '.join(columns)} from {table}) t").fetchone()[0]
+            f"select count(*) || ':' || coalesce(md5(string_agg(t::text, '|' order by t::text)),"
+            f" '') from (select {', '.join(columns)} from {table}) t").fetchone()[0]
         fingerprint[table] = rows
     return fingerprint
 

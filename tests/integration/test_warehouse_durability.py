@@ -43,7 +43,7 @@ def _kill_server(postmaster: int) -> None:
 
 
 def test_acknowledged_commits_survive_killing_the_server(warehouse, warehouse_url):
-    from onetoone import warehouse as embedded
+    from onetoone.runtime import warehouse as embedded
 
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         conn.execute("drop table if exists public.durability_probe")
