@@ -15,7 +15,11 @@ from onetoone.foundation.config import paths
 from onetoone.operations.migrate import migrate_warehouse
 from onetoone.stages.identity import step as identity_step
 from onetoone.stages.ingest import IngestSummary, ingest_source
-from onetoone.stages.ingest.ledger import batches_awaiting_raw_gate, record_raw_gate
+from onetoone.stages.ingest.ledger import (
+    batches_awaiting_raw_gate,
+    batches_of_run,
+    record_raw_gate,
+)
 from onetoone.stages.quality import run_layer
 from onetoone.stages.serving.publish import publish_marts
 from onetoone.stages.value.store import score_customers
@@ -77,10 +81,12 @@ def check_quality(layer: str, warehouse: str, *, as_of: datetime, run_id: str | 
     if ingested is not None:
         batch_ids = sorted({b for summary in ingested for b in summary["batch_ids"]})
     if layer == "raw" and batch_ids is not None:
-        # This run's batches and every earlier one the gate has not passed: a retry that skips
-        # an unchanged file still has that file's rows checked.
+        # This run's batches (also those an earlier try of the same interval loaded and this
+        # one skipped, so a rerun checks what the first run checked and its results replace
+        # the first run's alike) and every earlier one the gate has not passed.
         with psycopg.connect(warehouse) as conn:
-            batch_ids = sorted(set(batch_ids) | set(batches_awaiting_raw_gate(conn)))
+            batch_ids = sorted(set(batch_ids) | set(batches_of_run(conn, run_id))
+                               | set(batches_awaiting_raw_gate(conn)))
     report = run_layer(layer, run_id, as_of=as_of, batch_ids=batch_ids, warehouse=warehouse)
     if layer == "raw":
         with psycopg.connect(warehouse) as conn, conn.transaction():

@@ -340,6 +340,15 @@ def batches_awaiting_raw_gate(conn: psycopg.Connection) -> list[int]:
     return [row[0] for row in rows]
 
 
+def batches_of_run(conn: psycopg.Connection, run_id: str) -> list[int]:
+    """Loaded batches an ingest under ``run_id`` wrote, this time or an earlier try of the same
+    run (a retry or rerun skips unchanged files but keeps their batches)."""
+    rows = conn.execute(
+        "select batch_id from raw.load_batches where status = 'loaded' and run_id = %s"
+        " order by batch_id", (run_id,)).fetchall()
+    return [row[0] for row in rows]
+
+
 def record_raw_gate(conn: psycopg.Connection, batch_ids: list[int], *, passed: bool,
                     run_id: str) -> None:
     conn.execute(
