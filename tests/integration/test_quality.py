@@ -587,7 +587,7 @@ def test_critical_failure_stops_publish_and_published_marts_keep_last_good_versi
 ):
     """Write-audit-publish: what the DAG does (gate, then publish) on a good and a bad build.
     The DAG's side, publish running only when every gate passed, is in test_dag_integrity."""
-    from onetoone.operations.pipeline import check_quality, publish
+    from onetoone.operations.pipeline import PublishRefused, check_quality, publish
 
     check_quality("marts", db_url, run_id="run-publish-good", as_of=AS_OF)
     publish(db_url)
@@ -599,6 +599,13 @@ def test_critical_failure_stops_publish_and_published_marts_keep_last_good_versi
             with pytest.raises(QualityGateFailed) as failure, caplog.at_level(
                     logging.ERROR, logger="onetoone.stages.quality"):
                 check_quality("marts", db_url, run_id="run-publish-bad", as_of=AS_OF)
+            # The publish task run anyway (by hand, or a retry of that task alone) publishes
+            # nothing: the bad build never reaches the published marts.
+            with pytest.raises(PublishRefused, match=r"run run-publish-bad\) failed 2 critical"):
+                publish(db_url)
+            during = conn.execute(
+                "select customer_key, value_tier from marts.mart_customer_value order by 1"
+            ).fetchall()
         finally:
             conn.execute("truncate marts_build.mart_customer_value")
             conn.cursor().executemany(
@@ -606,7 +613,8 @@ def test_critical_failure_stops_publish_and_published_marts_keep_last_good_versi
             )
         after = conn.execute(
             "select customer_key, value_tier from marts.mart_customer_value order by 1").fetchall()
-    assert after == published and {tier for _, tier in after} <= {"MVC", "MGC", "BZ", "other"}
+    assert during == after == published
+    assert published and {tier for _, tier in published} <= {"MVC", "MGC", "BZ", "other"}
 
     # The task's error says why the run stopped: each check, its table, what was seen (sample
     # values or rows), what was expected and why the rule exists.
