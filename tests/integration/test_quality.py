@@ -825,3 +825,43 @@ def test_each_critical_raw_rule_fails_on_a_row_that_breaks_it(db_url: str):
     assert failed == expected
     with pytest.raises(QualityGateFailed):
         report.raise_on_critical()
+
+
+def test_unknown_source_and_empty_cluster_fail_the_identity_gate(db_url: str):
+    # Not null key and one key per record are also the table's constraints (identity DDL).
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            """insert into identity.customer_keys (source, source_record_id, customer_key,
+                   cluster_size, model_version, assigned_at)
+               values ('pos', 'P1', 'KPOS', 1, 'test', now()),
+                      ('web', 'W_EMPTY', 'KEMPTY', 0, 'test', now())""")
+        try:
+            bad = run_layer("identity", "run-identity-source", as_of=AS_OF)
+        finally:
+            conn.execute("delete from identity.customer_keys"
+                         " where customer_key in ('KPOS', 'KEMPTY')")
+    keys = "identity.customer_keys"
+    critical = {(c.table, c.expectation_type, c.column) for c in bad.critical_failures}
+    # A cluster of size 0 holding a record also disagrees with its record count.
+    assert critical == {(keys, "expect_column_values_to_be_in_set", "source"),
+                        (keys, "expect_column_values_to_be_between", "cluster_size"),
+                        (keys, "unexpected_rows_expectation", None)}
+
+
+def test_quintile_out_of_range_and_a_customer_without_a_key_fail_the_marts_gate(
+    db_url: str, good_batch_ids: list[int]
+):
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("update marts_build.mart_customer_value set quintile = 6"
+                     " where customer_key = 'K2'")
+        conn.execute("insert into marts_build.dim_customers (customer_key) values ('K4')")
+        try:
+            bad = run_layer("marts", "run-marts-quintile", as_of=AS_OF)
+        finally:
+            conn.execute("update marts_build.mart_customer_value set quintile = 4"
+                         " where customer_key = 'K2'")
+            conn.execute("delete from marts_build.dim_customers where customer_key = 'K4'")
+    critical = {(c.table, c.expectation_type, c.column) for c in bad.critical_failures}
+    assert critical == {
+        ("marts_build.mart_customer_value", "expect_column_values_to_be_between", "quintile"),
+        ("marts_build.dim_customers", "expect_table_row_count_to_equal", None)}
