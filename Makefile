@@ -10,7 +10,7 @@ SEED ?= 42
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test bench lint clean mutate
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -31,6 +31,14 @@ test: install
 
 bench: install
 	$(VENV)/bin/python bench/bench_pipeline.py --customers $(CUSTOMERS) --seed $(SEED)
+
+# Mutation testing of the modules that guard data against their fast unit tests (pyproject
+# [tool.mutmut]; README, "Mutation testing"). Slow, so not part of `make test`; it resumes
+# where it stopped (`rm -rf mutants` starts afresh).
+mutate: install
+	$(VENV)/bin/mutmut run --max-children 2
+	$(VENV)/bin/mutmut export-cicd-stats
+	$(VENV)/bin/python tests/mutation_score.py
 
 lint: install
 	$(VENV)/bin/ruff check src dags plugins tests bench expectations

@@ -587,7 +587,7 @@ def test_critical_failure_stops_publish_and_published_marts_keep_last_good_versi
 ):
     """Write-audit-publish: what the DAG does (gate, then publish) on a good and a bad build.
     The DAG's side, publish running only when every gate passed, is in test_dag_integrity."""
-    from onetoone.operations.pipeline import check_quality, publish
+    from onetoone.operations.pipeline import PublishRefused, check_quality, publish
 
     check_quality("marts", db_url, run_id="run-publish-good", as_of=AS_OF)
     publish(db_url)
@@ -599,6 +599,13 @@ def test_critical_failure_stops_publish_and_published_marts_keep_last_good_versi
             with pytest.raises(QualityGateFailed) as failure, caplog.at_level(
                     logging.ERROR, logger="onetoone.stages.quality"):
                 check_quality("marts", db_url, run_id="run-publish-bad", as_of=AS_OF)
+            # The publish task run anyway (by hand, or a retry of that task alone) publishes
+            # nothing: the bad build never reaches the published marts.
+            with pytest.raises(PublishRefused, match=r"run run-publish-bad\) failed 2 critical"):
+                publish(db_url)
+            during = conn.execute(
+                "select customer_key, value_tier from marts.mart_customer_value order by 1"
+            ).fetchall()
         finally:
             conn.execute("truncate marts_build.mart_customer_value")
             conn.cursor().executemany(
@@ -606,7 +613,8 @@ def test_critical_failure_stops_publish_and_published_marts_keep_last_good_versi
             )
         after = conn.execute(
             "select customer_key, value_tier from marts.mart_customer_value order by 1").fetchall()
-    assert after == published and {tier for _, tier in after} <= {"MVC", "MGC", "BZ", "other"}
+    assert during == after == published
+    assert published and {tier for _, tier in published} <= {"MVC", "MGC", "BZ", "other"}
 
     # The task's error says why the run stopped: each check, its table, what was seen (sample
     # values or rows), what was expected and why the rule exists.
@@ -747,3 +755,113 @@ def test_failing_values_with_spaces_show_them_in_data_docs(db_url: str):
     assert link is not None and "failed: 1 critical" in page
     html = (data_docs_index().parent / link[1]).read_text()
     assert '<div class="show-scrollbars">\u2423web</div>' in html
+
+
+FUTURE = datetime(2024, 7, 15, 8, 0, tzinfo=UTC)  # after AS_OF
+# Per raw table: rows that each break critical rules (the good row with fields replaced), and the
+# critical rules they must fail. With the ledger claiming one row more than landed, the row count
+# rule fails too. Not covered here: the column set rules (they need another table shape).
+CRITICAL_CASES: dict[tuple[str, str, str], tuple[list[dict[str, Any]], set[tuple[str, str]]]] = {
+    ("web", "events", "web_events"): (
+        [{"event_id": None}, {"event_type": None}, {"occurred_at": None},
+         {"occurred_at": FUTURE}, {"event_type": "teleport"},
+         {"event_type": "consent_change", "payload": Jsonb({"channel": "pigeon"})}],
+        {("expect_column_values_to_not_be_null", "event_id"),
+         ("expect_column_values_to_not_be_null", "event_type"),
+         ("expect_column_values_to_not_be_null", "occurred_at"),
+         ("expect_column_values_to_be_between", "occurred_at"),
+         ("expect_column_values_to_be_in_set", "event_type"),
+         ("unexpected_rows_expectation", None)},
+    ),
+    ("erp", "orders", "erp_orders"): (
+        [{"order_id": None}, {"customer_id": None}, {"ordered_at": None}, {"updated_at": None},
+         {"ordered_at": FUTURE, "updated_at": FUTURE}, {"channel": "fax"}, {"status": "lost"}],
+        {("expect_column_values_to_not_be_null", "order_id"),
+         ("expect_column_values_to_not_be_null", "customer_id"),
+         ("expect_column_values_to_not_be_null", "ordered_at"),
+         ("expect_column_values_to_not_be_null", "updated_at"),
+         ("expect_column_values_to_be_between", "ordered_at"),
+         ("expect_column_values_to_be_between", "updated_at"),
+         ("expect_column_values_to_be_in_set", "channel"),
+         ("expect_column_values_to_be_in_set", "status")},
+    ),
+    ("erp", "products", "erp_products"): (
+        [{"product_id": None}, {"updated_at": None}, {"updated_at": FUTURE},
+         {"unit_price": -1}, {"unit_cost": -1}],
+        {("expect_column_values_to_not_be_null", "product_id"),
+         ("expect_column_values_to_not_be_null", "updated_at"),
+         ("expect_column_values_to_be_between", "updated_at"),
+         ("expect_column_values_to_be_between", "unit_price"),
+         ("expect_column_values_to_be_between", "unit_cost")},
+    ),
+    ("erp", "customers", "erp_customers"): (
+        [{"customer_id": None}, {"updated_at": None}, {"updated_at": FUTURE},
+         {"created_at": FUTURE}],
+        {("expect_column_values_to_not_be_null", "customer_id"),
+         ("expect_column_values_to_not_be_null", "updated_at"),
+         ("expect_column_values_to_be_between", "updated_at"),
+         ("expect_column_values_to_be_between", "created_at")},
+    ),
+}
+
+
+def test_each_critical_raw_rule_fails_on_a_row_that_breaks_it(db_url: str):
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        batch_ids = []
+        for (source, entity, table), (changes, _) in CRITICAL_CASES.items():
+            good = GOOD_ROWS[(source, entity, table)][0]
+            rows = [{**good, **change} for change in changes]
+            batch_ids.append(_insert_batch(conn, source, entity, table, rows, len(rows) + 1))
+
+    report = run_layer("raw", "run-critical", as_of=AS_OF, batch_ids=batch_ids)
+
+    failed = {(suite, kind, column) for suite, kind, column, severity in _failures(report)
+              if severity == "critical"}
+    expected = {
+        (f"raw.{table}", kind, column)
+        for (_, _, table), (_, rules) in CRITICAL_CASES.items()
+        for kind, column in rules | {("expect_table_row_count_to_equal", None)}
+    }
+    assert failed == expected
+    with pytest.raises(QualityGateFailed):
+        report.raise_on_critical()
+
+
+def test_unknown_source_and_empty_cluster_fail_the_identity_gate(db_url: str):
+    # Not null key and one key per record are also the table's constraints (identity DDL).
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            """insert into identity.customer_keys (source, source_record_id, customer_key,
+                   cluster_size, model_version, assigned_at)
+               values ('pos', 'P1', 'KPOS', 1, 'test', now()),
+                      ('web', 'W_EMPTY', 'KEMPTY', 0, 'test', now())""")
+        try:
+            bad = run_layer("identity", "run-identity-source", as_of=AS_OF)
+        finally:
+            conn.execute("delete from identity.customer_keys"
+                         " where customer_key in ('KPOS', 'KEMPTY')")
+    keys = "identity.customer_keys"
+    critical = {(c.table, c.expectation_type, c.column) for c in bad.critical_failures}
+    # A cluster of size 0 holding a record also disagrees with its record count.
+    assert critical == {(keys, "expect_column_values_to_be_in_set", "source"),
+                        (keys, "expect_column_values_to_be_between", "cluster_size"),
+                        (keys, "unexpected_rows_expectation", None)}
+
+
+def test_quintile_out_of_range_and_a_customer_without_a_key_fail_the_marts_gate(
+    db_url: str, good_batch_ids: list[int]
+):
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("update marts_build.mart_customer_value set quintile = 6"
+                     " where customer_key = 'K2'")
+        conn.execute("insert into marts_build.dim_customers (customer_key) values ('K4')")
+        try:
+            bad = run_layer("marts", "run-marts-quintile", as_of=AS_OF)
+        finally:
+            conn.execute("update marts_build.mart_customer_value set quintile = 4"
+                         " where customer_key = 'K2'")
+            conn.execute("delete from marts_build.dim_customers where customer_key = 'K4'")
+    critical = {(c.table, c.expectation_type, c.column) for c in bad.critical_failures}
+    assert critical == {
+        ("marts_build.mart_customer_value", "expect_column_values_to_be_between", "quintile"),
+        ("marts_build.dim_customers", "expect_table_row_count_to_equal", None)}

@@ -88,6 +88,20 @@ def test_phone_uses_record_country_then_default_region():
     assert _one(phone="123")["phone_e164"] is None
 
 
+@pytest.mark.parametrize(
+    ("raw", "country"),
+    [
+        ("(11) 11111-1111", "BR"),  # plain: the vectorised path
+        ("+55 11 11111 1111", None),  # international: the vectorised path
+        ("011 11111-1111", "BR"),  # trunk prefix: phonenumbers' path
+        ("55-5555-5555", "MX"),
+    ],
+)
+def test_phone_of_one_repeated_digit_is_a_placeholder_not_a_number(raw: str, country):
+    # Placeholders typed to get past a form: as a key they would link strangers together.
+    assert _one(phone=raw, country=country)["phone_e164"] is None
+
+
 def test_phone_fast_path_agrees_with_phonenumbers():
     rng = random.Random(3)
     samples = []

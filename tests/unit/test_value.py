@@ -130,6 +130,21 @@ def test_rfm_merges_same_day_purchases_and_ignores_later_data() -> None:
     assert actuals.to_dict("index") == {"C": {"purchases": 1, "revenue": 7}}
 
 
+def test_holdout_is_the_horizon_days_after_the_calibration_end_both_edges_included() -> None:
+    # calibration end 2024-01-31, horizon 4: the holdout is Feb 1 to Feb 4, the whole last day.
+    data = transactions([
+        ("A", "2024-01-31 23:59", 1),  # the calibration end's own day: calibration, not holdout
+        ("B", "2024-02-01 00:00", 2),  # first holdout day
+        ("C", "2024-02-04 00:00", 3),  # last holdout day, at its start
+        ("D", "2024-02-04 23:30", 4),  # last holdout day, late
+        ("E", "2024-02-05 00:00", 5),  # the day after the holdout
+    ])
+    actuals = holdout_actuals(data, pd.Timestamp("2024-01-31"), horizon_days=4)
+    assert actuals.to_dict("index") == {"B": {"purchases": 1, "revenue": 2},
+                                        "C": {"purchases": 1, "revenue": 3},
+                                        "D": {"purchases": 1, "revenue": 4}}
+
+
 def test_data_after_the_calibration_end_do_not_change_the_fit() -> None:
     rng = np.random.default_rng(11)
     n = 3_000
@@ -261,3 +276,29 @@ def test_clv_without_discounting_is_the_expected_revenue_over_the_months() -> No
     clv = model.discounted_clv(rfm, months=12, annual_discount_rate=0.0)
     year = model.predict(rfm, horizon_days=365.25)["expected_value"].to_numpy()
     np.testing.assert_allclose(clv, year, rtol=1e-9)
+
+
+def test_the_holdout_check_counts_the_last_day_the_data_cover() -> None:
+    rng = np.random.default_rng(13)
+    n = 2_000
+    first = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 180, n), unit="D")
+    repeat_owner = rng.integers(0, n, 4 * n)
+    repeat_at = first[repeat_owner] + pd.to_timedelta(rng.integers(1, 400, 4 * n), unit="D")
+    data = pd.DataFrame({"customer_id": [f"C{i}" for i in np.r_[np.arange(n), repeat_owner]],
+                         "order_date": np.r_[first, repeat_at],
+                         "amount": rng.gamma(3, 20, 5 * n).round(2)})
+    end = pd.Timestamp("2024-12-31")
+    last_day = end + pd.Timedelta(days=30)
+    data = data[data["order_date"] <= last_day]
+    # An order late on the data's last day, by a customer bought before the calibration end.
+    data = pd.concat([data, pd.DataFrame({"customer_id": ["C0"],
+                                          "order_date": [last_day + pd.Timedelta(hours=22)],
+                                          "amount": [50.0]})], ignore_index=True)
+    report = score_transactions(data, end, horizon_days=90).report
+    assert report is not None and report.holdout_days == 30
+    assert "to 2025-01-30" in report.text()
+    known = set(data.loc[data["order_date"] <= end, "customer_id"])
+    holdout = data[(data["order_date"] > end) & data["customer_id"].isin(known)]
+    occasions = holdout.assign(day=holdout["order_date"].dt.normalize())[["customer_id", "day"]]
+    assert report.actual_purchases == len(occasions.drop_duplicates())
+    assert report.actual_revenue == pytest.approx(holdout["amount"].sum())

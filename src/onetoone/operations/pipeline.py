@@ -21,13 +21,14 @@ from onetoone.stages.ingest.ledger import (
     record_raw_gate,
 )
 from onetoone.stages.quality import run_layer
+from onetoone.stages.quality.audit import latest_gate
 from onetoone.stages.serving.publish import publish_marts
 from onetoone.stages.value.store import score_customers
 
 log = logging.getLogger(__name__)
 
-__all__ = ["check_quality", "identify", "ingest", "interval_run_id", "migrate_warehouse",
-           "publish", "train_identity_model", "value"]
+__all__ = ["PublishRefused", "check_quality", "identify", "ingest", "interval_run_id",
+           "migrate_warehouse", "publish", "train_identity_model", "value"]
 
 
 def interval_run_id(until: datetime) -> str:
@@ -52,8 +53,22 @@ def ingest(source: str, *, warehouse: str, until: datetime, erp: str | None = No
     return summary
 
 
+class PublishRefused(RuntimeError):
+    """The marts build has not passed its quality gate: the published marts stay as they are."""
+
+
 def publish(warehouse: str) -> list[dict]:
+    """Publish the marts build, only if the latest marts quality gate passed (write-audit-
+    publish: a task run by hand, or a retry, must not publish a build that failed its checks)."""
     with psycopg.connect(warehouse) as conn, conn.transaction():
+        gate = latest_gate(conn, "marts")
+        if gate is None:
+            raise PublishRefused("publish refused: no marts quality check is recorded; run"
+                                 " `check_quality('marts', ...)` on this build first")
+        if gate[1]:
+            raise PublishRefused(f"publish refused: the latest marts quality check (run"
+                                 f" {gate[0]}) failed {gate[1]} critical check(s); the published"
+                                 " marts keep their last good version")
         published = publish_marts(conn)
     return [{"table": t.name, "rows": t.rows} for t in published]
 

@@ -35,6 +35,13 @@ class SuiteRun:
     data_docs_path: str | None
 
 
+def latest_gate(conn: psycopg.Connection, layer: str) -> tuple[str, int] | None:
+    """The layer's most recent recorded run: its run_id and how many critical checks failed."""
+    return conn.execute(
+        "select run_id, sum(critical_failed)::int from audit.validation_runs where layer = %s"
+        " group by run_id order by max(started_at) desc limit 1", (layer,)).fetchone()
+
+
 def record(
     warehouse_url: str,
     report: QualityReport,
