@@ -90,19 +90,7 @@ class BetaGeometricNBD:
         the logs (sd 2.2 at the default 0.1) whose pull fades as customers are added. It
         matters only when the data barely identify a parameter (say b -> infinity when nobody
         seems to drop out); `penalizer=0` gives the plain maximum-likelihood estimate."""
-        x, t_x, T = _as_arrays(frequency, recency, T)
-        if x.size == 0:
-            raise ModelFitError("BG/NBD: no customers to fit")
-        distinct, weight = _distinct_customers(x, t_x, T)
-
-        def objective(log_params: Array) -> float:
-            r, alpha, a, b = np.exp(log_params)
-            mean_ll = weight @ cls(r, alpha, a, b).log_likelihood(*distinct.T)
-            penalty = float(log_params[0] ** 2 + log_params[2] ** 2 + log_params[3] ** 2)
-            return -mean_ll + penalizer * penalty / x.size
-
-        start = np.log([1.0, max(float(T.mean()), 1e-3), 1.0, 1.0])
-        return cls(*map(float, np.exp(_maximise(objective, start, "BG/NBD"))))
+        return _fit_r_alpha_a_b(cls, frequency, recency, T, penalizer)
 
     def log_likelihood(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> Array:
         """Per-customer log-likelihood, [FHL05] eq. 6 in logs:
@@ -171,19 +159,7 @@ class ModifiedBetaGeometricNBD:
     def fit(cls, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
             penalizer: float = DEFAULT_PENALIZER) -> ModifiedBetaGeometricNBD:
         """Maximum likelihood penalised as in `BetaGeometricNBD.fit`."""
-        x, t_x, T = _as_arrays(frequency, recency, T)
-        if x.size == 0:
-            raise ModelFitError("MBG/NBD: no customers to fit")
-        distinct, weight = _distinct_customers(x, t_x, T)
-
-        def objective(log_params: Array) -> float:
-            r, alpha, a, b = np.exp(log_params)
-            mean_ll = weight @ cls(r, alpha, a, b).log_likelihood(*distinct.T)
-            penalty = float(log_params[0] ** 2 + log_params[2] ** 2 + log_params[3] ** 2)
-            return -mean_ll + penalizer * penalty / x.size
-
-        start = np.log([1.0, max(float(T.mean()), 1e-3), 1.0, 1.0])
-        return cls(*map(float, np.exp(_maximise(objective, start, "MBG/NBD"))))
+        return _fit_r_alpha_a_b(cls, frequency, recency, T, penalizer)
 
     def log_likelihood(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> Array:
         """Per-customer log-likelihood [BDF07]:
@@ -481,3 +457,22 @@ class ValueModel:
 def _describe_purchases(model: PurchaseModel) -> str:
     params = " ".join(f"{key}={value:.4g}" for key, value in asdict(model).items())
     return f"{model.name} (days) {params}"
+
+
+def _fit_r_alpha_a_b(model: type, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike,
+                     penalizer: float):
+    """The penalised maximum-likelihood fit shared by BG/NBD and MBG/NBD (same parameters
+    r, alpha, a, b; each model brings its own log-likelihood), see `BetaGeometricNBD.fit`."""
+    x, t_x, T = _as_arrays(frequency, recency, T)
+    if x.size == 0:
+        raise ModelFitError(f"{model.name}: no customers to fit")
+    distinct, weight = _distinct_customers(x, t_x, T)
+
+    def objective(log_params: Array) -> float:
+        r, alpha, a, b = np.exp(log_params)
+        mean_ll = weight @ model(r, alpha, a, b).log_likelihood(*distinct.T)
+        penalty = float(log_params[0] ** 2 + log_params[2] ** 2 + log_params[3] ** 2)
+        return -mean_ll + penalizer * penalty / x.size
+
+    start = np.log([1.0, max(float(T.mean()), 1e-3), 1.0, 1.0])
+    return model(*map(float, np.exp(_maximise(objective, start, model.name))))
