@@ -15,10 +15,15 @@ class CommandError(Exception):
         self.code = code
 
 
-def ready_warehouse() -> str:
-    """The warehouse's libpq URI, started (embedded) and migrated to this version's tables."""
+def started_warehouse() -> str:
+    """The warehouse's libpq URI, the embedded server started if it is the one in use."""
     if config.uses_embedded_warehouse():
         warehouse.start()
-    url = config.warehouse_url()
+    return config.warehouse_url()
+
+
+def ready_warehouse() -> str:
+    """The warehouse's libpq URI, started and migrated to this version's tables."""
+    url = started_warehouse()
     migrate_warehouse(url)
     return url

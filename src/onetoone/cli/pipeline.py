@@ -7,13 +7,12 @@ import argparse
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from onetoone.cli.common import ready_warehouse
+from onetoone.cli.common import ready_warehouse, started_warehouse
 from onetoone.foundation import config
 from onetoone.generate import generate
 from onetoone.generate.erp_source import load_erp_source
 from onetoone.operations import pipeline
 from onetoone.operations.demo import DEMO_END_DATE, run_demo
-from onetoone.runtime import warehouse
 from onetoone.runtime.airflow_env import run_airflow
 from onetoone.runtime.dbt import run_dbt
 
@@ -68,8 +67,7 @@ def _generate(args: argparse.Namespace) -> int:
                       end_date=args.end_date, broken_share=args.broken_share)
     print(f"generated {args.customers} customers into {args.out} in {report.elapsed_seconds:.1f} s")
     if not args.no_erp_load:
-        if config.uses_embedded_warehouse():
-            warehouse.start()
+        started_warehouse()  # the embedded server also holds the ERP source database
         counts = load_erp_source(config.erp_source_url(), Path(args.out) / "erp")
         print("loaded the ERP source database:", ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from onetoone.foundation import config
+from onetoone.cli.common import started_warehouse
 from onetoone.operations.migrate import migrate_warehouse
 from onetoone.runtime import warehouse
 
@@ -20,9 +20,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     if args.action == "migrate":
-        if config.uses_embedded_warehouse():
-            warehouse.start()
-        applied = migrate_warehouse(config.warehouse_url())
+        applied = migrate_warehouse(started_warehouse())
         print("migrated: " + ", ".join(applied))
         return 0
     action = {"start": warehouse.start, "stop": warehouse.stop, "status": warehouse.status}

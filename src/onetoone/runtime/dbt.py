@@ -54,11 +54,15 @@ def dbt_environment() -> dict[str, str]:
     }
 
 
+def _dbt_executable() -> Path:
+    """This virtualenv's dbt (the one pinned in the lock file)."""
+    return Path(sys.executable).parent / "dbt"
+
+
 def run_dbt(dbt_args: list[str], **options) -> int:
     """Run this virtualenv's dbt in the project folder against the configured warehouse
     (``options`` go to ``subprocess.run``, e.g. where its output goes)."""
-    dbt = Path(sys.executable).parent / "dbt"
-    return subprocess.run([str(dbt), *dbt_args], cwd=config.DBT_PROJECT_DIR,
+    return subprocess.run([str(_dbt_executable()), *dbt_args], cwd=config.DBT_PROJECT_DIR,
                           env={**os.environ, **dbt_environment()}, **options).returncode
 
 
@@ -137,9 +141,8 @@ def _parse_unlocked() -> Path:
         # dbt re-reads only the changed files when it finds the previous parse's state.
         with contextlib.suppress(FileNotFoundError):
             shutil.copyfile(target / PARTIAL_PARSE_NAME, aside / PARTIAL_PARSE_NAME)
-        dbt = Path(sys.executable).parent / "dbt"
         result = subprocess.run(
-            [str(dbt), "parse", "--quiet", "--target-path", str(aside)],
+            [str(_dbt_executable()), "parse", "--quiet", "--target-path", str(aside)],
             cwd=config.DBT_PROJECT_DIR, env=_dbt_environment(aside), capture_output=True,
             text=True, timeout=PARSE_TIMEOUT_SECONDS, check=False)
         if result.returncode != 0:
