@@ -40,7 +40,8 @@ def test_secrets_come_from_an_uncommitted_env_file_with_a_committed_example():
     assert ".env" in (ROOT / ".gitignore").read_text().split()
     example = (ROOT / ".env.example").read_text()
     defined = set(re.findall(r"^([A-Z_]+)=", example, flags=re.M))
-    used = set(re.findall(r"\$\{([A-Z_]+)\}", (ROOT / "docker-compose.yml").read_text()))
+    # `$${X}` is the container's own variable; `${X:-default}` needs no entry.
+    used = set(re.findall(r"(?<!\$)\$\{([A-Z_]+)\}", (ROOT / "docker-compose.yml").read_text()))
     assert used <= defined, f"variables without an example: {used - defined}"
     assert "password" not in yaml.safe_dump(COMPOSE).lower().replace("_password", "")
 
@@ -60,3 +61,39 @@ def test_airflow_commands_are_real_subcommands(service):
     assert command[0] == "airflow"
     subcommands = get_parser()._subparsers._group_actions[0].choices
     assert command[1] in subcommands
+
+
+def _executor_default() -> str:
+    executor = COMPOSE["x-airflow"]["environment"]["AIRFLOW__CORE__EXECUTOR"]
+    match = re.fullmatch(r"\$\{AIRFLOW_EXECUTOR:-(\w+)\}", executor)
+    assert match, f"the executor must be chosen by AIRFLOW_EXECUTOR, got {executor!r}"
+    return match.group(1)
+
+
+def test_local_executor_is_the_default_and_needs_no_celery_service():
+    assert _executor_default() == "LocalExecutor"
+    default_services = {name for name, service in SERVICES.items() if not service.get("profiles")}
+    assert not {"redis", "airflow-worker", "airflow-flower"} & default_services
+    for name in default_services:
+        for needed, condition in (SERVICES[name].get("depends_on") or {}).items():
+            if needed in SERVICES and SERVICES[needed].get("profiles"):
+                assert condition.get("required") is False, f"{name} cannot start without {needed}"
+
+
+def test_celery_executor_has_a_broker_scalable_workers_and_flower_behind_profiles():
+    from airflow.cli.cli_parser import get_parser
+
+    assert SERVICES["redis"]["profiles"] == ["celery"]
+    worker = SERVICES["airflow-worker"]
+    assert worker["profiles"] == ["celery"]
+    assert "container_name" not in worker and "ports" not in worker, "workers must scale"
+    assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert SERVICES["airflow-flower"]["profiles"] == ["flower"]
+    environment = COMPOSE["x-airflow"]["environment"]
+    assert environment["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://redis:")
+    assert "@airflow-metadata:" in environment["AIRFLOW__CELERY__RESULT_BACKEND"]
+    celery = get_parser()._subparsers._group_actions[0].choices["celery"]
+    celery_commands = celery._subparsers._group_actions[0].choices
+    for service in ("airflow-worker", "airflow-flower"):
+        command = SERVICES[service]["command"]
+        assert command[:2] == ["airflow", "celery"] and command[2] in celery_commands
