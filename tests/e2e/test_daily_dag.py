@@ -5,12 +5,14 @@ same tables."""
 from __future__ import annotations
 
 import csv
+import re
 from datetime import date, timedelta
 
 import psycopg
 import pytest
 
 from onetoone.operations.demo import prepare_sample, run_daily_dag
+from onetoone.operations.report import CHARTS
 
 pytestmark = pytest.mark.e2e
 
@@ -117,6 +119,21 @@ def test_marts_are_published_and_checks_recorded(daily_run, warehouse_url):
             "mart_portfolios"} <= published
     assert layers == {"raw", "identity", "marts"}
     assert value_tiers <= {"MVC", "MGC", "BZ", "other"} and "MVC" in value_tiers
+
+
+def test_the_run_report_renders_every_chart_in_a_real_browser(daily_run, onetoone_home,
+                                                              rendered_dom):
+    report = onetoone_home / "reports" / f"report-{LOGICAL_DATE.isoformat()}.html"
+    assert report.exists(), "the DAG's report task writes the run's report"
+    page = report.read_text(encoding="utf-8")
+    assert "<script src=" not in page, "the report must open offline"
+    dom = rendered_dom(report)
+    sections = dict(re.findall(r'<section id="([\w-]+)"(.*?)</section>', dom, flags=re.S))
+    assert set(sections) == set(CHARTS)
+    for chart_id, section in sections.items():
+        # plotly draws into <svg class="main-svg"> only when its script ran in the browser
+        assert 'class="main-svg"' in section, f"{chart_id} did not render"
+    assert 'class="trace bars"' in sections["value-pyramid"]
 
 
 def test_rerunning_the_same_interval_gives_the_same_tables(daily_run, warehouse_url):

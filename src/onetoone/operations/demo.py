@@ -142,6 +142,7 @@ def summary(landing: Path) -> str:
         f"  {warehouse.psql_command()} -c 'select * from marts.dim_customers limit 5'",
         f"Data Docs:  {p.data_docs / 'index.html'}",
         f"dbt docs:   {p.dbt_target / 'static_index.html'}",
+        f"run report: {p.home / 'reports' / f'report-{DEMO_END_DATE + timedelta(days=1)}.html'}",
     ]
     return "\n".join(lines)
 

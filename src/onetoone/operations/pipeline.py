@@ -13,6 +13,7 @@ import psycopg
 
 from onetoone.foundation.config import paths
 from onetoone.operations.migrate import migrate_warehouse
+from onetoone.operations.report import write_report
 from onetoone.stages.identity import step as identity_step
 from onetoone.stages.ingest import IngestSummary, ingest_source
 from onetoone.stages.ingest.ledger import (
@@ -28,7 +29,7 @@ from onetoone.stages.value.store import score_customers
 log = logging.getLogger(__name__)
 
 __all__ = ["PublishRefused", "check_quality", "identify", "ingest", "interval_run_id",
-           "migrate_warehouse", "publish", "train_identity_model", "value"]
+           "migrate_warehouse", "publish", "report", "train_identity_model", "value"]
 
 
 def interval_run_id(until: datetime) -> str:
@@ -71,6 +72,15 @@ def publish(warehouse: str) -> list[dict]:
                                  " marts keep their last good version")
         published = publish_marts(conn)
     return [{"table": t.name, "rows": t.rows} for t in published]
+
+
+def report(warehouse: str, *, as_of: datetime) -> dict:
+    """Write the run's report (see `operations.report`) as ``reports/report-<day>.html``."""
+    out = paths().home / "reports" / f"report-{as_of.date().isoformat()}.html"
+    with psycopg.connect(warehouse) as conn:
+        path = write_report(conn, out)
+    log.info("run report written to %s", path)
+    return {"report": str(path)}
 
 
 def train_identity_model(warehouse: str) -> dict:

@@ -254,3 +254,10 @@ def write_scoring_state(state: IdentityState, *, full_rebuild: bool, as_of: date
             "fingerprint_format": FINGERPRINT_FORMAT}
     _write_version(SCORING_STATE, {"fingerprints": state.fingerprints, "pairs": state.pairs},
                    meta)
+
+
+def current_scored_pairs() -> pd.DataFrame | None:
+    """The scored pairs (``match_probability`` >= the pair floor) of the latest identity run,
+    whatever its model version, or None before the first run: what reports draw from."""
+    folder = _current_version(SCORING_STATE)
+    return None if folder is None else pd.read_parquet(folder / "pairs.parquet")
