@@ -15,7 +15,9 @@ Builds the customer warehouse for one data interval, write-audit-publish style:
 6. **dbt marts** into `marts_build`, then Great Expectations checks their business rules;
 7. **dbt after audit**: the value-tier snapshot and the tier migrations, only from checked marts;
 8. **publish**: `marts_build` is copied into `marts` in one transaction, so BI users keep the
-   previous good version whenever anything above fails.
+   previous good version whenever anything above fails;
+9. **report**: one self-contained HTML page of the run (value pyramid, migrations, portfolios,
+   quality, identity) in the state folder's `reports/`.
 
 Rerunning a run for the same interval gives the same tables: what a run writes is keyed by the
 interval it covers (`interval__<day>`), not by Airflow's run id. Logic lives in the `onetoone`
@@ -33,6 +35,7 @@ from onetoone.foundation.config import AIRFLOW_CONN_ID, ERP_CONN_ID, SOURCES
 from onetoone_airflow.assets import MARTS_ASSET, RAW_ASSETS
 from onetoone_airflow.connections import conninfo
 from onetoone_airflow.cosmos_config import dbt_configs, render_config
+from onetoone_airflow.notifiers import TaskFailureLogNotifier
 
 DBT_VARS = {"as_of": "{{ data_interval_end | ds }}"}
 
@@ -42,7 +45,8 @@ with DAG(
     start_date=datetime(2024, 1, 1),
     catchup=False,
     max_active_runs=1,
-    default_args={"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(minutes=1)},
+    default_args={"owner": "data-engineering", "retries": 2, "retry_delay": timedelta(minutes=1),
+                  "on_failure_callback": [TaskFailureLogNotifier()]},
     tags=["onetoone", "warehouse"],
     doc_md=__doc__,
 ):
@@ -101,6 +105,12 @@ with DAG(
 
         return pipeline.publish(conninfo(AIRFLOW_CONN_ID))
 
+    @task
+    def report(data_interval_end=None) -> dict:
+        from onetoone.operations import pipeline
+
+        return pipeline.report(conninfo(AIRFLOW_CONN_ID), as_of=data_interval_end)
+
     ingested = [ingest.override(task_id=f"ingest_{source}")(source) for source in SOURCES]
     # The operations are imported inside the tasks: parsing the DAG file (every few seconds, in
     # the scheduler) then does not import Splink, DuckDB and Great Expectations.
@@ -122,4 +132,4 @@ with DAG(
     migrated = migrate()
     migrated >> ingested
     chain(check_raw(ingested), dbt_staging, identify(), check_identity(), dbt_keyed, value(),
-          dbt_marts, check_marts(), dbt_after_audit, publish())
+          dbt_marts, check_marts(), dbt_after_audit, publish(), report())

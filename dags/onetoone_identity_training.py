@@ -15,13 +15,15 @@ from airflow.sdk import DAG, task
 
 from onetoone.foundation.config import AIRFLOW_CONN_ID
 from onetoone_airflow.connections import conninfo
+from onetoone_airflow.notifiers import TaskFailureLogNotifier
 
 with DAG(
     dag_id="onetoone_identity_training",
     schedule=None,
     start_date=datetime(2024, 1, 1),
     catchup=False,
-    default_args={"owner": "data-engineering", "retries": 0},
+    default_args={"owner": "data-engineering", "retries": 0,
+                  "on_failure_callback": [TaskFailureLogNotifier()]},
     tags=["onetoone", "identity"],
     doc_md=__doc__,
 ):

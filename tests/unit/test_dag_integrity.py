@@ -56,3 +56,36 @@ def test_a_failed_gate_stops_everything_up_to_publish(dagbag):
                                     | {"publish"})
     rules = {task_id: dag.get_task(task_id).trigger_rule for task_id in on_the_way}
     assert {getattr(rule, "value", rule) for rule in rules.values()} == {"all_success"}, rules
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED_DAGS))
+def test_every_task_notifies_on_failure(dagbag, dag_id):
+    from onetoone_airflow.notifiers import TaskFailureLogNotifier
+
+    for task in dagbag.dags[dag_id].tasks:
+        callbacks = task.on_failure_callback
+        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+        assert any(isinstance(c, TaskFailureLogNotifier) for c in callbacks), task.task_id
+
+
+def test_the_failure_notifier_names_the_task_but_not_the_error_text(caplog):
+    from types import SimpleNamespace
+
+    from onetoone_airflow.notifiers import TaskFailureLogNotifier
+
+    task_instance = SimpleNamespace(dag_id="onetoone_daily", task_id="ingest_web",
+                                    run_id="scheduled__2026-11-01", try_number=3,
+                                    log_url="http://127.0.0.1:8080/log")
+    error = ValueError("bad e-mail ana.souza@example.com in line 4")
+    with caplog.at_level("ERROR", logger="onetoone.failures"):
+        TaskFailureLogNotifier()({"ti": task_instance, "exception": error})
+    [record] = caplog.records
+    message = record.getMessage()
+    assert "task=ingest_web" in message and "try=3" in message and "error=ValueError" in message
+    assert "run=scheduled__2026-11-01" in message and "http://127.0.0.1:8080/log" in message
+    assert "ana.souza" not in message
+
+
+def test_the_run_report_is_written_after_publishing(dagbag):
+    dag = dagbag.dags["onetoone_daily"]
+    assert "publish" in dag.get_task("report").get_flat_relative_ids(upstream=True)
