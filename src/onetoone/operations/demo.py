@@ -24,6 +24,10 @@ from onetoone.runtime.airflow_env import airflow_command, run_airflow
 from onetoone.runtime.dbt import parse_project, run_dbt
 
 DEMO_END_DATE = date(2026, 10, 31)
+# The demo runs the daily DAG for two days a month apart, as a scheduler would have, so that tier
+# migrations, value over time and churn have something to show; the last is the extracts' end.
+DEMO_RUN_DAYS = (DEMO_END_DATE + timedelta(days=1) - timedelta(days=31),
+                 DEMO_END_DATE + timedelta(days=1))
 DAILY_DAG = "onetoone_daily"
 
 
@@ -135,6 +139,11 @@ def summary(landing: Path) -> str:
             "                  order by started_at desc limit 1)").fetchone()
         lines.append(f"quality checks of the last run: {checks[1]} of {checks[0]} passed "
                      "(history in audit.expectation_results)")
+        moved = conn.execute(
+            "select coalesce(sum(customers), 0) from marts.mart_tier_migrations"
+            " where from_value_tier <> 'new'").fetchone()[0]
+        lines.append(f"tier moves between the runs: {moved} customers changed tier "
+                     "(marts.mart_tier_migrations)")
     p = config.paths()
     lines += [
         "",
@@ -142,7 +151,7 @@ def summary(landing: Path) -> str:
         f"  {warehouse.psql_command()} -c 'select * from marts.dim_customers limit 5'",
         f"Data Docs:  {p.data_docs / 'index.html'}",
         f"dbt docs:   {p.dbt_target / 'static_index.html'}",
-        f"run report: {p.home / 'reports' / f'report-{DEMO_END_DATE + timedelta(days=1)}.html'}",
+        f"run report: {p.home / 'reports' / f'report-{DEMO_RUN_DAYS[-1]}.html'}",
     ]
     return "\n".join(lines)
 
@@ -153,7 +162,7 @@ def run_demo(customers: int, seed: int) -> int:
     started = time.monotonic()
     logs = config.paths().logs / f"demo-{datetime.now(UTC):%Y%m%dT%H%M%S}"
     logs.mkdir(parents=True, exist_ok=True)
-    day = DEMO_END_DATE + timedelta(days=1)
+    day = DEMO_RUN_DAYS[-1]
 
     def step(name: str, action: Callable[[], str | None]) -> None:
         clock = time.monotonic()
@@ -169,9 +178,11 @@ def run_demo(customers: int, seed: int) -> int:
     step("migrate", lambda: ", ".join(migrate_warehouse(config.warehouse_url())))
     step("dbt parse", lambda: parse_project() or None)
     try:
-        step(f"daily DAG for {day}",
-             lambda: run_daily_dag(day, log_file=logs / "daily-dag.log",
-                                   progress=lambda line: print(line, flush=True)))
+        for run_day in DEMO_RUN_DAYS:
+            step(f"daily DAG for {run_day}",
+                 lambda run_day=run_day: run_daily_dag(
+                     run_day, log_file=logs / f"daily-dag-{run_day}.log",
+                     progress=lambda line: print(line, flush=True)))
     except RuntimeError as err:
         print(f"demo failed: {err}", file=sys.stderr)
         return 1
