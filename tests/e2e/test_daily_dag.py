@@ -136,6 +136,17 @@ def test_the_run_report_renders_every_chart_in_a_real_browser(daily_run, onetoon
     assert 'class="trace bars"' in sections["value-pyramid"]
 
 
+def test_stewards_get_splinks_dashboards_private_and_rendering(daily_run, onetoone_home,
+                                                              rendered_dom):
+    stewards = onetoone_home / "reports" / "stewards"
+    for name in ("review_queue_comparison_viewer.html", "cluster_studio.html"):
+        dashboard = stewards / name
+        assert dashboard.stat().st_mode & 0o077 == 0, f"{name} holds record values: owner only"
+        # vega draws its marks into a canvas only when the inline scripts ran, offline
+        dom = rendered_dom(dashboard)
+        assert 'class="marks"' in dom, f"{name} did not render"
+
+
 def test_rerunning_the_same_interval_gives_the_same_tables(daily_run, warehouse_url):
     with psycopg.connect(warehouse_url) as conn:
         before = _fingerprint(conn)

@@ -22,6 +22,7 @@ from onetoone.foundation.config import embedded_url
 from onetoone.operations import forget as erasure
 from onetoone.operations.migrate import migrate
 from onetoone.stages.identity import store as identity_store
+from onetoone.stages.identity.dashboards import steward_dashboards_dir
 from onetoone.stages.identity.standardise import display_values, standardise
 from onetoone.stages.ingest.ledger import open_batch
 from onetoone.stages.ingest.scrub import scrub_erased
@@ -297,6 +298,9 @@ def test_forget_by_customer_key(db_url, manifest):
     identity_store.scoring_dir().mkdir(parents=True, exist_ok=True)
     state_files = [identity_store.scoring_dir() / name
                    for name in ("fingerprints.parquet", "standardised.parquet")]
+    steward_dashboards = steward_dashboards_dir()
+    steward_dashboards.mkdir(parents=True, exist_ok=True)
+    state_files.append(steward_dashboards / "cluster_studio.html")
     for state_file in state_files:
         state_file.write_bytes(b"everyone's standardised records and their hashes")
     report = erasure.forget(db_url, customer_key="KB", requested_by="dpo@company",

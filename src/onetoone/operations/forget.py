@@ -42,6 +42,7 @@ from onetoone.foundation.db import has_column, nulls, relation_exists
 from onetoone.foundation.erasures import ERASED_REASON, normalise_email, subject_hash
 from onetoone.runtime.dbt import MartColumns, manifest_file, mart_columns
 from onetoone.stages.identity import store as identity_store
+from onetoone.stages.identity.dashboards import remove_steward_dashboards
 from onetoone.stages.ingest.scrub import (
     RECORD_ENTITY,
     SOURCE_TABLES,
@@ -148,6 +149,8 @@ def forget(conninfo: str, *, customer_key: str | None = None, email: str | None 
     # Identity's incremental state holds each record's standardised values and their hashes:
     # drop it all, and the next identity run re-scores everything from what is left.
     shutil.rmtree(identity_store.scoring_dir(), ignore_errors=True)
+    # The stewards' dashboards show record values; the next run draws them without the person.
+    remove_steward_dashboards()
     log.info("%s", report.describe())
     return report
 

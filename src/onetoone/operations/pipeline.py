@@ -15,6 +15,7 @@ from onetoone.foundation.config import paths
 from onetoone.operations.migrate import migrate_warehouse
 from onetoone.operations.report import write_report
 from onetoone.stages.identity import step as identity_step
+from onetoone.stages.identity.dashboards import write_steward_dashboards
 from onetoone.stages.ingest import IngestSummary, ingest_source
 from onetoone.stages.ingest.ledger import (
     batches_awaiting_raw_gate,
@@ -75,12 +76,17 @@ def publish(warehouse: str) -> list[dict]:
 
 
 def report(warehouse: str, *, as_of: datetime) -> dict:
-    """Write the run's report (see `operations.report`) as ``reports/report-<day>.html``."""
+    """Write the run's report (see `operations.report`) as ``reports/report-<day>.html``, and
+    the stewards' Splink dashboards of the review queue and the clusters worth a look."""
     out = paths().home / "reports" / f"report-{as_of.date().isoformat()}.html"
     with psycopg.connect(warehouse) as conn:
         path = write_report(conn, out)
+        dashboards = write_steward_dashboards(conn)
     log.info("run report written to %s", path)
-    return {"report": str(path)}
+    return {"report": str(path),
+            "comparison_viewer": str(dashboards.comparison_viewer or ""),
+            "cluster_studio": str(dashboards.cluster_studio or ""),
+            "clusters_shown": dashboards.clusters_shown}
 
 
 def train_identity_model(warehouse: str) -> dict:

@@ -203,6 +203,10 @@ def render_report(data: ReportData) -> str:
 section{{margin-bottom:2rem}} .empty{{color:#666}}</style></head>
 <body><h1>onetoone run report</h1><p>Written {stamp} from the published marts, the audit trail
 and identity's latest run.</p>
+<p>For data stewards, Splink's dashboards beside this page (they show record values, so only the
+owner may open them): the <a href="stewards/review_queue_comparison_viewer.html">comparison viewer
+of the review queue</a> and <a href="stewards/cluster_studio.html">cluster studio</a> of the
+largest and least dense customers.</p>
 {"".join(sections)}
 </body></html>
 """
