@@ -49,7 +49,7 @@ def test_two_groups_joined_by_one_link_are_sent_to_review():
 def test_a_sparse_cluster_sends_its_weakest_link():
     # a ring of six: no bridge, but 6 of 15 possible links
     ring = ["r1", "r2", "r3", "r4", "r5", "r6"]
-    links = [(a, b, 10 + i) for i, (a, b) in enumerate(zip(ring, ring[1:] + ring[:1]))]
+    links = [(a, b, 10 + i) for i, (a, b) in enumerate(zip(ring, ring[1:] + ring[:1], strict=True))]
     metrics, doubtful = _metrics({"ring": ring}, [(a, b, w) if a < b else (b, a, w)
                                                   for a, b, w in links])
     assert metrics["bridges"].tolist() == [0]
