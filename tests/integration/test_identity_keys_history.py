@@ -182,12 +182,26 @@ def test_review_queue_holds_uncertain_pairs_with_evidence(database, base_records
     with psycopg.connect(url) as conn:
         rows = conn.execute(
             "select record_a, record_b, match_probability, fields_agreeing, fields_disagreeing,"
-            " status from identity.review_queue where run_id = 'run-review'").fetchall()
+            " status, reason from identity.review_queue where run_id = 'run-review'").fetchall()
         assert len(rows) == result["review_queue"] > 0
-        for record_a, record_b, probability, agreeing, disagreeing, status in rows:
-            assert record_a < record_b and 0.5 <= probability < 0.95 and status == "open"
+        for record_a, record_b, probability, agreeing, disagreeing, status, reason in rows:
+            uncertain = 0.5 <= probability < 0.95
+            assert uncertain if reason == "uncertain" else reason in ("bridge", "sparse")
+            assert record_a < record_b and status == "open"
             assert agreeing or disagreeing
             assert set(agreeing).isdisjoint(disagreeing)
+        # every customer of two or more records has its graph metrics, under its key
+        metrics = conn.execute(
+            "select m.records, k.records, m.links, m.density from identity.cluster_metrics m"
+            " join (select customer_key, count(*) as records from identity.customer_keys"
+            " group by customer_key having count(*) > 1) k using (customer_key)").fetchall()
+        multi = conn.execute("select count(*) from (select customer_key from"
+                             " identity.customer_keys group by 1 having count(*) > 1) c"
+                             ).fetchone()[0]
+        assert len(metrics) == multi > 0
+        for records, key_records, links, density in metrics:
+            assert records == key_records and records - 1 <= links
+            assert density == links / (records * (records - 1) / 2)
         # a rerun replaces its own rows; a steward's decision closes the pair's rows
         pipeline.identify(url, run_id="run-review", as_of=AS_OF)
         count = conn.execute("select count(*) from identity.review_queue"

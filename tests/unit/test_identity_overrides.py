@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from onetoone.stages.identity.overrides import canonical_pair, cluster_pairs
-from onetoone.stages.identity.review import level_evidence, review_queue
+from onetoone.stages.identity.review import format_review_row, level_evidence, review_queue
 
 A, B, C, D, E = "erp:A", "erp:B", "web:C", "web:D", "callcenter:E"
 
@@ -124,3 +124,29 @@ def test_review_queue_takes_the_uncertain_band_with_evidence_for_and_against():
     # a level weighing against the match counts as disagreeing; a null comparison as neither
     assert second["fields_agreeing"] == {} and second["fields_disagreeing"] == {
         "name": "Surname only"}
+
+
+def test_review_queue_adds_the_doubtful_links_of_chained_clusters_with_their_reason():
+    pairs = pd.DataFrame(
+        [(B, A, 0.7, 3, 0), (A, C, 0.99, 3, 1), (C, D, 0.98, 3, 1)],
+        columns=["unique_id_l", "unique_id_r", "match_probability", "gamma_name",
+                 "gamma_birth_date"])  # fmt: skip
+    doubtful = pd.DataFrame([(C, A, A, "bridge")],
+                            columns=["unique_id_l", "unique_id_r", "cluster_id", "reason"])
+    queue = review_queue(pairs, MODEL, doubtful_links=doubtful)
+    assert list(queue[["record_a", "record_b", "reason"]].itertuples(index=False, name=None)) \
+        == [(A, C, "bridge"), (A, B, "uncertain")]
+    # once decided by a steward, a doubtful link leaves the queue like any pair
+    decided = review_queue(pairs, MODEL, _overrides((A, C, "same")), doubtful_links=doubtful)
+    assert decided["reason"].tolist() == ["uncertain"]
+
+
+def test_review_row_says_why_a_linked_pair_is_in_the_queue():
+    row = pd.Series({"record_a": A, "record_b": C, "match_probability": 0.99,
+                     "fields_agreeing": {"name": "Exact"}, "fields_disagreeing": {},
+                     "reason": "bridge"})
+    doubtful, evidence_for, _ = format_review_row(row)
+    assert doubtful.endswith("(bridge of a doubtful cluster)")
+    assert evidence_for.split() == ["for", "name:", "Exact"]
+    uncertain = format_review_row(row.replace({"bridge": "uncertain"}))[0]
+    assert uncertain == f"{A}  {C}  probability 0.990"

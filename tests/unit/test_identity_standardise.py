@@ -11,6 +11,7 @@ import pytest
 from onetoone.stages.identity.standardise import (
     INPUT_FINGERPRINT,
     STANDARD_COLUMNS,
+    _parse_phone_key,
     standardise,
     standardise_phone,
     standardise_reusing,
@@ -102,28 +103,80 @@ def test_phone_of_one_repeated_digit_is_a_placeholder_not_a_number(raw: str, cou
     assert _one(phone=raw, country=country)["phone_e164"] is None
 
 
-def test_phone_fast_path_agrees_with_phonenumbers():
+@pytest.mark.parametrize(
+    ("raw", "country", "e164"),
+    [
+        # Mexico: the pre-2019 mobile "1" and the 044/045 national mobile prefixes
+        ("+52 1 33 3476 4634", "MX", "+523334764634"),
+        ("+52 1 55 1234 5678", None, "+525512345678"),
+        ("044 55 1234 5678", "MX", "+525512345678"),
+        ("045 33 3476 4634", "MX", "+523334764634"),
+        ("0052 1 55 1234 5678", "MX", "+525512345678"),
+        # Argentina: trunk 0 and mobile 15, the international 9
+        ("0261 15-456-7890", "AR", "+5492614567890"),
+        ("(011) 15 4567-8901", "AR", "+5491145678901"),
+        ("+54 9 11 4567-8901", "AR", "+5491145678901"),
+        ("(011) 2126-4367", "AR", "+541121264367"),
+        # Brazil: "00" + 55 read as a carrier code by libphonenumber; trunk 0 with the area
+        ("0055 61 99383 4964", "BR", "+5561993834964"),
+        ("0055 11 98765 4321", None, "+5511987654321"),
+        ("086 4134-8762", "BR", "+558641348762"),
+        # Chile: no trunk prefix since 2013, still written
+        ("09 4633 2248", "CL", "+56946332248"),
+        ("02 2633 4953", "CL", "+56226334953"),
+        ("+56 9 4633 2248", "CL", "+56946332248"),
+        # Colombia, Peru, United States as written locally
+        ("312 783 7656", "CO", "+573127837656"),
+        ("(601) 707 7977", "CO", "+576017077977"),
+        ("(01) 752-5151", "PE", "+5117525151"),
+        ("985 799 849", "PE", "+51985799849"),
+        ("(212) 419-1004", "US", "+12124191004"),
+        ("001 212 419 1004", "MX", "+12124191004"),
+    ],
+)
+def test_phone_read_with_the_record_country(raw: str, country: str | None, e164: str):
+    assert _one(phone=raw, country=country)["phone_e164"] == e164
+
+
+def test_phone_without_country_falls_back_to_the_markets_when_impossible_in_the_default():
+    # Impossible in Brazil: a Mexican mobile with the old 044, an Argentine one without "+".
+    unknown = standardise_phone(pd.Series(["044 55 1234 5678", "54 9 11 4567-8901"]))
+    assert unknown.tolist() == ["+525512345678", "+5491145678901"]
+    # Possible in Brazil: the default region wins over a foreign reading.
+    assert standardise_phone(pd.Series(["(11) 98765-4321"])).iloc[0] == "+5511987654321"
+    # A record's own country is never second-guessed.
+    assert _one(phone="044 55 1234 5678", country="BR")["phone_e164"] is None
+
+
+def test_phone_fast_path_agrees_with_the_slow_path():
     rng = random.Random(3)
     samples = []
     for _ in range(5000):
-        region = rng.choice(["BR", "MX", "AR", "CO", "CL", "PE", "US"])
+        region = rng.choice(["BR", "MX", "AR", "CO", "CL", "PE", "US", None])
         digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(7, 13)))
-        samples.append((rng.choice(["", "+", "0"]) + digits, region))
+        samples.append((rng.choice(["", "+", "0", "00"]) + digits, region))
     ours = standardise_phone(
-        pd.Series([raw for raw, _ in samples]), pd.Series([region for _, region in samples])
+        pd.Series([raw for raw, _ in samples]),
+        pd.Series([region for _, region in samples], dtype="string[pyarrow]"),
     )
     for (raw, region), got in zip(samples, ours, strict=True):
-        assert (None if pd.isna(got) else got) == _reference_e164(raw, region), (raw, region)
+        key = f"{region}|{raw}" if region else f"?BR|{raw}"
+        assert (None if pd.isna(got) else got) == _parse_phone_key(key), (raw, region)
 
 
-def _reference_e164(raw: str, region: str) -> str | None:
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if phonenumbers.is_possible_number(number) and len(set(str(number.national_number))) > 1:
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return None
+def test_phone_valid_as_typed_is_what_phonenumbers_reads():
+    rng = random.Random(5)
+    for _ in range(2000):
+        region = rng.choice(["BR", "MX", "AR", "CO", "CL", "PE", "US"])
+        raw = rng.choice(["", "+", "0"]) + "".join(
+            rng.choice("0123456789") for _ in range(rng.randint(7, 13)))
+        try:
+            number = phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            expected = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            assert standardise_phone(pd.Series([raw]), pd.Series([region])).iloc[0] == expected
 
 
 def test_email_postcode_address_national_id():

@@ -28,6 +28,7 @@ from splink.internals.splink_dataframe import SplinkDataFrame
 from splink.internals.waterfall_chart import records_to_waterfall_data
 
 from onetoone.stages.identity import model as spec
+from onetoone.stages.identity.graph import cluster_graph_metrics
 from onetoone.stages.identity.overrides import cluster_edges, empty_overrides
 
 logger = logging.getLogger(__name__)
@@ -292,6 +293,9 @@ def predict_pairs(
 class Resolution(NamedTuple):
     clusters: pd.DataFrame  # RESOLVE_COLUMNS, one row per record
     pairs: pd.DataFrame  # scored pairs at or above ``keep_pairs_from``: probability, gammas
+    # graph.CLUSTER_METRIC_COLUMNS per cluster of 2+ records; graph.DOUBTFUL_LINK_COLUMNS
+    cluster_metrics: pd.DataFrame | None = None
+    doubtful_links: pd.DataFrame | None = None
 
 
 def resolve(
@@ -422,6 +426,9 @@ def _resolve_incremental(backend: _Backend, records_std: pd.DataFrame,
     ordered["cluster_id"] = ordered["unique_id"].array.take(smallest)
     cluster_sizes = np.bincount(smallest, minlength=len(ordered))
     ordered["cluster_size"] = cluster_sizes[smallest].astype("int64")
+    cluster_metrics, doubtful_links = cluster_graph_metrics(
+        con, backend.db_api, linker, ordered[["unique_id", "cluster_id"]], "scored_pairs",
+        threshold)
     review_pairs = _frame(con, f"""
         select * from scored_pairs where match_probability >= {float(keep_from)!r}
         order by unique_id_l, unique_id_r""")
@@ -430,7 +437,8 @@ def _resolve_incremental(backend: _Backend, records_std: pd.DataFrame,
         _frame(con, "select unique_id, fingerprint from current_fingerprints order by position"),
         _frame(con, "select * from scored_pairs order by unique_id_l, unique_id_r"),
     )
-    return IncrementalRun(Resolution(ordered[RESOLVE_COLUMNS], review_pairs), state,
+    return IncrementalRun(Resolution(ordered[RESOLVE_COLUMNS], review_pairs, cluster_metrics,
+                                     doubtful_links), state,
                           records_scored, pairs_kept)
 
 

@@ -2,7 +2,9 @@
 stewards can decide them (their decisions become overrides, see ``overrides``).
 
 A pair is uncertain when ``REVIEW_LOWER <= match_probability < REVIEW_UPPER`` (the clustering
-threshold: above it the pair is linked anyway). Pairs a steward already decided are left out.
+threshold: above it the pair is linked anyway). Links above the threshold that hold a doubtful
+cluster together (a bridge between two groups, the weakest link of a sparse cluster; see
+``graph``) are queued too, with that ``reason``. Pairs a steward already decided are left out.
 
 Evidence per comparison comes from the pair's gamma (the comparison level it reached) and that
 level's match weight in the model, log2(m/u): a level weighing at least ``NEUTRAL_WEIGHT`` bits
@@ -31,7 +33,9 @@ REVIEW_COLUMNS = [
     "match_probability",
     "fields_agreeing",
     "fields_disagreeing",
+    "reason",
 ]
+UNCERTAIN = "uncertain"
 
 
 def level_evidence(model: dict[str, Any]) -> dict[str, dict[int, tuple[str, float]]]:
@@ -59,16 +63,27 @@ def review_queue(
     overrides: pd.DataFrame | None = None,
     lower: float = REVIEW_LOWER,
     upper: float = REVIEW_UPPER,
+    doubtful_links: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """``REVIEW_COLUMNS``, one row per uncertain undecided pair, most probable first.
+    """``REVIEW_COLUMNS``, one row per uncertain or doubtful undecided pair, most probable first.
 
     ``pairs``: scored pairs with their ``gamma_<comparison>`` columns (``resolve_with_pairs``).
+    ``doubtful_links``: ``graph.DOUBTFUL_LINK_COLUMNS``, links of doubtful clusters.
     ``fields_agreeing`` / ``fields_disagreeing``: {comparison: level label}.
     """
-    band = pairs[(pairs["match_probability"] >= lower) & (pairs["match_probability"] < upper)]
+    reasons = pd.Series(UNCERTAIN, index=pairs.index, dtype=object)
+    if doubtful_links is not None and len(doubtful_links):
+        reason_of = dict(zip(pair_keys(doubtful_links, "unique_id_l", "unique_id_r"),
+                             doubtful_links["reason"], strict=True))
+        found = pair_keys(pairs, "unique_id_l", "unique_id_r").map(reason_of)
+        reasons = found.where(found.notna(), reasons)
+    uncertain = (pairs["match_probability"] >= lower) & (pairs["match_probability"] < upper)
+    keep = uncertain.to_numpy() | (reasons != UNCERTAIN).to_numpy()
+    band, reasons = pairs[keep], reasons[keep]
     if overrides is not None and len(overrides):
         decided = pair_keys(overrides, "record_a", "record_b")
-        band = band[~pair_keys(band, "unique_id_l", "unique_id_r").isin(decided)]
+        undecided = ~pair_keys(band, "unique_id_l", "unique_id_r").isin(decided).to_numpy()
+        band, reasons = band[undecided], reasons[undecided]
     evidence = level_evidence(model)
     agreeing, disagreeing = [], []
     for row in band.itertuples(index=False):
@@ -88,6 +103,7 @@ def review_queue(
         "match_probability": band["match_probability"].astype(float).to_numpy(),
         "fields_agreeing": agreeing,
         "fields_disagreeing": disagreeing,
+        "reason": reasons.to_numpy(),
     }, columns=REVIEW_COLUMNS)
     return queue.sort_values(
         ["match_probability", "record_a", "record_b"], ascending=[False, True, True],
@@ -104,7 +120,7 @@ def open_review_queue(conn: Any, limit: int | None = None) -> pd.DataFrame:
     decision is most likely to change a customer."""
     rows = conn.execute(
         "select record_a, record_b, match_probability, fields_agreeing, fields_disagreeing,"
-        " run_id from (select *, row_number() over (partition by record_a, record_b"
+        " reason, run_id from (select *, row_number() over (partition by record_a, record_b"
         " order by run_id desc) as newest from identity.review_queue where status = 'open') q"
         " where newest = 1 order by match_probability desc, record_a, record_b"
         + (" limit %s" if limit is not None else ""),
@@ -115,7 +131,8 @@ def open_review_queue(conn: Any, limit: int | None = None) -> pd.DataFrame:
 def format_review_row(row: Any) -> list[str]:
     """A queue row as lines for a steward: the pair, its probability, the evidence for and
     against (level labels only, never record values)."""
-    lines = [f"{row.record_a}  {row.record_b}  probability {row.match_probability:.3f}"]
+    lines = [f"{row.record_a}  {row.record_b}  probability {row.match_probability:.3f}"
+             + ("" if row.reason == UNCERTAIN else f"  ({row.reason} of a doubtful cluster)")]
     for title, evidence in (("for", row.fields_agreeing), ("against", row.fields_disagreeing)):
         described = "; ".join(f"{name}: {label}" for name, label in sorted(evidence.items()))
         lines.append(f"    {title:<8} {described or '-'}")

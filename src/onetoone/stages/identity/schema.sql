@@ -56,6 +56,23 @@ create table if not exists identity.review_queue (
     status              text not null default 'open' check (status in ('open', 'decided')),
     primary key (run_id, record_a, record_b)
 );
+-- 'uncertain' (probability in the review band) or, for a link above the threshold, why its
+-- cluster is doubtful: 'bridge' (it alone joins two groups), 'sparse' (the weakest link).
+alter table identity.review_queue
+    add column if not exists reason text not null default 'uncertain'
+    check (reason in ('uncertain', 'bridge', 'sparse'));
+
+-- Graph metrics of each customer of two or more records (Splink's compute_graph_metrics at the
+-- clustering threshold), replaced every run. review_reason: why the cluster may chain people.
+create table if not exists identity.cluster_metrics (
+    customer_key   text primary key,
+    records        integer not null,
+    links          integer not null,
+    density        double precision not null,
+    bridges        integer not null,
+    review_reason  text check (review_reason in ('bridge', 'sparse')),
+    run_id         text not null
+);
 
 -- Each record's standardised values, written with customer_keys (same run, same transaction):
 -- the golden record's candidates, so that matching and survivorship share one rule of validity

@@ -73,6 +73,14 @@ STANDARD_COLUMNS = [
 # changes the country code: the model also compares the last 8 digits, which survive it.
 DEFAULT_PHONE_REGION = "BR"
 
+# Regions tried, after the default, for a record without a country whose number is impossible in
+# the default region: the generator's (and the business's) markets.
+FALLBACK_PHONE_REGIONS = ("MX", "CO", "AR", "CL", "PE", "US")
+
+# Mexico dropped the mobile "1" after +52 (and the national 044/045 prefixes) in 2019; people
+# still write them. libphonenumber no longer reads them, so they are removed before parsing.
+_MX_OLD_MOBILE = re.compile(r"^(?:\+521|04[45])(\d{10})$")
+
 NAME_PARTICLES = frozenset({"de", "da", "do", "del", "dos", "das", "la", "las", "los", "y", "e"})
 
 # Nickname -> given name (first token of it: "majo" -> "maria" as in "Maria Jose"). Only
@@ -259,16 +267,18 @@ def standardise_phone(
     """E.164 phone numbers; null when not a possible number for the region used to read it.
 
     Numbers without trunk, carrier or international prefixes (most of them) are converted in
-    vectorised steps per region; the rest go through ``phonenumbers`` once per distinct value.
-    The result equals ``phonenumbers``' for every input (see the tests).
+    vectorised steps per region; the rest go through ``_parse_phone`` once per distinct value.
+    The result equals ``_parse_phone``'s for every input (see the tests).
     """
     digits = _text(phones).str.replace(r"[^0-9+]", "", regex=True)
     digits = digits.where(digits.str.len() > 0)
     if countries is None:
         regions = pd.Series(default_region, index=digits.index, dtype=_TEXT)
+        guessed = pd.Series(True, index=digits.index)
     else:
-        supported = countries.isin(phonenumbers.SUPPORTED_REGIONS)
+        supported = countries.isin(phonenumbers.SUPPORTED_REGIONS).fillna(False).astype(bool)
         regions = countries.where(supported, default_region).astype(_TEXT)
+        guessed = ~supported
 
     international = digits.str.startswith("+").fillna(False).astype(bool)
     number_regions, national = regions.copy(), digits.where(~international)
@@ -291,8 +301,8 @@ def standardise_phone(
         e164[plain[plain].index] = "+" + plan.country_code + number[plain]
 
     rest = digits.notna() & e164.isna()
-    keys = regions[rest] + "|" + digits[rest]
-    e164[rest] = _map_distinct(keys, lambda key: _parse_phone(*str(key).split("|", 1)))
+    keys = guessed[rest].map({True: "?", False: ""}) + regions[rest] + "|" + digits[rest]
+    e164[rest] = _map_distinct(keys.astype(_TEXT), _parse_phone_key)
     return e164
 
 
@@ -419,14 +429,69 @@ def _swap_comma(value: str) -> str:
     return f"{first} {last}" if sep else last
 
 
-def _parse_phone(region: str, raw: str) -> str | None:
-    """The slow path: whatever ``phonenumbers`` makes of it."""
+def _parse_phone_key(key: str) -> str | None:
+    """``_parse_phone`` of "[?]<region>|<digits>"; "?": the region is a guess."""
+    region, raw = str(key).split("|", 1)
+    return _parse_phone(region.lstrip("?"), raw, fallback=region.startswith("?"))
+
+
+def _parse_phone(region: str, raw: str, fallback: bool = False) -> str | None:
+    """The slow path. Each way of reading ``raw`` in ``region`` (see ``_phone_readings``) is
+    tried; the first valid number wins, else the first possible one, preferring one without a
+    leading zero in the national number (none of the regions read here has such numbers; it is a
+    trunk prefix). ``fallback``: a record without a country, whose number is impossible in
+    ``region``, is read in each of ``FALLBACK_PHONE_REGIONS`` and kept only where it is valid."""
+    possible: list[phonenumbers.PhoneNumber] = []
+    for reading in _phone_readings(region, raw):
+        number = _phone_number(reading, region)
+        if number is None:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return _e164(number)
+        possible.append(number)
+    if possible:
+        return _e164(min(possible, key=lambda number: bool(number.italian_leading_zero)))
+    if not fallback:
+        return None
+    for other in FALLBACK_PHONE_REGIONS:
+        for reading in _phone_readings(other, raw):
+            number = _phone_number(reading, other)
+            if number is not None and phonenumbers.is_valid_number(number):
+                return _e164(number)
+    return None
+
+
+def _phone_readings(region: str, raw: str) -> list[str]:
+    """``raw`` as typed, then as people commonly mean it: "00" + the region's calling code as
+    "+" (Brazil reads "0055" as a carrier code), any "00" as "+", a trunk "0" that the region no
+    longer uses (Chile's "09 ..."), Mexico's old mobile prefixes."""
+    readings = [raw]
+    code = str(phonenumbers.country_code_for_region(region))
+    if raw.startswith("00" + code):
+        readings.insert(0, "+" + raw[2:])
+    elif raw.startswith("00"):
+        readings.append("+" + raw[2:])
+    elif raw.startswith("0"):
+        readings.append(raw[1:])
+    for reading in list(readings):
+        old_mobile = _MX_OLD_MOBILE.match(reading)
+        if old_mobile and (reading.startswith("+") or region == "MX"):
+            readings.append("+52" + old_mobile[1])
+    return readings
+
+
+def _phone_number(raw: str, region: str) -> phonenumbers.PhoneNumber | None:
+    """The parsed number, unless impossible or one digit repeated (a placeholder)."""
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
         return None
     if not phonenumbers.is_possible_number(number) or len(set(str(number.national_number))) < 2:
         return None
+    return number
+
+
+def _e164(number: phonenumbers.PhoneNumber) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -17,9 +17,10 @@ import pandas as pd
 import psycopg
 
 from onetoone.stages.identity import store
-from onetoone.stages.identity.keys import assign_keys
+from onetoone.stages.identity.keys import KeyAssignment, assign_keys
 from onetoone.stages.identity.linker import (
     IncrementalRun,
+    Resolution,
     explain_links,
     load_model,
     resolve_incremental,
@@ -94,10 +95,12 @@ def identify(conn: psycopg.Connection, *, run_id: str, as_of: datetime) -> dict:
     resolution = resolved.run.resolution
     assignment = assign_keys(resolution.clusters, store.read_previous_keys(conn),
                              store.read_retired_keys(conn))
-    review = review_queue(resolution.pairs, model, overrides)
+    review = review_queue(resolution.pairs, model, overrides,
+                          doubtful_links=resolution.doubtful_links)
     written = store.write_run(conn, assignment, review, run_id=run_id,
                               model_version=model["model_version"], assigned_at=as_of,
-                              standardised=display_values(source_records, resolved.standardised))
+                              standardised=display_values(source_records, resolved.standardised),
+                              cluster_metrics=_keyed(resolution, assignment))
     keys = assignment.keys
     events = assignment.events["event_type"].value_counts().sort_index()
     result = {"records": written["records"], "customers": int(keys["customer_key"].nunique()),
@@ -105,11 +108,25 @@ def identify(conn: psycopg.Connection, *, run_id: str, as_of: datetime) -> dict:
               "largest_cluster": int(keys["cluster_size"].max()) if len(keys) else 0,
               "key_events": {kind: int(n) for kind, n in events.items()},
               "overrides": len(overrides), "review_queue": written["review_queue"],
+              "doubtful_clusters": int(resolution.cluster_metrics["review_reason"].notna().sum())
+              if resolution.cluster_metrics is not None else 0,
               "scoring": "incremental" if resolved.incremental else "full",
               "records_scored": resolved.run.records_scored,
               "pairs_carried_over": resolved.run.pairs_kept}
     log.info("identity: %s", result)
     return result
+
+
+def _keyed(resolution: Resolution, assignment: KeyAssignment) -> pd.DataFrame | None:
+    """The clusters' graph metrics under their customer keys (a cluster is one key)."""
+    if resolution.cluster_metrics is None:
+        return None
+    keys = assignment.keys.assign(unique_id=assignment.keys["source"] + ":"
+                                  + assignment.keys["source_record_id"])
+    key_of = resolution.clusters[["unique_id", "cluster_id"]].merge(
+        keys[["unique_id", "customer_key"]], on="unique_id").drop_duplicates("cluster_id")
+    return resolution.cluster_metrics.merge(key_of[["cluster_id", "customer_key"]],
+                                            on="cluster_id")
 
 
 class NothingToExplain(LookupError):

@@ -80,11 +80,14 @@ def record_override(conn: psycopg.Connection, record_a: str, record_b: str, *, d
 
 def write_run(conn: psycopg.Connection, assignment: KeyAssignment, review: pd.DataFrame, *,
               run_id: str, model_version: str, assigned_at: datetime,
-              standardised: pd.DataFrame | None = None) -> dict[str, int]:
+              standardised: pd.DataFrame | None = None,
+              cluster_metrics: pd.DataFrame | None = None) -> dict[str, int]:
     """Write one identity run (call it in one transaction: readers see the old run or the new
     one): replace the record -> key mapping and, given ``standardised`` (columns
-    ``standardise.DISPLAY_COLUMNS``), the records' standardised values; append the key events,
-    add the retired keys, and replace this run's rows of the review queue."""
+    ``standardise.DISPLAY_COLUMNS``), the records' standardised values and, given
+    ``cluster_metrics`` (``graph.CLUSTER_METRIC_COLUMNS`` with ``customer_key``), the clusters'
+    graph metrics; append the key events, add the retired keys, and replace this run's rows of
+    the review queue."""
     keys = assignment.keys
     if standardised is not None:
         replace_standardised_records(conn, standardised)
@@ -112,14 +115,26 @@ def write_run(conn: psycopg.Connection, assignment: KeyAssignment, review: pd.Da
     conn.execute("delete from identity.review_queue where run_id = %s", (run_id,))
     with conn.cursor().copy(
         "copy identity.review_queue (run_id, record_a, record_b, match_probability,"
-        " fields_agreeing, fields_disagreeing) from stdin"
+        " fields_agreeing, fields_disagreeing, reason) from stdin"
     ) as copy:
         for pair in review.itertuples(index=False):
             copy.write_row((run_id, pair.record_a, pair.record_b, pair.match_probability,
                             json.dumps(pair.fields_agreeing),
-                            json.dumps(pair.fields_disagreeing)))
+                            json.dumps(pair.fields_disagreeing), pair.reason))
+    if cluster_metrics is not None:
+        conn.execute("delete from identity.cluster_metrics")
+        with conn.cursor().copy(
+            "copy identity.cluster_metrics (customer_key, records, links, density, bridges,"
+            " review_reason, run_id) from stdin"
+        ) as copy:
+            for row in cluster_metrics.itertuples(index=False):
+                copy.write_row((row.customer_key, int(row.records), int(row.links),
+                                float(row.density), int(row.bridges),
+                                None if pd.isna(row.review_reason) else row.review_reason,
+                                run_id))
     return {"records": len(keys), "events": len(assignment.events),
             "retired": len(assignment.retired), "review_queue": len(review),
+            "cluster_metrics": 0 if cluster_metrics is None else len(cluster_metrics),
             "standardised_records": 0 if standardised is None else len(standardised)}
 
 
