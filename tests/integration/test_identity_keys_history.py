@@ -318,3 +318,29 @@ def test_explain_prints_each_pair_of_a_customer_with_its_weights(
     assert "floris" not in out.lower() and "99876" not in out
     assert _steward(database, monkeypatch, "explain", "no-such-key") == 2
     assert "no customer key" in capsys.readouterr().err
+
+
+def test_stewards_dashboards_show_the_queue_and_the_largest_and_doubtful_clusters(
+        database, base_records, models, tmp_path):
+    from onetoone.stages.identity.dashboards import clusters_to_study, write_steward_dashboards
+
+    url = database
+    load(url, [*base_records, BRIDGE])
+    pipeline.identify(url, run_id="run-dashboards", as_of=AS_OF)
+    with psycopg.connect(url) as conn:
+        metrics = conn.execute("select customer_key, records, density, review_reason"
+                               " from identity.cluster_metrics").fetchall()
+        studied = clusters_to_study(conn, shown=2)
+        shown = clusters_to_study(conn)
+        dashboards = write_steward_dashboards(conn, tmp_path)
+    by_size = sorted(metrics, key=lambda m: (-m[1], m[0]))
+    assert studied[:2] == [m[0] for m in by_size[:2]]
+    rest = [m for m in metrics if m[1] >= 3 and m[0] not in studied[:2]]
+    if rest:
+        first_chain = min(rest, key=lambda m: (m[3] is None, m[2], m[0]))
+        assert studied[2] == first_chain[0]
+    assert dashboards.clusters_shown == len(shown) > 0 and set(studied) <= set(shown)
+    for page in (dashboards.comparison_viewer, dashboards.cluster_studio):
+        assert page is not None and page.stat().st_mode & 0o077 == 0
+        assert "<script src=" not in page.read_text(encoding="utf-8")
+    assert len(studied) == len(set(studied))

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from onetoone.foundation.config import paths
 from onetoone.stages.identity import store
-from onetoone.stages.identity.linker import DEFAULT_THRESHOLD, _linker, load_model
+from onetoone.stages.identity.linker import _linker, load_model
 from onetoone.stages.identity.review import open_review_queue
 from onetoone.stages.identity.standardise import INPUT_FINGERPRINT, standardise_version
 
@@ -46,27 +46,18 @@ def remove_steward_dashboards() -> None:
         (steward_dashboards_dir() / name).unlink(missing_ok=True)
 
 
-def clusters_to_study(keys: pd.DataFrame, pairs: pd.DataFrame,
-                      threshold: float = DEFAULT_THRESHOLD, shown: int = CLUSTERS_SHOWN
-                      ) -> list[str]:
-    """The customer keys worth a steward's look: the ``shown`` largest clusters, then the
-    ``shown`` least dense of three records or more (linked pairs over possible pairs: a low
-    density is a chain). ``keys``: unique_id, customer_key; ``pairs``: unique_id_l, unique_id_r,
-    match_probability."""
-    sizes = keys.groupby("customer_key").size()
-    sizes = sizes[sizes > 1]
-    if sizes.empty:
-        return []
-    cluster_of = keys.set_index("unique_id")["customer_key"]
-    linked = pairs[pairs["match_probability"] >= threshold]
-    left = linked["unique_id_l"].map(cluster_of)
-    inside = left[left.values == linked["unique_id_r"].map(cluster_of).values]
-    edges = inside.value_counts().reindex(sizes.index, fill_value=0)
-    density = edges / (sizes * (sizes - 1) / 2)
-    largest = sizes.sort_values(ascending=False, kind="stable").index[:shown].tolist()
-    sparse = density[sizes >= 3].sort_values(kind="stable").index
-    sparse = [k for k in sparse if k not in largest][:shown]
-    return largest + sparse
+def clusters_to_study(conn: psycopg.Connection, shown: int = CLUSTERS_SHOWN) -> list[str]:
+    """The customer keys worth a steward's look, from the run's graph metrics
+    (``identity.cluster_metrics``): the ``shown`` largest, then ``shown`` more of three records or
+    more, the doubtful ones (a bridge, or sparse) first, then the least dense: a chain."""
+    largest = [key for (key,) in conn.execute(
+        "select customer_key from identity.cluster_metrics"
+        " order by records desc, customer_key limit %s", (shown,))]
+    chains = [key for (key,) in conn.execute(
+        "select customer_key from identity.cluster_metrics"
+        " where records >= 3 and not (customer_key = any(%s))"
+        " order by review_reason is null, density, customer_key limit %s", (largest, shown))]
+    return largest + chains
 
 
 def write_steward_dashboards(conn: psycopg.Connection, out_dir: Path | None = None
@@ -77,8 +68,7 @@ def write_steward_dashboards(conn: psycopg.Connection, out_dir: Path | None = No
     out_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     model_path = store.current_model_path()
     standardised = store.read_standardised_records(standardise_version())
-    pairs = store.current_scored_pairs()
-    if not model_path.exists() or standardised is None or pairs is None:
+    if not model_path.exists() or standardised is None:
         for name in (COMPARISON_VIEWER, CLUSTER_STUDIO):
             (out_dir / name).unlink(missing_ok=True)
         return StewardDashboards(None, None, 0)
@@ -87,7 +77,7 @@ def write_steward_dashboards(conn: psycopg.Connection, out_dir: Path | None = No
         "select source || ':' || source_record_id, customer_key from identity.customer_keys"
     ).fetchall(), columns=["unique_id", "customer_key"])
     review = open_review_queue(conn, limit=REVIEW_PAIRS_SHOWN)
-    studied = clusters_to_study(keys, pairs)
+    studied = clusters_to_study(conn)
     studied_keys = keys[keys["customer_key"].isin(studied)]
 
     settings = {**load_model(model_path)["splink_settings"],
