@@ -1,5 +1,5 @@
 """Write-audit-publish: dbt builds marts in `marts_build`, quality checks read them there, and
-only then are they copied into `marts`, the schema BI tools read, in one transaction.
+only then are they copied into `marts`, in one transaction, with BI's views of them in `bi`.
 
 Readers of `marts` see either the previous good version or the new one, never a mix or a
 half-built table: the swap holds its locks until commit, and a failure rolls everything back.
@@ -47,6 +47,7 @@ def publish_marts(conn: psycopg.Connection) -> list[PublishedTable]:
         raise RuntimeError(f"nothing to publish: schema {BUILD_SCHEMA} has no tables")
     conn.execute(sql.SQL("create schema if not exists {}").format(
         sql.Identifier(PUBLISHED_SCHEMA)))
+    access.drop_bi_views(conn)
     published = []
     for name in tables:
         target = sql.Identifier(PUBLISHED_SCHEMA, name)
@@ -74,6 +75,6 @@ def _drop_retired(conn: psycopg.Connection, current: list[str]) -> None:
 
 
 def _grant_readers(conn: psycopg.Connection) -> None:
-    """Re-grant readers' access on the fresh tables (BI: non-personal columns only)."""
+    """Re-make BI's views of the fresh tables (non-personal columns only) and the grants."""
     access.ensure_roles(conn)
     access.grant_published_marts(conn)
