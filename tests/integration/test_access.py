@@ -40,6 +40,8 @@ insert into marts_build.dim_customers values ('K1', 'Ana', 'ana@example.com', 'B
 insert into marts_build.fct_orders values ('O1', 'K1', 10);
 insert into marts_build.mart_quality_scores values ('raw', 0.99);
 insert into marts_build.not_in_manifest values ('K1');
+comment on table marts_build.fct_orders is 'One row per order.';
+comment on column marts_build.fct_orders.net_revenue is 'Revenue after discounts.';
 """
 
 
@@ -50,6 +52,7 @@ def write_manifest(path: Path, marts: dict[str, dict[str, bool]],
         f"model.onetoone.{name}": {
             "resource_type": "model", "name": name, "alias": name, "schema": "marts_build",
             "tags": tags.get(name, []),
+            "constraints": [{"type": "primary_key", "columns": [next(iter(columns))]}],
             "columns": {column: {"name": column, "meta": {"pii": True} if pii else {},
                                  "config": {"meta": {"pii": True} if pii else {}}}
                         for column, pii in columns.items()},
@@ -210,6 +213,22 @@ def test_grants_hold_after_a_republish(db_url, manifest, monkeypatch):
         assert can(auditor, "select layer, score from marts.mart_quality_scores")
 
 
+def test_published_marts_keep_dbts_comments_and_primary_keys(db_url):
+    with psycopg.connect(db_url) as conn:
+        comments = dict(conn.execute(
+            """select coalesce(a.attname, '<table>'), d.description
+                 from pg_description d
+                 left join pg_attribute a on a.attrelid = d.objoid and a.attnum = d.objsubid
+                where d.objoid = 'marts.fct_orders'::regclass""").fetchall())
+        keys = dict(conn.execute(
+            """select conrelid::regclass::text, pg_get_constraintdef(oid) from pg_constraint
+                where contype = 'p' and connamespace = 'marts'::regnamespace""").fetchall())
+    assert comments == {"<table>": "One row per order.", "net_revenue": "Revenue after discounts."}
+    assert keys == {"marts.dim_customers": "PRIMARY KEY (customer_key)",
+                    "marts.fct_orders": "PRIMARY KEY (order_id)",
+                    "marts.mart_quality_scores": "PRIMARY KEY (layer)"}
+
+
 def test_logins_need_their_password_and_group_roles_cannot_log_in(db_url):
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
         psycopg.connect(db_url, user="test_bi_login", password="wrong")
@@ -236,3 +255,5 @@ def test_the_dbt_yaml_declares_the_personal_columns_of_dim_customers(dbt_manifes
         "postcode", "national_id"}
     assert {"customer_key", "country", "city"} <= marts["dim_customers"].readable
     assert not marts["fct_orders"].personal
+    assert marts["dim_customers"].primary_key == ("customer_key",)
+    assert marts["fct_orders"].primary_key == ("order_id",)
