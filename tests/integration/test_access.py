@@ -40,6 +40,8 @@ insert into marts_build.dim_customers values ('K1', 'Ana', 'ana@example.com', 'B
 insert into marts_build.fct_orders values ('O1', 'K1', 10);
 insert into marts_build.mart_quality_scores values ('raw', 0.99);
 insert into marts_build.not_in_manifest values ('K1');
+comment on table marts_build.fct_orders is 'One row per order.';
+comment on column marts_build.fct_orders.net_revenue is 'Revenue after discounts.';
 """
 
 
@@ -50,6 +52,7 @@ def write_manifest(path: Path, marts: dict[str, dict[str, bool]],
         f"model.onetoone.{name}": {
             "resource_type": "model", "name": name, "alias": name, "schema": "marts_build",
             "tags": tags.get(name, []),
+            "constraints": [{"type": "primary_key", "columns": [next(iter(columns))]}],
             "columns": {column: {"name": column, "meta": {"pii": True} if pii else {},
                                  "config": {"meta": {"pii": True} if pii else {}}}
                         for column, pii in columns.items()},
@@ -103,24 +106,57 @@ def can(conn: psycopg.Connection, query: str) -> bool:
     return True
 
 
+def bi_visible_relations(bi: psycopg.Connection) -> list[str]:
+    """Every relation outside the system catalogs on which the login holds any SELECT, table- or
+    column-level: what a BI tool lists."""
+    rows = bi.execute(
+        """
+        select format('%I.%I', n.nspname, c.relname)
+          from pg_class c join pg_namespace n on n.oid = c.relnamespace
+         where c.relkind in ('r', 'p', 'v', 'm', 'f')
+           and n.nspname not in ('pg_catalog', 'information_schema')
+           and n.nspname not like 'pg\\_%%'
+           and has_schema_privilege(n.oid, 'usage')
+           and (has_table_privilege(c.oid, 'select')
+                or has_any_column_privilege(c.oid, 'select'))
+         order by 1
+        """).fetchall()
+    return [r[0] for r in rows]
+
+
+def test_every_relation_bi_sees_answers_select_star_without_personal_columns(db_url, manifest):
+    personal = {column for columns in MARTS.values()
+                for column, pii in columns.items() if pii}
+    with login(db_url, "bi") as bi:
+        visible = bi_visible_relations(bi)
+        assert visible == ["bi.dim_customers", "bi.fct_orders", "bi.mart_quality_scores"]
+        for relation in visible:
+            cursor = bi.execute(f"select * from {relation}")
+            columns = {d.name for d in cursor.description}
+            assert columns and not columns & personal, relation
+        assert bi.execute("select * from bi.dim_customers").fetchall() == [("K1", "BR")]
+
+
 def test_bi_reads_the_non_personal_columns_of_marts_and_nothing_else(db_url):
     with login(db_url, "bi") as bi:
-        assert bi.execute("select customer_key, country from marts.dim_customers").fetchall() \
+        assert bi.execute("select customer_key, country from bi.dim_customers").fetchall() \
             == [("K1", "BR")]
-        assert can(bi, "select order_id, customer_key, net_revenue from marts.fct_orders")
+        assert can(bi, "select order_id, customer_key, net_revenue from bi.fct_orders")
         for denied in (
-            "select email from marts.dim_customers",
-            "select first_name from marts.dim_customers",
-            "select * from marts.dim_customers",
-            "select undocumented from marts.dim_customers",  # not in the YAML: withheld
-            "select customer_key from marts.not_in_manifest",  # fail closed
+            "select customer_key from marts.dim_customers",
+            "select * from marts.fct_orders",
             "select customer_key from marts_build.dim_customers",
             "select * from raw.erp_customers",
             "select * from identity.customer_keys",
             "select * from audit.validation_runs",
-            "insert into marts.fct_orders (order_id) values ('O2')",
+            "insert into bi.fct_orders (order_id) values ('O2')",
         ):
             assert not can(bi, denied), denied
+        for missing in ("select email from bi.dim_customers",
+                        "select undocumented from bi.dim_customers",  # not in the YAML
+                        "select * from bi.not_in_manifest"):  # fail closed
+            with pytest.raises((psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedTable)):
+                bi.execute(missing)
 
 
 def test_auditor_reads_audit_and_quality_marts_read_only(db_url):
@@ -171,11 +207,26 @@ def test_grants_hold_after_a_republish(db_url, manifest, monkeypatch):
     with psycopg.connect(db_url) as conn:
         publish.publish_marts(conn)
     with login(db_url, "bi") as bi:
-        assert bi.execute("select customer_key from marts.dim_customers order by 1").fetchall() \
-            == [("K1",), ("K2",)]
-        assert not can(bi, "select email from marts.dim_customers")
+        rows = bi.execute("select * from bi.dim_customers order by 1").fetchall()
+        assert [row[0] for row in rows] == ["K1", "K2"]
     with login(db_url, "auditor") as auditor:
         assert can(auditor, "select layer, score from marts.mart_quality_scores")
+
+
+def test_published_marts_keep_dbts_comments_and_primary_keys(db_url):
+    with psycopg.connect(db_url) as conn:
+        comments = dict(conn.execute(
+            """select coalesce(a.attname, '<table>'), d.description
+                 from pg_description d
+                 left join pg_attribute a on a.attrelid = d.objoid and a.attnum = d.objsubid
+                where d.objoid = 'marts.fct_orders'::regclass""").fetchall())
+        keys = dict(conn.execute(
+            """select conrelid::regclass::text, pg_get_constraintdef(oid) from pg_constraint
+                where contype = 'p' and connamespace = 'marts'::regnamespace""").fetchall())
+    assert comments == {"<table>": "One row per order.", "net_revenue": "Revenue after discounts."}
+    assert keys == {"marts.dim_customers": "PRIMARY KEY (customer_key)",
+                    "marts.fct_orders": "PRIMARY KEY (order_id)",
+                    "marts.mart_quality_scores": "PRIMARY KEY (layer)"}
 
 
 def test_logins_need_their_password_and_group_roles_cannot_log_in(db_url):
@@ -194,7 +245,7 @@ def test_a_login_changes_role_when_granted_another(db_url):
     with psycopg.connect(db_url, user="test_moving_login", password=PASSWORDS["bi"],
                          autocommit=True) as moved:
         assert not can(moved, "select * from raw.erp_customers")
-        assert can(moved, "select customer_key from marts.dim_customers")
+        assert can(moved, "select * from bi.dim_customers")
 
 
 def test_the_dbt_yaml_declares_the_personal_columns_of_dim_customers(dbt_manifest):
@@ -204,3 +255,5 @@ def test_the_dbt_yaml_declares_the_personal_columns_of_dim_customers(dbt_manifes
         "postcode", "national_id"}
     assert {"customer_key", "country", "city"} <= marts["dim_customers"].readable
     assert not marts["fct_orders"].personal
+    assert marts["dim_customers"].primary_key == ("customer_key",)
+    assert marts["fct_orders"].primary_key == ("order_id",)

@@ -115,3 +115,15 @@ def test_empty_values_are_fine(tmp_path):
     path.write_text("record_id,first_name,last_name,email\n1,Ana,,\n2,,,\n")
     records = read_records(path, {})
     assert records["source_record_id"].tolist() == ["1", "2"]
+
+
+def test_two_records_end_in_one_line_naming_the_cause(tmp_path, capsys):
+    two = tmp_path / "two.csv"
+    two.write_text("record_id,first_name,last_name,email\n1,Ana,Silva,ana@example.com\n"
+                   "2,Bia,Souza,bia@example.com\n", encoding="utf-8")
+    assert main(["dedupe", str(two), "--output", str(tmp_path / "o.csv")]) == 2
+    stderr = capsys.readouterr().err
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == ("onetoone dedupe: error: 2 records hold no pair that the deterministic rules"
+                     " match, too few to train a model; pass a model trained on more records"
+                     " with --model")

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 
 from onetoone.cli.common import ready_warehouse
-from onetoone.foundation.config import PUBLISHED_SCHEMA
+from onetoone.foundation.config import BI_SCHEMA
 from onetoone.stages.serving import access
 
 NEW_LOGIN_PASSWORD_ENV = "ONETOONE_NEW_LOGIN_PASSWORD"
@@ -38,7 +38,7 @@ def _setup(args: argparse.Namespace) -> int:
         granted = access.setup(conn, args.manifest)
     print(f"roles: {', '.join(access.GROUP_ROLES.values())}")
     for table, columns in sorted(granted.items()):
-        print(f"  BI reads {PUBLISHED_SCHEMA}.{table}: {len(columns)} columns")
+        print(f"  BI reads {BI_SCHEMA}.{table}: {len(columns)} columns")
     return 0
 
 

@@ -37,10 +37,12 @@ IDENTITY_SCHEMA = "identity"        # identity
 VALUE_SCHEMA = "value"              # value
 AUDIT_SCHEMA = "audit"              # quality, and the erasure registry (foundation.erasures)
 BUILD_SCHEMA = "marts_build"        # dbt builds marts here; quality checks them here
-PUBLISHED_SCHEMA = "marts"          # serving publishes checked marts here; BI reads only this
+PUBLISHED_SCHEMA = "marts"          # serving publishes checked marts here
+BI_SCHEMA = "bi"                    # serving: views of the published marts without personal
+                                    # columns; the only relations BI reads
 DBT_SCHEMAS = ("staging", "intermediate", "snapshots", "seeds")
 PROJECT_SCHEMAS = (RAW_SCHEMA, IDENTITY_SCHEMA, VALUE_SCHEMA, AUDIT_SCHEMA, BUILD_SCHEMA,
-                   PUBLISHED_SCHEMA, *DBT_SCHEMAS)
+                   PUBLISHED_SCHEMA, BI_SCHEMA, *DBT_SCHEMAS)
 
 
 @dataclass(frozen=True)

@@ -224,6 +224,7 @@ class MartColumns:
     documented: frozenset[str]
     personal: frozenset[str]
     tags: frozenset[str]
+    primary_key: tuple[str, ...] = ()
 
     @property
     def readable(self) -> frozenset[str]:
@@ -255,8 +256,19 @@ def mart_columns(manifest_path: Path | None = None) -> dict[str, MartColumns]:
             personal=frozenset(name.lower() for name, column in columns.items()
                                if _column_meta(column).get("pii") is True),
             tags=frozenset(node.get("tags", [])),
+            primary_key=_primary_key(node),
         )
     return marts
+
+
+def _primary_key(node: dict) -> tuple[str, ...]:
+    """The key declared in dbt's YAML: a model-level ``primary_key`` constraint, else the columns
+    that carry one."""
+    for constraint in node.get("constraints") or []:
+        if constraint.get("type") == "primary_key":
+            return tuple(c.lower() for c in constraint.get("columns") or [])
+    return tuple(name.lower() for name, column in node.get("columns", {}).items()
+                 if any(c.get("type") == "primary_key" for c in column.get("constraints") or []))
 
 
 def _column_meta(column: dict) -> dict:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from onetoone.stages.identity.keys import assign_customer_keys
-from onetoone.stages.identity.linker import load_model, resolve, train
+from onetoone.stages.identity.linker import TooFewRecordsToTrain, load_model, resolve, train
 from onetoone.stages.identity.standardise import standardise
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,11 @@ def dedupe_files(paths: list[Path], *, mapping: dict[str, str] | None = None,
     standard = standardise(records)
     del records  # a million raw records are half a gigabyte that training can use
     trained = model_path is None
-    model = train(standard) if trained else load_model(model_path)
+    try:
+        model = train(standard) if trained else load_model(model_path)
+    except TooFewRecordsToTrain as err:
+        raise DedupeInputError(f"{err}; pass a model trained on more records with --model") \
+            from None
     clusters = resolve(standard, model)
     del standard
     keys = assign_customer_keys(clusters)

@@ -174,11 +174,21 @@ def blocking_report(model: dict[str, Any]) -> list[str]:
     return lines
 
 
+class TooFewRecordsToTrain(ValueError):
+    """The input holds no pair the deterministic rules match, so no prior can be estimated."""
+
+
 def _train(linker: Linker, records_std: pd.DataFrame, seed: int) -> dict[str, Any]:
     training = linker.training
     training.estimate_probability_two_random_records_match(
         spec.DETERMINISTIC_RULES, recall=spec.DETERMINISTIC_RULES_RECALL
     )
+    prior = linker._settings_obj._probability_two_random_records_match
+    # A prior of 0 or 1 has no match weight (Splink would fail later in log2).
+    if not 0 < prior < 1:
+        raise TooFewRecordsToTrain(
+            f"{len(records_std)} records hold no pair that the deterministic rules match, "
+            f"too few to train a model")
     training.estimate_u_using_random_sampling(
         max_pairs=U_MAX_PAIRS, seed=seed, min_count_per_level=U_MIN_COUNT_PER_LEVEL)
     all_comparisons = {

@@ -3,8 +3,10 @@
 Three NOLOGIN group roles carry the privileges; people and tools log in as LOGIN roles that are
 members of one of them (``create_login``), so a person's access is one membership to revoke.
 Personal columns are declared once, in the marts' dbt YAML (``config: meta: {pii: true}``), and
-read here from dbt's manifest: BI gets column-level SELECT on every other documented column.
-Publishing recreates the tables of ``marts``, so those grants are re-applied at every publish.
+read here from dbt's manifest. BI reads only schema ``bi``: one view per published mart with its
+other documented columns, so every relation BI can see answers ``select *`` (BI tools preview
+tables that way; column grants would make them look broken). Publishing recreates the tables of
+``marts``, so the views and grants are re-made at every publish.
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from onetoone.foundation.config import AUDIT_SCHEMA, PROJECT_SCHEMAS, PUBLISHED_SCHEMA
+from onetoone.foundation.config import (
+    AUDIT_SCHEMA,
+    BI_SCHEMA,
+    PROJECT_SCHEMAS,
+    PUBLISHED_SCHEMA,
+)
 from onetoone.runtime.dbt import mart_columns
 
 log = logging.getLogger(__name__)
@@ -58,8 +65,13 @@ def _grant_schema(conn: psycopg.Connection, name: str) -> None:
         "alter default privileges in schema {schema} grant all on sequences to {engineer}",
     ]
     if name == PUBLISHED_SCHEMA:
-        # Table and column grants follow at publish (grant_published_marts).
-        statements += ["grant usage on schema {schema} to {bi}, {auditor}"]
+        # The auditor's column grants on quality marts follow at publish (grant_published_marts).
+        statements += ["revoke all on schema {schema} from {bi}",
+                       "grant usage on schema {schema} to {auditor}"]
+    elif name == BI_SCHEMA:
+        # Its views and their grants follow at publish (grant_published_marts).
+        statements += ["grant usage on schema {schema} to {bi}",
+                       "revoke all on schema {schema} from {auditor}"]
     elif name == AUDIT_SCHEMA:
         statements += [
             "revoke all on schema {schema} from {bi}",
@@ -77,11 +89,12 @@ def _grant_schema(conn: psycopg.Connection, name: str) -> None:
 
 def grant_published_marts(conn: psycopg.Connection,
                           manifest_path: Path | None = None) -> dict[str, list[str]]:
-    """Give BI SELECT on the non-personal columns of every table in ``marts``; answer them.
+    """(Re)create BI's views of the published marts, non-personal columns only; answer them.
 
-    Fails closed: a table the manifest does not know, and an undocumented column, get no grant.
-    Table-level SELECT is revoked first, since it would cover the personal columns too."""
+    Fails closed: a table the manifest does not know, and an undocumented column, get no view
+    or column. Auditors get column-level SELECT on the quality marts in ``marts``."""
     marts = mart_columns(manifest_path)
+    drop_bi_views(conn)
     rows = conn.execute(
         """
         select c.relname, a.attname
@@ -103,7 +116,7 @@ def grant_published_marts(conn: psycopg.Connection,
             target, sql.Identifier(BI), sql.Identifier(AUDITOR)))
         spec = marts.get(table)
         if spec is None:
-            log.warning("%s.%s is not in the dbt manifest: BI gets no access to it",
+            log.warning("%s.%s is not in the dbt manifest: BI gets no view of it",
                         PUBLISHED_SCHEMA, table)
             continue
         undocumented = [c for c in columns if c not in spec.documented]
@@ -111,14 +124,27 @@ def grant_published_marts(conn: psycopg.Connection,
             log.warning("%s.%s: columns not documented in the dbt YAML are withheld from BI: %s",
                         PUBLISHED_SCHEMA, table, ", ".join(undocumented))
         readable = [c for c in columns if c in spec.readable]
-        granted[table] = readable
         if not readable:
             continue
-        readers = [BI, AUDITOR] if QUALITY_TAG in spec.tags else [BI]
-        conn.execute(sql.SQL("grant select ({}) on {} to {}").format(
-            sql.SQL(", ").join(map(sql.Identifier, readable)), target,
-            sql.SQL(", ").join(map(sql.Identifier, readers))))
+        granted[table] = readable
+        column_list = sql.SQL(", ").join(map(sql.Identifier, readable))
+        view = sql.Identifier(BI_SCHEMA, table)
+        conn.execute(sql.SQL("create view {} as select {} from {}").format(
+            view, column_list, target))
+        conn.execute(sql.SQL("grant select on {} to {}").format(view, sql.Identifier(BI)))
+        if QUALITY_TAG in spec.tags:
+            conn.execute(sql.SQL("grant select ({}) on {} to {}").format(
+                column_list, target, sql.Identifier(AUDITOR)))
     return granted
+
+
+def drop_bi_views(conn: psycopg.Connection) -> None:
+    """Drop BI's views, which depend on the published tables that publish replaces."""
+    views = conn.execute(
+        "select table_name from information_schema.views where table_schema = %s",
+        (BI_SCHEMA,)).fetchall()
+    for (view,) in views:
+        conn.execute(sql.SQL("drop view {}").format(sql.Identifier(BI_SCHEMA, view)))
 
 
 def create_login(conn: psycopg.Connection, name: str, role: str, password: str) -> None:

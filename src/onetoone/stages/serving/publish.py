@@ -1,5 +1,5 @@
 """Write-audit-publish: dbt builds marts in `marts_build`, quality checks read them there, and
-only then are they copied into `marts`, the schema BI tools read, in one transaction.
+only then are they copied into `marts`, in one transaction, with BI's views of them in `bi`.
 
 Readers of `marts` see either the previous good version or the new one, never a mix or a
 half-built table: the swap holds its locks until commit, and a failure rolls everything back.
@@ -15,6 +15,7 @@ import psycopg
 from psycopg import sql
 
 from onetoone.foundation.config import BUILD_SCHEMA, PUBLISHED_SCHEMA
+from onetoone.runtime.dbt import mart_columns
 from onetoone.stages.serving import access
 
 log = logging.getLogger(__name__)
@@ -47,12 +48,19 @@ def publish_marts(conn: psycopg.Connection) -> list[PublishedTable]:
         raise RuntimeError(f"nothing to publish: schema {BUILD_SCHEMA} has no tables")
     conn.execute(sql.SQL("create schema if not exists {}").format(
         sql.Identifier(PUBLISHED_SCHEMA)))
+    access.drop_bi_views(conn)
+    marts = mart_columns()
     published = []
     for name in tables:
         target = sql.Identifier(PUBLISHED_SCHEMA, name)
         conn.execute(sql.SQL("drop table if exists {}").format(target))
         conn.execute(sql.SQL("create table {} as table {}").format(
             target, sql.Identifier(BUILD_SCHEMA, name)))
+        _copy_comments(conn, name)
+        spec = marts.get(name)
+        if spec is not None and spec.primary_key:
+            conn.execute(sql.SQL("alter table {} add primary key ({})").format(
+                target, sql.SQL(", ").join(map(sql.Identifier, spec.primary_key))))
         rows = conn.execute(sql.SQL("select count(*) from {}").format(target)).fetchone()[0]
         published.append(PublishedTable(name, rows))
     _drop_retired(conn, tables)
@@ -60,6 +68,29 @@ def publish_marts(conn: psycopg.Connection) -> list[PublishedTable]:
     for table in published:
         log.info("published %s.%s (%d rows)", PUBLISHED_SCHEMA, table.name, table.rows)
     return published
+
+
+def _copy_comments(conn: psycopg.Connection, name: str) -> None:
+    """`create table as` drops the table and column comments that dbt's persist_docs wrote on
+    the build; BI tools show them as descriptions."""
+    rows = conn.execute(
+        """
+        select a.attname, d.description
+          from pg_description d
+          left join pg_attribute a on a.attrelid = d.objoid and a.attnum = d.objsubid
+         where d.classoid = 'pg_class'::regclass
+           and d.objoid = format('%%I.%%I', %s::text, %s::text)::regclass
+        """,
+        (BUILD_SCHEMA, name),
+    ).fetchall()
+    target = sql.Identifier(PUBLISHED_SCHEMA, name)
+    for column, description in rows:
+        if column is None:
+            conn.execute(sql.SQL("comment on table {} is {}").format(
+                target, sql.Literal(description)))
+        else:
+            conn.execute(sql.SQL("comment on column {}.{} is {}").format(
+                target, sql.Identifier(column), sql.Literal(description)))
 
 
 def _drop_retired(conn: psycopg.Connection, current: list[str]) -> None:
@@ -74,6 +105,6 @@ def _drop_retired(conn: psycopg.Connection, current: list[str]) -> None:
 
 
 def _grant_readers(conn: psycopg.Connection) -> None:
-    """Re-grant readers' access on the fresh tables (BI: non-personal columns only)."""
+    """Re-make BI's views of the fresh tables (non-personal columns only) and the grants."""
     access.ensure_roles(conn)
     access.grant_published_marts(conn)
