@@ -11,6 +11,7 @@ Spark master URL (default ``local[2]``); executor memory and cores are Spark's o
 from __future__ import annotations
 
 import os
+import uuid
 from typing import Any
 
 import pandas as pd
@@ -115,7 +116,9 @@ def predict_on_spark(records_std: pd.DataFrame, settings: dict[str, Any], thresh
     checkpoints = os.path.join(os.environ.get("TMPDIR", "/tmp"), "onetoone-spark-checkpoints")
     session.sparkContext.setCheckpointDir(checkpoints)
     db_api = SparkAPI(spark_session=session)
-    linker = Linker(db_api.register(records, table_name="customer_records"),
+    # a name of its own: the session (and its temporary views) outlives one scoring
+    table_name = f"customer_records_{uuid.uuid4().hex[:12]}"
+    linker = Linker(db_api.register(records, table_name=table_name),
                     spark_settings(settings), log_level=None)
     predictions = linker.inference.predict(threshold_match_probability=threshold,
                                            warning_mode="never")
