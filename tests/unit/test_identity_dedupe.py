@@ -124,6 +124,7 @@ def test_two_records_end_in_one_line_naming_the_cause(tmp_path, capsys):
     assert main(["dedupe", str(two), "--output", str(tmp_path / "o.csv")]) == 2
     stderr = capsys.readouterr().err
     assert "Traceback" not in stderr
-    assert stderr.strip().splitlines()[-1] == ("onetoone dedupe: error: 2 records hold no pair that the deterministic rules"
+    assert stderr.strip().splitlines()[-1] == (
+        "onetoone dedupe: error: 2 records hold no pair that the deterministic rules"
                      " match, too few to train a model; pass a model trained on more records"
                      " with --model")

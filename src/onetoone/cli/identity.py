@@ -10,6 +10,12 @@ import psycopg
 
 from onetoone.cli.common import CommandError, ready_warehouse
 from onetoone.stages.identity import store as identity_store
+from onetoone.stages.identity.backends import (
+    BACKEND_ENV,
+    BACKENDS,
+    BackendError,
+    configured_backend,
+)
 from onetoone.stages.identity.dedupe import (
     DEDUPE_FIELDS,
     DedupeInputError,
@@ -44,6 +50,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     dedupe.add_argument("--save-model", type=Path, help="write the trained model JSON here")
     dedupe.add_argument("--map", action="append", default=[], metavar="SRC=FIELD",
                         help="use column SRC as FIELD (repeatable)")
+    dedupe.add_argument("--backend", choices=BACKENDS,
+                        help=f"where pairs are scored (default: ${BACKEND_ENV}, else duckdb;"
+                             " spark uses $ONETOONE_SPARK_MASTER, default local[2])")
     dedupe.set_defaults(func=_dedupe)
 
     identity = commands.add_parser("identity", help="steward decisions on customer identity")
@@ -83,8 +92,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def _dedupe(args: argparse.Namespace) -> int:
     try:
-        result = dedupe_files(args.files, mapping=parse_mapping(args.map), model_path=args.model)
-    except DedupeInputError as err:
+        result = dedupe_files(args.files, mapping=parse_mapping(args.map), model_path=args.model,
+                              backend=configured_backend(args.backend))
+    except (DedupeInputError, BackendError) as err:
         raise CommandError(f"onetoone dedupe: error: {err}") from None
     if args.save_model:
         save_model(result.model, args.save_model)

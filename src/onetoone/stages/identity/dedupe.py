@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from onetoone.stages.identity.backends import DUCKDB
 from onetoone.stages.identity.keys import assign_customer_keys
 from onetoone.stages.identity.linker import TooFewRecordsToTrain, load_model, resolve, train
 from onetoone.stages.identity.standardise import standardise
@@ -116,7 +117,7 @@ def read_records(path: Path, mapping: dict[str, str]) -> pd.DataFrame:
 
 
 def dedupe_files(paths: list[Path], *, mapping: dict[str, str] | None = None,
-                 model_path: Path | None = None) -> DedupeResult:
+                 model_path: Path | None = None, backend: str = DUCKDB) -> DedupeResult:
     stems = [p.stem for p in paths]
     if len(set(stems)) != len(stems):
         raise DedupeInputError(f"two input files share a name (source): {', '.join(stems)}")
@@ -131,7 +132,7 @@ def dedupe_files(paths: list[Path], *, mapping: dict[str, str] | None = None,
     except TooFewRecordsToTrain as err:
         raise DedupeInputError(f"{err}; pass a model trained on more records with --model") \
             from None
-    clusters = resolve(standard, model)
+    clusters = resolve(standard, model, backend=backend)
     del standard
     keys = assign_customer_keys(clusters)
     keys = keys.rename(columns={"source_record_id": "record_id"})

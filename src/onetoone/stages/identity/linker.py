@@ -28,6 +28,7 @@ from splink.internals.splink_dataframe import SplinkDataFrame
 from splink.internals.waterfall_chart import records_to_waterfall_data
 
 from onetoone.stages.identity import model as spec
+from onetoone.stages.identity.backends import DUCKDB, SPARK, predict_on_spark
 from onetoone.stages.identity.graph import cluster_graph_metrics
 from onetoone.stages.identity.overrides import cluster_edges, empty_overrides
 
@@ -313,6 +314,7 @@ def resolve(
     model: dict[str, Any],
     threshold: float = DEFAULT_THRESHOLD,
     overrides: pd.DataFrame | None = None,
+    backend: str = DUCKDB,
 ) -> pd.DataFrame:
     """One row per record (``RESOLVE_COLUMNS``): connected components of pairs >= threshold,
     with the steward ``overrides`` honoured (see ``overrides.cluster_edges``).
@@ -320,7 +322,8 @@ def resolve(
     ``match_probability_max`` is the best score of the record against any candidate (null when
     no pair reached ``PAIR_FLOOR``); it says how close a singleton came to merging.
     """
-    return resolve_with_pairs(records_std, model, threshold, overrides).clusters
+    return resolve_with_pairs(records_std, model, threshold, overrides,
+                              backend=backend).clusters
 
 
 def resolve_with_pairs(
@@ -329,11 +332,12 @@ def resolve_with_pairs(
     threshold: float = DEFAULT_THRESHOLD,
     overrides: pd.DataFrame | None = None,
     keep_pairs_from: float | None = None,
+    backend: str = DUCKDB,
 ) -> Resolution:
     """``resolve``, also returning the scored pairs from ``keep_pairs_from`` (default: the
     threshold) with their gamma columns, so that the review queue needs no second prediction."""
     return resolve_incremental(records_std, model, None, threshold, overrides,
-                               keep_pairs_from).resolution
+                               keep_pairs_from, backend).resolution
 
 
 class IdentityState(NamedTuple):
@@ -368,6 +372,7 @@ def resolve_incremental(
     threshold: float = DEFAULT_THRESHOLD,
     overrides: pd.DataFrame | None = None,
     keep_pairs_from: float | None = None,
+    backend: str = DUCKDB,
 ) -> IncrementalRun:
     """Cluster the records, scoring only what changed since ``previous`` (None: everything).
 
@@ -380,17 +385,19 @@ def resolve_incremental(
 
     The bookkeeping (fingerprints, carried pairs, best score per record, the edges to cluster)
     runs in the DuckDB database Splink scores in, so that what does not change costs little.
+    ``backend`` SPARK scores a full run's pairs on Spark (``backends``); an increment's few
+    changed records score in DuckDB either way.
     """
     keep_from = threshold if keep_pairs_from is None else min(keep_pairs_from, threshold)
-    with _linker(records_std, model["splink_settings"]) as backend:
-        return _resolve_incremental(backend, records_std, model, previous, threshold, overrides,
-                                    keep_from)
+    with _linker(records_std, model["splink_settings"]) as linked:
+        return _resolve_incremental(linked, records_std, model, previous, threshold, overrides,
+                                    keep_from, backend)
 
 
 def _resolve_incremental(backend: _Backend, records_std: pd.DataFrame,
                          model: dict[str, Any], previous: IdentityState | None,
                          threshold: float, overrides: pd.DataFrame | None,
-                         keep_from: float) -> IncrementalRun:
+                         keep_from: float, scoring_backend: str = DUCKDB) -> IncrementalRun:
     con, records, linker = backend.con, backend.records, backend.linker
     con.execute(f"""
         create table current_fingerprints as
@@ -403,7 +410,13 @@ def _resolve_incremental(backend: _Backend, records_std: pd.DataFrame,
         raise ValueError(f"{duplicates} records share a unique_id with another record")
     columns = ["unique_id_l", "unique_id_r", "match_weight", "match_probability",
                *_gamma_columns(model)]
-    if previous is None or previous.model_version != model["model_version"]:
+    if scoring_backend == SPARK and (previous is None
+                                     or previous.model_version != model["model_version"]):
+        con.register("spark_pairs", predict_on_spark(
+            records_std, model["splink_settings"], PAIR_FLOOR, columns))
+        con.execute(f"create table scored_pairs as select {', '.join(columns)} from spark_pairs")
+        records_scored, pairs_kept = len(records_std), 0
+    elif previous is None or previous.model_version != model["model_version"]:
         predictions = linker.inference.predict(
             threshold_match_probability=PAIR_FLOOR, warning_mode="never")
         con.execute(f"create table scored_pairs as select {', '.join(columns)}"

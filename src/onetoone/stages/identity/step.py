@@ -17,6 +17,7 @@ import pandas as pd
 import psycopg
 
 from onetoone.stages.identity import store
+from onetoone.stages.identity.backends import configured_backend
 from onetoone.stages.identity.keys import KeyAssignment, assign_keys
 from onetoone.stages.identity.linker import (
     IncrementalRun,
@@ -71,7 +72,8 @@ def resolve_records(records: pd.DataFrame, model: dict, *, as_of: datetime,
     store.write_standardised_records(standardised, version)
     standardised_at = time.perf_counter()
     run = resolve_incremental(standardised.drop(columns=INPUT_FINGERPRINT), model, previous,
-                              overrides=overrides, keep_pairs_from=REVIEW_LOWER)
+                              overrides=overrides, keep_pairs_from=REVIEW_LOWER,
+                              backend=configured_backend())
     store.write_scoring_state(run.state, full_rebuild=previous is None, as_of=as_of)
     return ResolvedRecords(run, standardised, previous is not None, standardised_at - started,
                            time.perf_counter() - standardised_at)
