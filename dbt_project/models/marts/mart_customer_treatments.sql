@@ -2,7 +2,7 @@
 --   service_level        by value tier (seed service_levels)
 --   channel              the preferred channel; BZ customers are served on the cheapest one
 --   next_offer_category  the category most customers of the same need segment buy that this
---                        customer has not bought yet (ties: category name), else `none`
+--                        customer has not bought yet (ties: category name); null when there is none
 --   marketing_channel    the outbound channel (email, phone, sms, whatsapp) the customer may be
 --                        marketed on (mart_customer_contact.can_market_by_*, which apply the
 --                        country's opt-in / opt-out rules): the one that matches the service
@@ -192,7 +192,7 @@ treated as (
         service_levels.max_contacts_per_30_days,
         service_channels.channel,
         marketing_choices.marketing_channel,
-        coalesce(offer.category, 'none') as next_offer_category,
+        offer.category as next_offer_category,
         contact.is_marketing_opted_out,
         coalesce(recent_contacts.contacts_last_30_days, 0) as contacts_last_30_days
 
