@@ -94,7 +94,7 @@ MART_CUSTOMER_VALUE = TableSuite(
                 column="value_tier",
                 value_set=VALUE_TIERS,
                 meta=critical(
-                    "campaigns select on MVC / MGC / BZ / other / prospect; an unknown tier reaches nobody"
+                    "campaigns select on the value tiers; an unknown tier reaches nobody"
                 ),
             ),
             gxe.ExpectColumnValuesToBeBetween(
