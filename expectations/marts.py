@@ -20,7 +20,7 @@ import great_expectations.expectations as gxe
 
 from onetoone.stages.quality.spec import TableSuite, critical
 
-VALUE_TIERS = ["MVC", "MGC", "BZ", "other"]
+VALUE_TIERS = ["MVC", "MGC", "BZ", "other", "prospect"]
 VALUE_WINDOW_MONTHS = 12  # = dbt var value_window_months
 WAREHOUSE_TIMEZONE = "UTC"  # = dbt var warehouse_timezone
 MARGIN_TOLERANCE = 0.005  # relative: 0.5 % of the ERP total ...
@@ -94,7 +94,7 @@ MART_CUSTOMER_VALUE = TableSuite(
                 column="value_tier",
                 value_set=VALUE_TIERS,
                 meta=critical(
-                    "campaigns select on MVC / MGC / BZ / other; an unknown tier reaches nobody"
+                    "campaigns select on the value tiers; an unknown tier reaches nobody"
                 ),
             ),
             gxe.ExpectColumnValuesToBeBetween(

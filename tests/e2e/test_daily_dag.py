@@ -118,7 +118,7 @@ def test_marts_are_published_and_checks_recorded(daily_run, warehouse_url):
     assert {"dim_customers", "fct_orders", "fct_interactions", "mart_customer_value",
             "mart_portfolios"} <= published
     assert layers == {"raw", "identity", "marts"}
-    assert value_tiers <= {"MVC", "MGC", "BZ", "other"} and "MVC" in value_tiers
+    assert value_tiers <= {"MVC", "MGC", "BZ", "other", "prospect"} and "MVC" in value_tiers
 
 
 def test_the_run_report_renders_every_chart_in_a_real_browser(daily_run, onetoone_home,

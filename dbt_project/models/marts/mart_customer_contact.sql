@@ -1,6 +1,13 @@
 -- One row per customer: how to interact with them. Satisfaction, complaints, last contact, the
 -- channel they prefer (most contacts in the trailing window), the cheapest channel they use
 -- (seed channel_costs), and consent per channel (latest consent_change event wins).
+--   <channel>_consent       the customer's latest decision on the channel (email, phone, sms,
+--                           whatsapp); null when they never decided.
+--   can_market_by_<channel> marketing on the channel is allowed: the customer has an address or
+--                           number for it (email; phone for phone, sms and whatsapp) and either
+--                           granted consent, or never decided and the channel is opt_out in their
+--                           country (seed consent_rules). Opt-in channels, and countries without
+--                           a rule, need a granted consent.
 --   is_marketing_opted_out  true when the customer withdrew consent on every channel they ever
 --                           decided on (and decided on at least one); marketing treatments
 --                           exclude these customers.
@@ -22,6 +29,12 @@ interactions as (
 channel_costs as (
 
     select * from {{ ref('channel_costs') }}
+
+),
+
+consent_rules as (
+
+    select * from {{ ref('consent_rules') }}
 
 ),
 
@@ -136,6 +149,20 @@ consents as (
 
 ),
 
+country_regimes as (
+
+    select
+        country,
+        max(consent_regime) filter (where consent_channel = 'email') as email_regime,
+        max(consent_regime) filter (where consent_channel = 'phone') as phone_regime,
+        max(consent_regime) filter (where consent_channel = 'sms') as sms_regime,
+        max(consent_regime) filter (where consent_channel = 'whatsapp') as whatsapp_regime
+
+    from consent_rules
+    group by country
+
+),
+
 final as (
 
     select
@@ -153,7 +180,21 @@ final as (
         consents.phone_consent,
         consents.sms_consent,
         consents.whatsapp_consent,
-        coalesce(consents.has_withdrawn_every_decided_channel, false) as is_marketing_opted_out
+        coalesce(consents.has_withdrawn_every_decided_channel, false) as is_marketing_opted_out,
+        customers.email is not null
+            and coalesce(consents.email_consent, country_regimes.email_regime = 'opt_out', false)
+            as can_market_by_email,
+        customers.phone is not null
+            and coalesce(consents.phone_consent, country_regimes.phone_regime = 'opt_out', false)
+            as can_market_by_phone,
+        customers.phone is not null
+            and coalesce(consents.sms_consent, country_regimes.sms_regime = 'opt_out', false)
+            as can_market_by_sms,
+        customers.phone is not null
+            and coalesce(
+                consents.whatsapp_consent, country_regimes.whatsapp_regime = 'opt_out', false
+            )
+            as can_market_by_whatsapp
 
     from customers
     cross join window_bounds
@@ -169,6 +210,8 @@ final as (
         and cheapest.cost_rank = 1
     left join consents
         on customers.customer_key = consents.customer_key
+    left join country_regimes
+        on customers.country = country_regimes.country
 
 )
 

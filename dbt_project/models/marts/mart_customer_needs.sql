@@ -130,11 +130,11 @@ final as (
     select
         customers.customer_key,
         window_bounds.as_of_date,
-        coalesce(top_need.category, 'unknown') as primary_need,
+        top_need.category as primary_need,
         round(coalesce(top_need.need_score, 0), 4) as primary_need_score,
         round(coalesce(top_need.spend_share, 0), 4) as primary_need_spend_share,
         round(coalesce(top_need.browse_share, 0), 4) as primary_need_browse_share,
-        coalesce(top_reason.call_reason, 'none') as service_need,
+        top_reason.call_reason as service_need,
         coalesce(top_need.category, 'unknown') as need_segment
 
     from customers

@@ -2,10 +2,15 @@
 --   service_level        by value tier (seed service_levels)
 --   channel              the preferred channel; BZ customers are served on the cheapest one
 --   next_offer_category  the category most customers of the same need segment buy that this
---                        customer has not bought yet (ties: category name), else `none`
---   contact policy       is_contactable when the customer has not opted out of marketing, has
---                        not withdrawn consent on the chosen channel's kind of contact, and has
---                        had fewer contacts in the 30 days before as_of than the tier's cap
+--                        customer has not bought yet (ties: category name); null when there is none
+--   marketing_channel    the outbound channel (email, phone, sms, whatsapp) the customer may be
+--                        marketed on (mart_customer_contact.can_market_by_*, which apply the
+--                        country's opt-in / opt-out rules): the one that matches the service
+--                        channel first (web: email, phone: phone), else the cheapest (seed
+--                        channel_costs); null when no channel is allowed
+--   contact policy       is_contactable when the customer has not opted out of marketing, has a
+--                        marketing_channel, and has had fewer contacts in the 30 days before
+--                        as_of than the tier's cap
 --                        (contacts = the customer's calls and orders: every touch counts)
 
 with
@@ -43,6 +48,25 @@ interactions as (
 service_levels as (
 
     select * from {{ ref('service_levels') }}
+
+),
+
+channel_costs as (
+
+    select * from {{ ref('channel_costs') }}
+
+),
+
+marketing_permissions as (
+
+    select customer_key, 'email' as marketing_channel, can_market_by_email as is_allowed
+    from contact
+    union all
+    select customer_key, 'phone', can_market_by_phone from contact
+    union all
+    select customer_key, 'sms', can_market_by_sms from contact
+    union all
+    select customer_key, 'whatsapp', can_market_by_whatsapp from contact
 
 ),
 
@@ -118,6 +142,45 @@ recent_contacts as (
 
 ),
 
+service_channels as (
+
+    select
+        customer_value.customer_key,
+        case
+            when customer_value.value_tier = 'BZ' then contact.cheapest_channel
+            else contact.preferred_channel
+        end as channel
+
+    from customer_value
+    inner join contact
+        on customer_value.customer_key = contact.customer_key
+
+),
+
+marketing_choices as (
+
+    select
+        marketing_permissions.customer_key,
+        marketing_permissions.marketing_channel,
+        row_number() over (
+            partition by marketing_permissions.customer_key
+            order by
+                (service_channels.channel = 'web' and marketing_permissions.marketing_channel = 'email')
+                or (service_channels.channel = 'phone'
+                    and marketing_permissions.marketing_channel = 'phone') desc,
+                channel_costs.cost_per_contact,
+                marketing_permissions.marketing_channel
+        ) as choice_rank
+
+    from marketing_permissions
+    inner join service_channels
+        on marketing_permissions.customer_key = service_channels.customer_key
+    inner join channel_costs
+        on marketing_permissions.marketing_channel = channel_costs.channel
+    where marketing_permissions.is_allowed
+
+),
+
 treated as (
 
     select
@@ -127,14 +190,10 @@ treated as (
         needs.need_segment,
         service_levels.service_level,
         service_levels.max_contacts_per_30_days,
-        case
-            when customer_value.value_tier = 'BZ' then contact.cheapest_channel
-            else contact.preferred_channel
-        end as channel,
-        coalesce(offer.category, 'none') as next_offer_category,
+        service_channels.channel,
+        marketing_choices.marketing_channel,
+        offer.category as next_offer_category,
         contact.is_marketing_opted_out,
-        contact.email_consent,
-        contact.phone_consent,
         coalesce(recent_contacts.contacts_last_30_days, 0) as contacts_last_30_days
 
     from customer_value
@@ -144,6 +203,11 @@ treated as (
         on customer_value.customer_key = contact.customer_key
     inner join service_levels
         on customer_value.value_tier = service_levels.value_tier
+    inner join service_channels
+        on customer_value.customer_key = service_channels.customer_key
+    left join marketing_choices
+        on customer_value.customer_key = marketing_choices.customer_key
+        and marketing_choices.choice_rank = 1
     left join offer_candidates as offer
         on customer_value.customer_key = offer.customer_key
         and offer.offer_rank = 1
@@ -161,14 +225,13 @@ final as (
         need_segment,
         service_level,
         channel,
+        marketing_channel,
         next_offer_category,
         contacts_last_30_days,
         max_contacts_per_30_days,
         is_marketing_opted_out,
         not is_marketing_opted_out
-            -- web offers go by email, phone offers by phone; a store visit needs no consent
-            and not (channel = 'web' and email_consent is false)
-            and not (channel = 'phone' and phone_consent is false)
+            and marketing_channel is not null
             and contacts_last_30_days < max_contacts_per_30_days
             as is_contactable
 

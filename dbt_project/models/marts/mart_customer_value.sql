@@ -16,7 +16,10 @@
 --                     to lose. One-time buyers get a real risk (the value step takes P(alive) from
 --                     a model that lets them drop out), not 0.
 --   is_high_churn_risk  churn_risk >= var high_churn_risk_threshold (false when null)
---   value_tier        MVC: best `mvc_top_share` of customers by actual value (ties share a rank,
+--   has_purchased     the customer has a completed order before as_of (at any time)
+--   value_tier        prospect: no completed order ever (a caller or web visitor who has not
+--                     bought: not a customer losing money, so never BZ);
+--                     MVC: best `mvc_top_share` of customers by actual value (ties share a rank,
 --                     so a tie at the threshold keeps them all), positive value only;
 --                     BZ (below zero): actual value < 0;
 --                     MGC (most growable): of the rest, the `mgc_top_share` of customers with the
@@ -98,6 +101,18 @@ order_value as (
 
 ),
 
+purchasers as (
+
+    select distinct orders.customer_key
+
+    from orders
+    cross join window_bounds
+    where orders.customer_key is not null
+        and orders.is_completed
+        and orders.ordered_at < window_bounds.window_end_at
+
+),
+
 service_usage as (
 
     select
@@ -122,6 +137,7 @@ valued as (
         window_bounds.as_of_date,
         window_bounds.valued_at,
         window_bounds.window_start_at,
+        purchasers.customer_key is not null as has_purchased,
         coalesce(order_value.completed_orders, 0) as completed_orders,
         coalesce(order_value.returned_orders, 0) as returned_orders,
         coalesce(service_usage.calls, 0) as calls,
@@ -143,6 +159,8 @@ valued as (
         on customers.customer_key = order_value.customer_key
     left join service_usage
         on customers.customer_key = service_usage.customer_key
+    left join purchasers
+        on customers.customer_key = purchasers.customer_key
 
 ),
 
@@ -215,6 +233,7 @@ tiered as (
     select
         *,
         case
+            when not has_purchased then 'prospect'
             when actual_value < 0 then 'BZ'
             when actual_value > 0
                 and value_rank <= ceil(customer_count * {{ var('mvc_top_share') }})
@@ -248,6 +267,7 @@ final as (
         as_of_date,
         valued_at,
         window_start_at,
+        has_purchased,
         completed_orders,
         returned_orders,
         calls,
