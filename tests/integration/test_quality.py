@@ -614,7 +614,8 @@ def test_critical_failure_stops_publish_and_published_marts_keep_last_good_versi
         after = conn.execute(
             "select customer_key, value_tier from marts.mart_customer_value order by 1").fetchall()
     assert during == after == published
-    assert published and {tier for _, tier in published} <= {"MVC", "MGC", "BZ", "other", "prospect"}
+    assert published and {tier for _, tier in published} <= {"MVC", "MGC", "BZ", "other",
+                                                             "prospect"}
 
     # The task's error says why the run stopped: each check, its table, what was seen (sample
     # values or rows), what was expected and why the rule exists.
