@@ -19,6 +19,8 @@ renamed as (
         end as source,
         as_of,
         started_at,
+        rows_checked,
+        verdict,
         evaluated,
         successful,
         critical_failed,

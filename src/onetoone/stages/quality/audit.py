@@ -33,6 +33,7 @@ class SuiteRun:
     successful: int
     unsuccessful: int
     data_docs_path: str | None
+    rows_checked: int  # 0: the suite saw no rows, so nothing was checked ('no data')
 
 
 def latest_gate(conn: psycopg.Connection, layer: str) -> tuple[str, int] | None:
@@ -62,8 +63,8 @@ def record(
             cur.executemany(
                 """insert into audit.validation_runs (run_id, layer, suite, data_asset, as_of,
                        batch_ids, started_at, success, evaluated, successful, unsuccessful,
-                       critical_failed, warning_failed, data_docs_path)
-                   values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                       critical_failed, warning_failed, data_docs_path, rows_checked)
+                   values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
                 [
                     (
                         report.run_id,
@@ -80,6 +81,7 @@ def record(
                         sum(c.suite == run.suite for c in report.critical_failures),
                         sum(c.suite == run.suite for c in report.warning_failures),
                         run.data_docs_path,
+                        run.rows_checked,
                     )
                     for run in suite_runs
                 ],

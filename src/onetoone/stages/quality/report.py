@@ -81,6 +81,9 @@ class QualityReport:
     suites: tuple[str, ...]
     checks: tuple[CheckResult, ...]
     data_docs_index: Path
+    # Suites whose query returned no rows: their rules passed vacuously, so they count as
+    # "no data", not as passed.
+    suites_without_data: tuple[str, ...] = ()
 
     @property
     def passed_count(self) -> int:
@@ -105,6 +108,8 @@ class QualityReport:
             f"{len(self.checks)} checks on {len(self.suites)} suites, {self.passed_count} passed, "
             f"{len(self.critical_failures)} critical failed, "
             f"{len(self.warning_failures)} warning failed"
+            + (f"; no data for {', '.join(self.suites_without_data)}"
+               if self.suites_without_data else "")
         )
 
     def raise_on_critical(self) -> None:

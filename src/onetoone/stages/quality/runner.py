@@ -127,6 +127,7 @@ def run_suites(
                     successful=statistics["successful_expectations"],
                     unsuccessful=statistics["unsuccessful_expectations"],
                     data_docs_path=docs_pages[identifier],
+                    rows_checked=_rows_checked(conn, table_suite.query(batch_ids)),
                 )
             )
             for expectation_result in validation.results:
@@ -144,6 +145,7 @@ def run_suites(
         suites=tuple(by_suite),
         checks=tuple(checks),
         data_docs_index=data_docs_index(),
+        suites_without_data=tuple(run.suite for run in suite_runs if run.rows_checked == 0),
     )
     record(warehouse, report, suite_runs, batch_ids)
     with gx_lock(), psycopg.connect(warehouse) as conn:
@@ -154,6 +156,11 @@ def run_suites(
     for check in report.critical_failures:
         log.error(check.describe())
     return report
+
+
+def _rows_checked(conn: psycopg.Connection, suite_query: str) -> int:
+    row = conn.execute(f"select count(*) from ({suite_query}) as checked").fetchone()
+    return int(row[0]) if row else 0
 
 
 def _read_masked_sample(

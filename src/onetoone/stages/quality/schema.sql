@@ -20,6 +20,12 @@ create table if not exists audit.validation_runs (
     data_docs_path   text,                      -- the validation's Data Docs page
     primary key (run_id, layer, suite)
 );
+-- Rows the suite's query returned: a suite that saw none checked nothing, whatever GX says
+-- (its rules pass vacuously on zero rows), so its verdict is 'no data', never 'passed'.
+alter table audit.validation_runs add column if not exists rows_checked bigint;
+alter table audit.validation_runs add column if not exists verdict text
+    generated always as (case when rows_checked = 0 then 'no data'
+                              when success then 'passed' else 'failed' end) stored;
 
 create table if not exists audit.expectation_results (
     result_id                bigserial primary key,
