@@ -502,6 +502,25 @@ def test_a_load_far_below_the_same_weekday_loads_is_a_warning(db_url: str):
     assert (band.observed_value, band.kwargs) == (90, {"min_value": 50, "max_value": 200})
 
 
+def test_a_suite_that_saw_no_rows_is_recorded_as_no_data_not_as_a_pass(
+    db_url: str, good_batch_ids: list[int]
+):
+    erp_batches = [batch_id for (source, _, _), batch_id in zip(GOOD_ROWS, good_batch_ids,
+                                                                 strict=True) if source == "erp"]
+    report = run_layer("raw", "run-erp-only", as_of=AS_OF, batch_ids=erp_batches)
+    assert set(report.suites_without_data) == {
+        suite for suite in report.suites if not suite.startswith("raw.erp")} != set()
+    assert "no data for" in report.summary()
+    with psycopg.connect(db_url) as conn:
+        runs = {asset: (rows, verdict) for asset, rows, verdict in conn.execute(
+            "select data_asset, rows_checked, verdict from audit.validation_runs"
+            " where run_id = 'run-erp-only' and layer = 'raw'").fetchall()}
+    assert runs["raw.web_events"] == (0, "no data")
+    assert runs["raw.callcenter_calls"] == (0, "no data")
+    assert runs["raw.erp_customers"] == (2, "passed")
+    assert runs["raw.erp_orders"] == (3, "passed")
+
+
 def test_rerun_replaces_audit_rows(db_url: str):
     first = run_layer("identity", "run-rerun", as_of=AS_OF)
     again = run_layer("identity", "run-rerun", as_of=AS_OF)
@@ -627,7 +646,7 @@ def test_critical_failure_stops_publish_and_published_marts_keep_last_good_versi
         "  - [critical] marts_build.mart_customer_value:"
         " expect_column_values_to_be_in_set(value_tier): observed 3 of 3 rows unexpected"
         ' (100.00%); sample failing values ["VIP", "VIP", "VIP"]; expected value_set=')
-    assert "(why: campaigns select on MVC / MGC / BZ / other" in tier
+    assert "(why: campaigns select on the value tiers; an unknown tier reaches nobody" in tier
     assert portfolio.startswith(
         "  - [critical] marts_build.mart_portfolios: unexpected_rows_expectation: observed 3;"
         ' sample failing rows [{"customer_key": "K1", "portfolio_id": "MVC|shoes|1",'
