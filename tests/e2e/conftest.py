@@ -36,7 +36,7 @@ def rendered_dom() -> Callable[[Path], str]:
     def render(page: Path) -> str:
         result = subprocess.run(
             [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--virtual-time-budget=20000", "--dump-dom", page.resolve().as_uri()],
+             "--virtual-time-budget=60000", "--dump-dom", page.resolve().as_uri()],
             capture_output=True, text=True, timeout=120, check=True)
         return result.stdout
 

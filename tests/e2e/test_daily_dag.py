@@ -142,9 +142,11 @@ def test_stewards_get_splinks_dashboards_private_and_rendering(daily_run, onetoo
     for name in ("review_queue_comparison_viewer.html", "cluster_studio.html"):
         dashboard = stewards / name
         assert dashboard.stat().st_mode & 0o077 == 0, f"{name} holds record values: owner only"
-        # vega draws its marks into a canvas only when the inline scripts ran, offline
-        dom = rendered_dom(dashboard)
-        assert 'class="marks"' in dom, f"{name} did not render"
+        # vega draws its marks into a canvas only when the inline scripts ran, offline. A busy
+        # machine can end the headless browser's time budget before vega has drawn (seen once in
+        # 4 runs on the comparison viewer), so it gets three tries.
+        renders = [rendered_dom(dashboard) for _ in range(3)]
+        assert any('class="marks"' in dom for dom in renders), f"{name} did not render"
 
 
 def test_rerunning_the_same_interval_gives_the_same_tables(daily_run, warehouse_url):
