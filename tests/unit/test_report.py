@@ -23,7 +23,7 @@ def _data() -> ReportData:
         quality=pd.DataFrame({"as_of": ["2026-11-01", "2026-11-02"], "layer": ["raw", "raw"],
                               "pass_rate": [0.97, 1.0]}),
         clusters=pd.DataFrame({"records_per_customer": [1, 2, 3], "customers": [50, 20, 4]}),
-        match_probabilities=pd.Series([0.02, 0.4, 0.97, 0.999999]),
+        match_weights=pd.Series([-5.6, -0.6, 5.0, 19.9]),
     )
 
 

@@ -8,7 +8,6 @@ scored pairs. No personal value reaches the page."""
 from __future__ import annotations
 
 import html
-import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,10 +37,8 @@ _QUERIES = {
         select as_of, layer, sum(checks_passed)::float / nullif(sum(checks), 0) as pass_rate
         from marts.mart_quality_summary group by 1, 2 order by 1, 2""",
     "clusters": """
-        select records_per_customer, count(*) as customers
-        from (select customer_key, count(*) as records_per_customer
-              from identity.customer_keys group by customer_key) k
-        group by 1 order by 1""",
+        select cluster_size as records_per_customer, count(distinct customer_key) as customers
+        from identity.customer_keys group by 1 order by 1""",
 }
 
 
@@ -54,7 +51,7 @@ class ReportData:
     portfolios: pd.DataFrame
     quality: pd.DataFrame
     clusters: pd.DataFrame
-    match_probabilities: pd.Series
+    match_weights: pd.Series
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -69,9 +66,8 @@ def read_report_data(conn: psycopg.Connection) -> ReportData:
         except psycopg.errors.UndefinedTable:  # nothing published yet
             frames[name] = pd.DataFrame()
     pairs = current_scored_pairs()
-    probabilities = (pairs["match_probability"] if pairs is not None and len(pairs)
-                     else pd.Series(dtype=float))
-    return ReportData(match_probabilities=probabilities, **frames)
+    weights = pairs["match_weight"] if pairs is not None else pd.Series(dtype=float)
+    return ReportData(match_weights=weights, **frames)
 
 
 def write_report(conn: psycopg.Connection, out: Path | None = None) -> Path:
@@ -159,11 +155,9 @@ def _cluster_sizes(data: ReportData) -> go.Figure | None:
 
 
 def _match_weights(data: ReportData) -> go.Figure | None:
-    if data.match_probabilities.empty:
+    if data.match_weights.empty:
         return None
-    probabilities = data.match_probabilities.clip(1e-12, 1 - 1e-12).astype(float)
-    weights = [math.log2(p / (1 - p)) for p in probabilities]
-    figure = go.Figure(go.Histogram(x=weights, nbinsx=60))
+    figure = go.Figure(go.Histogram(x=data.match_weights.astype(float), nbinsx=60))
     figure.update_layout(title="Identity: match weight of every scored pair",
                          xaxis_title="match weight (log2 of the odds)",
                          yaxis={"title": "pairs", "type": "log"})
