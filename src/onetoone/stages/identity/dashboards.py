@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from onetoone.foundation.config import paths
 from onetoone.stages.identity import store
-from onetoone.stages.identity.linker import _linker, load_model
+from onetoone.stages.identity.linker import load_model, pair_scorer
 from onetoone.stages.identity.review import open_review_queue
 from onetoone.stages.identity.standardise import INPUT_FINGERPRINT, standardise_version
 
@@ -80,20 +80,8 @@ def write_steward_dashboards(conn: psycopg.Connection, out_dir: Path | None = No
     studied = clusters_to_study(conn)
     studied_keys = keys[keys["customer_key"].isin(studied)]
 
-    settings = {**load_model(model_path)["splink_settings"],
-                "retain_intermediate_calculation_columns": True, "retain_matching_columns": True}
-    with _linker(records, settings) as backend:
-        con, db_api, _, linker = backend
-        for column in linker._settings_obj._term_frequency_columns:
-            linker.table_management.compute_tf_table(column.unquote().name)
-
-        def scored(name: str, ids: set[str]):
-            """Every pair among ``ids``, scored by the model (Splink's comparison columns)."""
-            con.register(f"{name}_input", pa.Table.from_pandas(
-                records[records["unique_id"].isin(ids)], preserve_index=False))
-            con.execute(f"create table {name} as select * from {name}_input")
-            subset = db_api.register(name)
-            return linker.inference.score_pairs(subset, subset)
+    with pair_scorer(records, load_model(model_path)) as (backend, scored):
+        con, db_api, linker = backend.con, backend.db_api, backend.linker
 
         viewer = _written(out_dir / COMPARISON_VIEWER, None)
         if len(review):

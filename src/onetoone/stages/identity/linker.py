@@ -10,7 +10,7 @@ import hashlib
 import json
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -578,6 +578,28 @@ def _linker(records_std: pd.DataFrame,
         yield _Backend(con, db_api, records, Linker(records, settings, log_level=None))
 
 
+@contextmanager
+def pair_scorer(records_std: pd.DataFrame, model: dict[str, Any]
+                ) -> Iterator[tuple[_Backend, Callable[[str, Iterable[str]], SplinkDataFrame]]]:
+    """A Linker over all of ``records_std`` (term frequencies from all of them, as in a run,
+    and the waterfall's intermediate columns kept), with a function that scores every pair
+    among some of its records: ``score_among(table_name, unique_ids)``."""
+    settings = {**model["splink_settings"], "retain_intermediate_calculation_columns": True}
+    with _linker(records_std, settings) as backend:
+        con, db_api, _, linker = backend
+        for column in linker._settings_obj._term_frequency_columns:
+            linker.table_management.compute_tf_table(column.unquote().name)
+
+        def score_among(table_name: str, unique_ids: Iterable[str]) -> SplinkDataFrame:
+            among = records_std[records_std["unique_id"].isin(list(unique_ids))]
+            con.register(f"{table_name}_input", pa.Table.from_pandas(among, preserve_index=False))
+            con.execute(f"create table {table_name} as select * from {table_name}_input")
+            subset = db_api.register(table_name)
+            return linker.inference.score_pairs(subset, subset)
+
+        yield backend, score_among
+
+
 EXPLAIN_COLUMNS = ["record_a", "record_b", "match_probability", "match_weight", "linked",
                    "comparison", "level", "weight"]
 
@@ -594,21 +616,13 @@ def explain_links(records_std: pd.DataFrame, model: dict[str, Any], unique_ids: 
     Term frequencies come from all of ``records_std``, as in a run; no record values are
     returned, only labels and weights.
     """
-    wanted = records_std[records_std["unique_id"].isin(unique_ids)]
-    if len(wanted) < 2:
+    if records_std["unique_id"].isin(unique_ids).sum() < 2:
         return pd.DataFrame(columns=EXPLAIN_COLUMNS)
-    settings = {**model["splink_settings"], "retain_intermediate_calculation_columns": True}
-    with _linker(records_std, settings) as backend:
-        con, db_api, _, linker = backend
-        for column in linker._settings_obj._term_frequency_columns:
-            linker.table_management.compute_tf_table(column.unquote().name)
-        con.register("explained_input", pa.Table.from_pandas(wanted, preserve_index=False))
-        con.execute("create table explained_records as select * from explained_input")
-        subset = db_api.register("explained_records")
-        scored = linker.inference.score_pairs(subset, subset)
+    with pair_scorer(records_std, model) as (backend, score_among):
+        scored = score_among("explained_records", unique_ids)
         pairs = [row for row in scored.as_record_list()
                  if str(row["unique_id_l"]) < str(row["unique_id_r"])]
-        waterfall = records_to_waterfall_data(pairs, linker._settings_obj, True)
+        waterfall = records_to_waterfall_data(pairs, backend.linker._settings_obj, True)
     rows = []
     for term in waterfall:
         pair = pairs[term["record_number"]]
