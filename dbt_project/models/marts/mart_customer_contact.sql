@@ -136,11 +136,10 @@ consents as (
 
     select
         customer_key,
-        bool_or(is_consent_granted) filter (where consent_channel = 'email') as email_consent,
-        bool_or(is_consent_granted) filter (where consent_channel = 'phone') as phone_consent,
-        bool_or(is_consent_granted) filter (where consent_channel = 'sms') as sms_consent,
-        bool_or(is_consent_granted) filter (where consent_channel = 'whatsapp')
-            as whatsapp_consent,
+        {% for channel in marketing_channels() -%}
+        bool_or(is_consent_granted) filter (where consent_channel = '{{ channel }}')
+            as {{ channel }}_consent,
+        {% endfor -%}
         bool_and(not is_consent_granted) as has_withdrawn_every_decided_channel
 
     from consent_decisions
@@ -153,10 +152,10 @@ country_regimes as (
 
     select
         country,
-        max(consent_regime) filter (where consent_channel = 'email') as email_regime,
-        max(consent_regime) filter (where consent_channel = 'phone') as phone_regime,
-        max(consent_regime) filter (where consent_channel = 'sms') as sms_regime,
-        max(consent_regime) filter (where consent_channel = 'whatsapp') as whatsapp_regime
+        {% for channel in marketing_channels() -%}
+        max(consent_regime) filter (where consent_channel = '{{ channel }}')
+            as {{ channel }}_regime{% if not loop.last %},{% endif %}
+        {% endfor %}
 
     from consent_rules
     group by country
@@ -181,20 +180,14 @@ final as (
         consents.sms_consent,
         consents.whatsapp_consent,
         coalesce(consents.has_withdrawn_every_decided_channel, false) as is_marketing_opted_out,
-        customers.email is not null
-            and coalesce(consents.email_consent, country_regimes.email_regime = 'opt_out', false)
-            as can_market_by_email,
-        customers.phone is not null
-            and coalesce(consents.phone_consent, country_regimes.phone_regime = 'opt_out', false)
-            as can_market_by_phone,
-        customers.phone is not null
-            and coalesce(consents.sms_consent, country_regimes.sms_regime = 'opt_out', false)
-            as can_market_by_sms,
-        customers.phone is not null
+        {% for channel, address in marketing_channels().items() -%}
+        customers.{{ address }} is not null
             and coalesce(
-                consents.whatsapp_consent, country_regimes.whatsapp_regime = 'opt_out', false
+                consents.{{ channel }}_consent, country_regimes.{{ channel }}_regime = 'opt_out',
+                false
             )
-            as can_market_by_whatsapp
+            as can_market_by_{{ channel }}{% if not loop.last %},{% endif %}
+        {% endfor %}
 
     from customers
     cross join window_bounds

@@ -59,14 +59,14 @@ channel_costs as (
 
 marketing_permissions as (
 
-    select customer_key, 'email' as marketing_channel, can_market_by_email as is_allowed
+    {% for channel in marketing_channels() -%}
+    select
+        customer_key,
+        '{{ channel }}' as marketing_channel,
+        can_market_by_{{ channel }} as is_allowed
     from contact
-    union all
-    select customer_key, 'phone', can_market_by_phone from contact
-    union all
-    select customer_key, 'sms', can_market_by_sms from contact
-    union all
-    select customer_key, 'whatsapp', can_market_by_whatsapp from contact
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
 
