@@ -441,24 +441,26 @@ def _parse_phone(region: str, raw: str, fallback: bool = False) -> str | None:
     leading zero in the national number (none of the regions read here has such numbers; it is a
     trunk prefix). ``fallback``: a record without a country, whose number is impossible in
     ``region``, is read in each of ``FALLBACK_PHONE_REGIONS`` and kept only where it is valid."""
-    possible: list[phonenumbers.PhoneNumber] = []
-    for reading in _phone_readings(region, raw):
-        number = _phone_number(reading, region)
-        if number is None:
-            continue
-        if phonenumbers.is_valid_number(number):
-            return _e164(number)
-        possible.append(number)
+    possible = _parsed_readings(region, raw)
+    valid = next((n for n in possible if phonenumbers.is_valid_number(n)), None)
+    if valid is not None:
+        return _e164(valid)
     if possible:
         return _e164(min(possible, key=lambda number: bool(number.italian_leading_zero)))
     if not fallback:
         return None
     for other in FALLBACK_PHONE_REGIONS:
-        for reading in _phone_readings(other, raw):
-            number = _phone_number(reading, other)
-            if number is not None and phonenumbers.is_valid_number(number):
-                return _e164(number)
+        valid = next((n for n in _parsed_readings(other, raw)
+                      if phonenumbers.is_valid_number(n)), None)
+        if valid is not None:
+            return _e164(valid)
     return None
+
+
+def _parsed_readings(region: str, raw: str) -> list[phonenumbers.PhoneNumber]:
+    """Each of ``_phone_readings`` that parses to a possible, non-placeholder number."""
+    return [number for reading in _phone_readings(region, raw)
+            if (number := _phone_number(reading, region)) is not None]
 
 
 def _phone_readings(region: str, raw: str) -> list[str]:
