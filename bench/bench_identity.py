@@ -6,8 +6,9 @@ For each size: generate the extracts, build ``int_customer_records_unioned`` in 
 the dbt models do (ERP customers; each call-center contact's latest caller name, phone and email;
 web accounts from registration and profile-update events), then standardise, train, resolve and
 score against ``truth/records.csv``. Prints records, seconds per step, peak memory, pairwise
-precision/recall/F1, household members merged and the largest cluster, per clustering
-threshold, and the blocking rules the model chose with their comparison counts.
+precision/recall/F1, household members merged, the largest cluster and the customers found
+against the true people, per clustering threshold, and the blocking rules the model chose with
+their comparison counts.
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ def run(customers: int, seed: int, thresholds: list[float], workdir: Path) -> No
     )
     print("  " + ", ".join(f"{step} {seconds:.1f}s" for step, seconds in timings.items()))
     print("\n".join(f"  {line}" for line in blocking_report(model)))
+    people = truth.loc[truth["unique_id"].isin(records_std["unique_id"]), "person_id"].nunique()
     for threshold in thresholds:
         started = time.perf_counter()
         clusters = resolve(records_std, model, threshold=threshold)
@@ -130,6 +132,7 @@ def run(customers: int, seed: int, thresholds: list[float], workdir: Path) -> No
             f"  (true pairs {scores['true_pairs']}, predicted {scores['predicted_pairs']})"
             f"  household members merged: {merged_relatives} pairs"
             f"  largest cluster {clusters['cluster_size'].max()}"
+            f"  customers {clusters['cluster_id'].nunique()} of {people} people"
         )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"  peak memory (process so far) {peak_mb:.0f} MB")

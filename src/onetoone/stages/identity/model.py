@@ -14,6 +14,9 @@ Design (the tests and bench/bench_identity.py measure what each choice buys):
   from.
 - Term frequencies on the exact name level, so that common names ("maria silva") count less.
 - Birth dates: levels for one mistyped digit, day and month swapped, two digits off.
+- A record that gives one name only (a caller's first name, a blank surname) is compared on
+  the names it gives, on levels of their own; they drop out where every record gives both.
+- Addresses also compare with their spaces dropped ("walker crescent" / "walkercrescent").
 - Comparisons (and contact levels) whose columns the input leaves empty drop out.
 - Blocking is not fixed: ``candidate_rules`` and ``choose_blocking`` pick, per input, the rules
   that find most true pairs with errors in any field, within a budget linear in the records
@@ -45,43 +48,72 @@ GIVEN_NAME_PREFIX = cll.CustomLevel(
     base_dialect_str="duckdb",
 )
 
-NAME_COMPARISON = cl.CustomComparison(
-    output_column_name="name",
-    comparison_description="Given name and up to two surnames",
-    comparison_levels=[
-        cll.Or(cll.NullLevel("given_name"), cll.NullLevel("surname_1")),
-        cll.CustomLevel(
-            "name_key_l = name_key_r AND surname_2_l <> surname_2_r",
-            label_for_charts="Same given name and first surname, second surnames differ",
-        ),
-        cll.ExactMatchLevel("name_key", term_frequency_adjustments=True).configure(
-            label_for_charts="Same given name and first surname"
-        ),
-        cll.CustomLevel(
-            "(given_name_l IN (surname_1_r, surname_2_r)"
-            " AND given_name_r IN (surname_1_l, surname_2_l))"
-            " OR (jaro_winkler_similarity(given_name_l, surname_1_r) >= 0.9"
-            " AND jaro_winkler_similarity(given_name_r, surname_1_l) >= 0.9)",
-            label_for_charts="Given name and surname swapped (maybe with a typo)",
-            base_dialect_str="duckdb",
-        ),
-        cll.And(cll.ExactMatchLevel("given_name"), SURNAME_OVERLAP).configure(
-            label_for_charts="Same given name, a surname in common"
-        ),
-        cll.And(
-            cll.Or(cll.JaroWinklerLevel("given_name", 0.88), GIVEN_NAME_PREFIX),
-            cll.Or(cll.JaroWinklerLevel("surname_1", 0.88), SURNAME_OVERLAP),
-        ).configure(label_for_charts="Similar given name and surname (typos, short forms)"),
-        cll.And(
-            cll.ExactMatchLevel("given_phonetic"), cll.ExactMatchLevel("surname_phonetic")
-        ).configure(label_for_charts="Given name and surname sound alike"),
-        cll.CustomLevel(SURNAME_OVERLAP.sql_condition, "Surname in common, given name differs"),
-        cll.ExactMatchLevel("given_name").configure(
-            label_for_charts="Same given name, surnames differ"
-        ),
-        cll.ElseLevel(),
-    ],
-)
+_A_NAME_MISSING = ("(given_name_l IS NULL OR given_name_r IS NULL"
+                   " OR surname_1_l IS NULL OR surname_1_r IS NULL)")
+_NAMES_OF_R = "(given_name_r, surname_1_r, surname_2_r)"
+
+# Levels for a record that gives only one of its names (a caller's first name, a form with the
+# surname left blank): what the names given say is still evidence, weaker than a full name's.
+NAME_MISSING_LEVELS = [
+    cll.CustomLevel(
+        f"{_A_NAME_MISSING} AND (given_name_l IN {_NAMES_OF_R} OR surname_1_l IN {_NAMES_OF_R})",
+        label_for_charts="A name missing; a name given agrees",
+    ),
+    cll.CustomLevel(
+        f"{_A_NAME_MISSING} AND (jaro_winkler_similarity(given_name_l, given_name_r) >= 0.88"
+        " OR jaro_winkler_similarity(surname_1_l, surname_1_r) >= 0.88)",
+        label_for_charts="A name missing; a name given is similar",
+        base_dialect_str="duckdb",
+    ),
+]
+
+
+def name_comparison(names_missing: bool = True) -> cl.CustomComparison:
+    """Given name and up to two surnames; with ``names_missing``, levels for records that give
+    one name only (left out where every record gives both: strangers would never reach them,
+    and u sampling would wait for them)."""
+    return cl.CustomComparison(
+        output_column_name="name",
+        comparison_description="Given name and up to two surnames",
+        comparison_levels=[
+            cll.And(cll.NullLevel("given_name"), cll.NullLevel("surname_1")) if names_missing
+            else cll.Or(cll.NullLevel("given_name"), cll.NullLevel("surname_1")),
+            cll.CustomLevel(
+                "name_key_l = name_key_r AND surname_2_l <> surname_2_r",
+                label_for_charts="Same given name and first surname, second surnames differ",
+            ),
+            cll.ExactMatchLevel("name_key", term_frequency_adjustments=True).configure(
+                label_for_charts="Same given name and first surname"
+            ),
+            cll.CustomLevel(
+                "(given_name_l IN (surname_1_r, surname_2_r)"
+                " AND given_name_r IN (surname_1_l, surname_2_l))"
+                " OR (jaro_winkler_similarity(given_name_l, surname_1_r) >= 0.9"
+                " AND jaro_winkler_similarity(given_name_r, surname_1_l) >= 0.9)",
+                label_for_charts="Given name and surname swapped (maybe with a typo)",
+                base_dialect_str="duckdb",
+            ),
+            *(NAME_MISSING_LEVELS if names_missing else []),
+            cll.And(cll.ExactMatchLevel("given_name"), SURNAME_OVERLAP).configure(
+                label_for_charts="Same given name, a surname in common"
+            ),
+            cll.And(
+                cll.Or(cll.JaroWinklerLevel("given_name", 0.88), GIVEN_NAME_PREFIX),
+                cll.Or(cll.JaroWinklerLevel("surname_1", 0.88), SURNAME_OVERLAP),
+            ).configure(label_for_charts="Similar given name and surname (typos, short forms)"),
+            cll.And(
+                cll.ExactMatchLevel("given_phonetic"), cll.ExactMatchLevel("surname_phonetic")
+            ).configure(label_for_charts="Given name and surname sound alike"),
+            cll.CustomLevel(SURNAME_OVERLAP.sql_condition, "Surname in common, given name differs"),
+            cll.ExactMatchLevel("given_name").configure(
+                label_for_charts="Same given name, surnames differ"
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+NAME_COMPARISON = name_comparison()
 
 _YEAR = "substr(birth_date_{side}, 1, 4)"
 _MONTH = "substr(birth_date_{side}, 6, 2)"
@@ -150,15 +182,20 @@ CONTACT_LEVELS: list[tuple[Callable[[set[str]], bool], ComparisonLevelCreator]] 
     ).configure(label_for_charts="Same address")),
     # a typo or a dropped word in the address (word overlap measured per pair is several
     # times slower to score than this)
+    # (spaces dropped too: "walker crescent" written "walkercrescent", "mclachla nstreet")
     (lambda has: _ADDRESS in has and bool(has & {_POSTCODE, _CITY}), cll.CustomLevel(
-        "jaro_winkler_similarity(address_l, address_r) >= 0.8"
-        " AND (postcode_l = postcode_r OR city_l = city_r)",
+        "(jaro_winkler_similarity(address_l, address_r) >= 0.8"
+        " OR jaro_winkler_similarity(replace(address_l, ' ', ''), replace(address_r, ' ', ''))"
+        " >= 0.8) AND (postcode_l = postcode_r OR city_l = city_r)",
         label_for_charts="Similar address, same postcode or city",
         base_dialect_str="duckdb",
     )),
     (lambda has: _ADDRESS in has, cll.CustomLevel(
-        "address_number_l = address_number_r AND address_street_l = address_street_r",
-        label_for_charts="Same street and house number",
+        "address_number_l = address_number_r AND (address_street_l = address_street_r"
+        " OR jaro_winkler_similarity(replace(address_l, ' ', ''), replace(address_r, ' ', ''))"
+        " >= 0.9)",
+        label_for_charts="Same house number, same or similar street",
+        base_dialect_str="duckdb",
     )),
     (lambda has: {_POSTCODE, _CITY} <= has, cll.CustomLevel(
         "postcode_l = postcode_r AND city_l = city_r", label_for_charts="Same postcode and city"
@@ -229,7 +266,10 @@ def comparisons_for(filled: dict[str, float]) -> list:
     """The comparisons whose columns the input fills at all (``filled``: column -> share of
     records with a value)."""
     has = {column for column, share in filled.items() if share > 0}
-    return [contact_comparison(has) if comparison is CONTACT_COMPARISON else comparison
+    names_missing = min(filled.get("given_name", 0.0), filled.get("surname_1", 0.0)) < 1.0
+    chosen = {CONTACT_COMPARISON: contact_comparison(has),
+              NAME_COMPARISON: name_comparison(names_missing)}
+    return [chosen.get(comparison, comparison)
             for comparison, columns in zip(COMPARISONS, COMPARISON_COLUMNS.values(), strict=True)
             if has & set(columns)]
 
