@@ -16,6 +16,7 @@ SHIPPED_DEFAULTS = {
     "value_window_months": 12,
     "high_churn_risk_threshold": 0.5,
     "key_account_book_size": 250,
+    "portfolio_min_customers_per_manager": 50,
     "source_trust_order": ["erp", "web", "callcenter"],
     "warehouse_timezone": "UTC",
     "callcenter_timezone": "UTC",

@@ -20,6 +20,12 @@
 --                capacity means unbounded, e.g. a digital channel).
 -- A pooled team with a capacity is held to it by the capacity test, like a manager: when it
 -- overflows, the tests fail rather than a customer being dropped or moved silently.
+-- No named manager holds fewer than `portfolio_min_customers_per_manager` customers: when the
+-- books handed to a manager add up to fewer, the manager keeps none of them and they join their
+-- segments' pooled portfolios (one pass: the capacity they leave is not handed out again).
+-- pooled_reason says why a customer is pooled: pooled_tier (the tier is served pooled),
+-- no_manager_capacity (the book fit no manager), below_manager_minimum (the book's manager
+-- would hold fewer than the minimum); null for a customer in a manager's book.
 
 with recursive
 
@@ -171,18 +177,33 @@ assignments (assignment_order, manager_index, remaining_capacity) as (
 
 ),
 
-book_managers as (
+assigned_books as (
 
     select
         books.portfolio_segment,
         books.book_number,
-        key_account_managers.manager_id
+        key_account_managers.manager_id,
+        sum(books.customer_count) over (partition by key_account_managers.manager_id)
+            as manager_customers
 
     from books
     inner join assignments
         on books.assignment_order = assignments.assignment_order
     inner join key_account_managers
         on assignments.manager_index = key_account_managers.manager_index
+
+),
+
+book_managers as (
+
+    -- A manager whose books add up to fewer customers than the minimum keeps none of them.
+    select
+        portfolio_segment,
+        book_number,
+        manager_id
+
+    from assigned_books
+    where manager_customers >= {{ var('portfolio_min_customers_per_manager') }}
 
 ),
 
@@ -200,12 +221,20 @@ placed as (
         end as portfolio_id,
         case when book_managers.manager_id is not null then 'key_account' else 'pooled' end
             as coverage,
-        coalesce(book_managers.manager_id, key_account_members.pooled_manager_id) as manager_id
+        coalesce(book_managers.manager_id, key_account_members.pooled_manager_id) as manager_id,
+        case
+            when book_managers.manager_id is not null then null
+            when assigned_books.manager_id is not null then 'below_manager_minimum'
+            else 'no_manager_capacity'
+        end as pooled_reason
 
     from key_account_members
     left join book_managers
         on key_account_members.portfolio_segment = book_managers.portfolio_segment
         and key_account_members.book_number = book_managers.book_number
+    left join assigned_books
+        on key_account_members.portfolio_segment = assigned_books.portfolio_segment
+        and key_account_members.book_number = assigned_books.book_number
 
     union all
 
@@ -213,7 +242,8 @@ placed as (
         customer_key,
         portfolio_segment || '|pooled' as portfolio_id,
         'pooled' as coverage,
-        pooled_manager_id as manager_id
+        pooled_manager_id as manager_id,
+        'pooled_tier' as pooled_reason
 
     from members
     where coverage is distinct from 'key_account'
@@ -230,6 +260,7 @@ final as (
         members.primary_need,
         members.primary_need_spend_share,
         placed.coverage,
+        placed.pooled_reason,
         placed.manager_id,
         managers.manager_name,
         members.actual_value,
