@@ -58,7 +58,11 @@ def test_every_dbt_unit_test_runs_and_passes(fixture_build: list[dict]) -> None:
     names = {uid.rsplit(".", 1)[-1] for uid in unit_tests}
     assert {"test_mart_customer_value_tiers",
             "test_mart_portfolios_books_and_pooled_overflow",
-            "test_mart_quality_summary_no_data_is_not_a_pass"} <= names
+            "test_mart_quality_summary_no_data_is_not_a_pass",
+            "test_mart_segment_value_per_segment_and_tier",
+            "test_mart_customer_value_history_changes_between_versions",
+            "test_mart_portfolios_manager_minimum",
+            "test_mart_customer_offer_modules_assembles_with_reasons"} <= names
 
 
 def test_every_data_test_runs_on_fixture_rows_and_passes(fixture_build: list[dict]) -> None:
@@ -71,3 +75,30 @@ def test_every_data_test_runs_on_fixture_rows_and_passes(fixture_build: list[dic
     # The singular tests (capacity, one manager per portfolio, keys for every record) ran too.
     assert any(uid.startswith("test.onetoone.assert_account_managers_within_capacity")
                for uid in data_tests)
+
+
+
+def test_marketer_marts_are_built_from_the_fixture_customers(fixture_build: list[dict],
+                                                             fixture_warehouse: str) -> None:
+    """The segment, history and offer marts hold the fixture's customers, not empty tables on
+    which their data tests would pass trivially."""
+    with psycopg.connect(fixture_warehouse) as conn:
+        def one(query: str) -> tuple:
+            return conn.execute(query).fetchone()
+
+        customers = one("select count(*) from marts_build.mart_customer_value")[0]
+        assert customers > 0
+        assert one("select sum(customers) from marts_build.mart_segment_value")[0] == customers
+        # One snapshot run on the fixture: one version per customer, each a move from `new`.
+        assert one("select count(*), count(distinct customer_key), bool_and(is_tier_change),"
+                   " count(previous_as_of_date) from marts_build.mart_customer_value_history"
+                   ) == (customers, customers, True, 0)
+        # Every customer gets one row per module type, a service level and (the fallbacks of
+        # the shipped seed) a base product and a payment plan.
+        assert one("select count(*), count(distinct customer_key) from"
+                   " marts_build.mart_customer_offer_modules") == (4 * customers, customers)
+        assert one("select count(*) from marts_build.mart_customer_offer_modules"
+                   " where module_type in ('base_product', 'service_level', 'payment_plan')"
+                   " and module_id is null")[0] == 0
+        assert one("select count(*) from marts_build.mart_portfolios"
+                   " where (pooled_reason is null) <> (coverage = 'key_account')")[0] == 0
