@@ -75,6 +75,10 @@ def test_every_data_test_runs_on_fixture_rows_and_passes(fixture_build: list[dic
     # The singular tests (capacity, one manager per portfolio, keys for every record) ran too.
     assert any(uid.startswith("test.onetoone.assert_account_managers_within_capacity")
                for uid in data_tests)
+    for singular in ("assert_segment_value_reconciles_with_customer_value",
+                     "assert_named_managers_hold_the_minimum",
+                     "assert_value_history_matches_tier_migrations"):
+        assert any(uid.startswith(f"test.onetoone.{singular}") for uid in data_tests), singular
 
 
 
