@@ -73,8 +73,20 @@ def measure_cli(args: list[str]) -> None:
     from onetoone.cli import main as cli_main
 
     status = cli_main(["dedupe", *args])
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)
+    print(peak_rss_kb(), flush=True)
     sys.exit(status)
+
+
+def peak_rss_kb() -> int:
+    """This process's peak resident memory. Linux's ``ru_maxrss`` survives ``exec``, so in a
+    child it would report the forking parent's size when that was larger; the address space's
+    own high-water mark (``VmHWM``) starts afresh at ``exec``."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def score(output: Path, truth: pd.DataFrame) -> dict:
