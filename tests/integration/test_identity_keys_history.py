@@ -55,8 +55,11 @@ BRIDGE = {"source": "erp", "source_record_id": "Z1", **NAME, "birth_date": "1971
 
 
 def population(seed: int = 3, people: int = 120) -> list[dict]:
-    """Distinct people with one to three records each, some with typos: enough to train on."""
+    """Distinct people with one to three records each, some with typos: enough to train on.
+    Some callers give no number and a birth year one off: the name and a near date are all that
+    links them, so that some pairs stay uncertain."""
     rng = random.Random(seed)
+    typos = random.Random(seed + 1)  # its own stream: the people stay those of ``seed``
     rows: list[dict] = []
     for n in range(people):
         given, surname = rng.choice(GIVEN), f"{rng.choice(SURNAMES)} {rng.choice(SURNAMES)}"
@@ -71,8 +74,14 @@ def population(seed: int = 3, people: int = 120) -> list[dict]:
                      "national_id": f"{rng.randrange(10**10, 10**11)}"})
         if rng.random() < 0.6:
             first = given if rng.random() < 0.8 else given[:-1]
+            phone = person["phone"]
+            birth_date = None
+            if typos.random() < 0.3:  # no number, and a birth year misheard by one
+                year = int(person["birth_date"][:4])
+                phone, birth_date = None, f"{year + 1}{person['birth_date'][4:]}"
             rows.append({"source": "callcenter", "source_record_id": f"C{n}", "first_name": first,
-                         "last_name": surname.split()[0], "phone": person["phone"]})
+                         "last_name": surname.split()[0], "phone": phone,
+                         "birth_date": birth_date})
         if rng.random() < 0.5:
             rows.append({"source": "web", "source_record_id": f"W{n}", **person,
                          "phone": None, "email": person["email"].upper()})
