@@ -58,7 +58,8 @@ def test_every_dbt_unit_test_runs_and_passes(fixture_build: list[dict]) -> None:
     names = {uid.rsplit(".", 1)[-1] for uid in unit_tests}
     assert {"test_mart_customer_value_tiers",
             "test_mart_portfolios_books_and_pooled_overflow",
-            "test_mart_quality_summary_no_data_is_not_a_pass"} <= names
+            "test_mart_quality_summary_no_data_is_not_a_pass",
+            "test_int_customer_households_group_by_standardised_address"} <= names
 
 
 def test_every_data_test_runs_on_fixture_rows_and_passes(fixture_build: list[dict]) -> None:
@@ -71,3 +72,28 @@ def test_every_data_test_runs_on_fixture_rows_and_passes(fixture_build: list[dic
     # The singular tests (capacity, one manager per portfolio, keys for every record) ran too.
     assert any(uid.startswith("test.onetoone.assert_account_managers_within_capacity")
                for uid in data_tests)
+
+
+def test_households_group_the_customers_at_one_standardised_address(
+        fixture_warehouse: str, fixture_build: list[dict]) -> None:
+    """The fixture's C005 (K07) lives at C001's (K01) address, written differently: one
+    household of two without a surname in common; every other ERP customer is a household of
+    one, and customers known only to the web or the call center (no address) have none."""
+    with psycopg.connect(fixture_warehouse) as conn:
+        keys = dict(conn.execute(
+            "select customer_key, household_key from marts_build.dim_customers").fetchall())
+        shared = keys["K01"]
+        assert shared is not None and keys["K07"] == shared
+        assert keys["K05"] is None and keys["K06"] is None
+        others = [keys[k] for k in keys if k not in ("K01", "K07", "K05", "K06")]
+        assert None not in others and len(set(others)) == len(others) and shared not in others
+        household = conn.execute(
+            "select members, city, country, members_sharing_surname, household_actual_value,"
+            " household_strategic_value from marts_build.dim_households where household_key = %s",
+            (shared,)).fetchone()
+        value = conn.execute(
+            "select sum(actual_value), sum(strategic_value) from marts_build.mart_customer_value"
+            " where customer_key in ('K01', 'K07')").fetchone()
+        households = conn.execute("select count(*) from marts_build.dim_households").fetchone()[0]
+    assert household == (2, "São Paulo", "BR", 0, *value)
+    assert households == len(others) + 1
