@@ -59,7 +59,8 @@ def test_every_dbt_unit_test_runs_and_passes(fixture_build: list[dict]) -> None:
     assert {"test_mart_customer_value_tiers",
             "test_mart_portfolios_books_and_pooled_overflow",
             "test_mart_quality_summary_no_data_is_not_a_pass",
-            "test_int_customer_households_group_by_standardised_address"} <= names
+            "test_int_customer_households_group_by_standardised_address",
+            "test_dim_households_members_value_and_best_tier"} <= names
 
 
 def test_every_data_test_runs_on_fixture_rows_and_passes(fixture_build: list[dict]) -> None:
