@@ -12,6 +12,7 @@ import pytest
 from onetoone.foundation import config
 from onetoone.operations.migrate import migrate_warehouse
 from onetoone.runtime.dbt import run_dbt
+from onetoone.stages.serving.publish import publish_marts
 
 FIXTURE_DB = "onetoone_dbt_fixture"
 FIXTURE_SQL = config.DBT_PROJECT_DIR / "tests" / "fixtures" / "onetoone_fixture.sql"
@@ -98,3 +99,32 @@ def test_households_group_the_customers_at_one_standardised_address(
         households = conn.execute("select count(*) from marts_build.dim_households").fetchone()[0]
     assert household == (2, "São Paulo", "BR", 0, *value)
     assert households == len(others) + 1
+
+
+def test_households_are_published_with_their_key_and_all_their_columns_for_bi(
+        fixture_warehouse: str, fixture_build: list[dict]) -> None:
+    """dim_households holds nothing personal: published with household_key as primary key, and
+    BI's view shows every column; BI's dim_customers shows household_key, not the address.
+    Rolled back: the other tests read the build."""
+    with psycopg.connect(fixture_warehouse) as conn:
+        publish_marts(conn)
+        key = conn.execute(
+            "select a.attname from pg_index i join pg_attribute a"
+            " on a.attrelid = i.indrelid and a.attnum = any(i.indkey)"
+            " where i.indisprimary and i.indrelid = 'marts.dim_households'::regclass").fetchall()
+        columns = {
+            (schema, table): [r[0] for r in conn.execute(
+                "select column_name from information_schema.columns"
+                " where table_schema = %s and table_name = %s order by ordinal_position",
+                (schema, table))]
+            for schema, table in (("marts", "dim_households"), ("bi", "dim_households"),
+                                  ("bi", "dim_customers"))}
+        conn.rollback()
+    assert key == [("household_key",)]
+    assert columns["marts", "dim_households"] == [
+        "household_key", "members", "city", "country", "members_sharing_surname",
+        "household_actual_value", "household_strategic_value", "best_value_tier",
+        "contactable_members"]
+    assert columns["bi", "dim_households"] == columns["marts", "dim_households"]
+    assert "household_key" in columns["bi", "dim_customers"]
+    assert not {"address_line", "postcode", "full_name"} & set(columns["bi", "dim_customers"])
