@@ -142,4 +142,40 @@ MART_PORTFOLIOS = TableSuite(
     ),
 )
 
-SUITES = [DIM_CUSTOMERS, MART_CUSTOMER_VALUE, MART_PORTFOLIOS]
+DIM_HOUSEHOLDS = TableSuite(
+    table="marts_build.dim_households",
+    suite=gx.ExpectationSuite(
+        name="marts.dim_households",
+        expectations=[
+            gxe.UnexpectedRowsExpectation(
+                unexpected_rows_query=(
+                    "select coalesce(h.household_key, c.household_key) as household_key,"
+                    " h.members, c.members as customers from {batch} h"
+                    " full join (select d.household_key, count(*) as members,"
+                    " coalesce(sum(v.actual_value), 0) as actual_value,"
+                    " coalesce(sum(v.strategic_value), 0) as strategic_value"
+                    " from marts_build.dim_customers d"
+                    " left join marts_build.mart_customer_value v"
+                    " on v.customer_key = d.customer_key"
+                    " where d.household_key is not null group by d.household_key) c"
+                    " on c.household_key = h.household_key"
+                    " where h.members is distinct from c.members"
+                    " or h.household_actual_value is distinct from c.actual_value"
+                    " or h.household_strategic_value is distinct from c.strategic_value"
+                ),
+                meta=critical(
+                    "a household is its members: every household_key of dim_customers has one"
+                    " household whose member count and actual and strategic value are its"
+                    " customers' own, or household value double-counts or loses customers"
+                ),
+            ),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="best_value_tier",
+                value_set=VALUE_TIERS,
+                meta=critical("a household's best tier is one of the customers' value tiers"),
+            ),
+        ],
+    ),
+)
+
+SUITES = [DIM_CUSTOMERS, MART_CUSTOMER_VALUE, MART_PORTFOLIOS, DIM_HOUSEHOLDS]

@@ -12,6 +12,7 @@ import pytest
 from onetoone.foundation import config
 from onetoone.operations.migrate import migrate_warehouse
 from onetoone.runtime.dbt import run_dbt
+from onetoone.stages.serving.publish import publish_marts
 
 FIXTURE_DB = "onetoone_dbt_fixture"
 FIXTURE_SQL = config.DBT_PROJECT_DIR / "tests" / "fixtures" / "onetoone_fixture.sql"
@@ -62,7 +63,9 @@ def test_every_dbt_unit_test_runs_and_passes(fixture_build: list[dict]) -> None:
             "test_mart_segment_value_per_segment_and_tier",
             "test_mart_customer_value_history_changes_between_versions",
             "test_mart_portfolios_manager_minimum",
-            "test_mart_customer_offer_modules_assembles_with_reasons"} <= names
+            "test_mart_customer_offer_modules_assembles_with_reasons",
+            "test_int_customer_households_group_by_standardised_address",
+            "test_dim_households_members_value_and_best_tier"} <= names
 
 
 def test_every_data_test_runs_on_fixture_rows_and_passes(fixture_build: list[dict]) -> None:
@@ -106,3 +109,57 @@ def test_marketer_marts_are_built_from_the_fixture_customers(fixture_build: list
                    " and module_id is null")[0] == 0
         assert one("select count(*) from marts_build.mart_portfolios"
                    " where (pooled_reason is null) <> (coverage = 'key_account')")[0] == 0
+
+
+def test_households_group_the_customers_at_one_standardised_address(
+        fixture_warehouse: str, fixture_build: list[dict]) -> None:
+    """The fixture's C005 (K07) lives at C001's (K01) address, written differently: one
+    household of two without a surname in common; every other ERP customer is a household of
+    one, and customers known only to the web or the call center (no address) have none."""
+    with psycopg.connect(fixture_warehouse) as conn:
+        keys = dict(conn.execute(
+            "select customer_key, household_key from marts_build.dim_customers").fetchall())
+        shared = keys["K01"]
+        assert shared is not None and keys["K07"] == shared
+        assert keys["K05"] is None and keys["K06"] is None
+        others = [keys[k] for k in keys if k not in ("K01", "K07", "K05", "K06")]
+        assert None not in others and len(set(others)) == len(others) and shared not in others
+        household = conn.execute(
+            "select members, city, country, members_sharing_surname, household_actual_value,"
+            " household_strategic_value from marts_build.dim_households where household_key = %s",
+            (shared,)).fetchone()
+        value = conn.execute(
+            "select sum(actual_value), sum(strategic_value) from marts_build.mart_customer_value"
+            " where customer_key in ('K01', 'K07')").fetchone()
+        households = conn.execute("select count(*) from marts_build.dim_households").fetchone()[0]
+    assert household == (2, "São Paulo", "BR", 0, *value)
+    assert households == len(others) + 1
+
+
+def test_households_are_published_with_their_key_and_all_their_columns_for_bi(
+        fixture_warehouse: str, fixture_build: list[dict]) -> None:
+    """dim_households holds nothing personal: published with household_key as primary key, and
+    BI's view shows every column; BI's dim_customers shows household_key, not the address.
+    Rolled back: the other tests read the build."""
+    with psycopg.connect(fixture_warehouse) as conn:
+        publish_marts(conn)
+        key = conn.execute(
+            "select a.attname from pg_index i join pg_attribute a"
+            " on a.attrelid = i.indrelid and a.attnum = any(i.indkey)"
+            " where i.indisprimary and i.indrelid = 'marts.dim_households'::regclass").fetchall()
+        columns = {
+            (schema, table): [r[0] for r in conn.execute(
+                "select column_name from information_schema.columns"
+                " where table_schema = %s and table_name = %s order by ordinal_position",
+                (schema, table))]
+            for schema, table in (("marts", "dim_households"), ("bi", "dim_households"),
+                                  ("bi", "dim_customers"))}
+        conn.rollback()
+    assert key == [("household_key",)]
+    assert columns["marts", "dim_households"] == [
+        "household_key", "members", "city", "country", "members_sharing_surname",
+        "household_actual_value", "household_strategic_value", "best_value_tier",
+        "contactable_members"]
+    assert columns["bi", "dim_households"] == columns["marts", "dim_households"]
+    assert "household_key" in columns["bi", "dim_customers"]
+    assert not {"address_line", "postcode", "full_name"} & set(columns["bi", "dim_customers"])

@@ -42,9 +42,13 @@ EXTRACTED_AT = datetime(2024, 6, 30, 23, 0, tzinfo=UTC)
 MARTS_DDL = """
 drop schema if exists marts_build cascade;
 create schema if not exists marts_build;
-create table marts_build.dim_customers (customer_key text, full_name text);
+create table marts_build.dim_customers (customer_key text, full_name text, household_key text);
 create table marts_build.mart_customer_value (
-    customer_key text, value_tier text, quintile integer, trailing_margin numeric(14, 2));
+    customer_key text, value_tier text, quintile integer, trailing_margin numeric(14, 2),
+    actual_value numeric(14, 2), strategic_value numeric(14, 2));
+create table marts_build.dim_households (
+    household_key text, members bigint, household_actual_value numeric,
+    household_strategic_value numeric, best_value_tier text);
 create table marts_build.mart_portfolios (
     customer_key text, portfolio_id text, value_tier text, primary_need text);
 """
@@ -201,9 +205,13 @@ def _write_marts_manifest() -> None:
     """What the dbt YAML says of the marts of MARTS_DDL (personal: full_name)."""
     from onetoone.runtime.dbt import manifest_file
 
-    marts = {"dim_customers": {"customer_key": False, "full_name": True},
+    marts = {"dim_customers": {"customer_key": False, "full_name": True, "household_key": False},
              "mart_customer_value": dict.fromkeys(
-                 ("customer_key", "value_tier", "quintile", "trailing_margin"), False),
+                 ("customer_key", "value_tier", "quintile", "trailing_margin", "actual_value",
+                  "strategic_value"), False),
+             "dim_households": dict.fromkeys(
+                 ("household_key", "members", "household_actual_value",
+                  "household_strategic_value", "best_value_tier"), False),
              "mart_portfolios": dict.fromkeys(
                  ("customer_key", "portfolio_id", "value_tier", "primary_need"), False)}
     nodes = {f"model.onetoone.{name}": {
@@ -284,9 +292,11 @@ def _load_good_identity_and_marts(conn: psycopg.Connection) -> None:
             IDENTITY_ROWS,
         )
         cur.executemany(
-            "insert into marts_build.dim_customers (customer_key) values (%s)",
-            [(key,) for key in ("K1", "K2", "K3")],
+            "insert into marts_build.dim_customers (customer_key, household_key) values (%s, %s)",
+            [("K1", "HH-1"), ("K2", "HH-1"), ("K3", None)],
         )
+        # VALUE_ROWS give no actual or strategic value: the household's sums are 0
+        cur.execute("insert into marts_build.dim_households values ('HH-1', 2, 0, 0, 'MVC')")
         cur.executemany(
             "insert into marts_build.mart_customer_value values (%s, %s, %s, %s)", VALUE_ROWS
         )
@@ -892,3 +902,23 @@ def test_quintile_out_of_range_and_a_customer_without_a_key_fail_the_marts_gate(
     assert critical == {
         ("marts_build.mart_customer_value", "expect_column_values_to_be_between", "quintile"),
         ("marts_build.dim_customers", "expect_table_row_count_to_equal", None)}
+
+
+def test_a_household_that_is_not_its_members_fails_the_marts_gate(db_url: str):
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("update marts_build.dim_customers set household_key = 'HH-1'"
+                     " where customer_key = 'K3'")
+        conn.execute("update marts_build.dim_households set best_value_tier = 'VIP'")
+        try:
+            bad = run_layer("marts", "run-marts-households", as_of=AS_OF)
+        finally:
+            conn.execute("update marts_build.dim_customers set household_key = null"
+                         " where customer_key = 'K3'")
+            conn.execute("update marts_build.dim_households set best_value_tier = 'MVC'")
+    households = "marts_build.dim_households"
+    assert {(c.table, c.expectation_type, c.column) for c in bad.critical_failures} == {
+        (households, "unexpected_rows_expectation", None),
+        (households, "expect_column_values_to_be_in_set", "best_value_tier")}
+    members = next(c for c in bad.critical_failures
+                   if c.expectation_type == "unexpected_rows_expectation")
+    assert members.sample == [{"household_key": "HH-1", "members": 2, "customers": 3}]

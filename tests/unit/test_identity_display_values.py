@@ -68,7 +68,7 @@ def _records() -> pd.DataFrame:
         {"source": "erp", "source_record_id": "1", "first_name": " José ", "last_name": "da  Silva",
          "email": " Jose.Silva@Example.COM ", "phone": "(11) 98765-4321", "country": "BR",
          "city": "SAO PAULO", "postcode": "01310-100", "national_id": "123.456.789-09",
-         "birth_date": "03/02/1985"},
+         "birth_date": "03/02/1985", "address_line": "Av. Paulista, nº 900"},
         {"source": "callcenter", "source_record_id": "C9", "first_name": "12345",
          "last_name": "Silva", "email": "jose@example", "phone": "00000000", "city": "São Paulo",
          "postcode": "00000", "national_id": "123456789", "birth_date": "1850-01-01"},
@@ -85,15 +85,20 @@ def test_display_values_use_the_standardised_values_and_readable_names():
     assert values.to_dict("records") == [
         {"source": "erp", "source_record_id": "1", "first_name": "José", "last_name": "da Silva",
          "birth_date": "1985-02-03", "email": "jose.silva@example.com", "phone": "+5511987654321",
-         "city": "São Paulo", "postcode": "01310100", "national_id": "12345678909"},
+         "city": "São Paulo", "postcode": "01310100", "national_id": "12345678909",
+         # households group by the matching forms of the address and surnames
+         "address": "avenida paulista 900", "surname_1": "silva", "surname_2": None},
         # a placeholder phone and postcode, an email without domain suffix, a birth date before
         # 1900, a counting-sequence id and an all-digits name are no values
         {"source": "callcenter", "source_record_id": "C9", "first_name": None,
          "last_name": "Silva", "birth_date": None, "email": None, "phone": None,
-         "city": "São Paulo", "postcode": None, "national_id": None},
+         "city": "São Paulo", "postcode": None, "national_id": None, "address": None,
+         # matching reads a lone name part as the given name: no surname
+         "surname_1": None, "surname_2": None},
         {"source": "web", "source_record_id": "w7", "first_name": None, "last_name": None,
          "birth_date": None, "email": None, "phone": "+351912345678", "city": "São Paulo",
-         "postcode": None, "national_id": None},
+         "postcode": None, "national_id": None, "address": None, "surname_1": None,
+         "surname_2": None},
     ]
 
 

@@ -116,6 +116,14 @@ EXPECTED_SEVERITIES = [
         "p.customer_key, p.portfolio_id, p.value_tier, v.value_tier as customer_value_tier",
         C,
     ),
+    (
+        "marts.dim_households",
+        "unexpected_rows_expectation",
+        "coalesce(h.household_key, c.household_key) as household_key, h.members,"
+        " c.members as customers",
+        C,
+    ),
+    ("marts.dim_households", "expect_column_values_to_be_in_set", "best_value_tier", C),
 ]
 
 

@@ -1,7 +1,8 @@
 -- One row per customer (customer_key): the golden record and the customer's footprint.
 -- Golden record: per attribute the value int_customer_golden_values chose by the survivorship
 -- rules of var golden_record_rules (validity, source trust, frequency, recency), and in
--- `<attribute>_source` the source system it came from.
+-- `<attribute>_source` the source system it came from. household_key: the customer's household
+-- (int_customer_households; null without an address).
 
 {%- set attributes = golden_attributes() %}
 
@@ -34,6 +35,12 @@ interactions as (
 golden_values as (
 
     select * from {{ ref('int_customer_golden_values') }}
+
+),
+
+households as (
+
+    select * from {{ ref('int_customer_households') }}
 
 ),
 
@@ -141,6 +148,7 @@ final as (
         record_counts.web_record_count,
         record_counts.callcenter_record_count,
         record_counts.identity_model_version,
+        households.household_key,
         least(erp_created.erp_created_at, activity.first_interaction_at) as first_seen_at,
         greatest(erp_created.erp_created_at, activity.last_interaction_at) as last_seen_at
 
@@ -151,6 +159,8 @@ final as (
         on record_counts.customer_key = erp_created.customer_key
     left join activity
         on record_counts.customer_key = activity.customer_key
+    left join households
+        on record_counts.customer_key = households.customer_key
 
 )
 

@@ -61,7 +61,7 @@ RECORDS_PERSONAL = ("first_name", "last_name", "full_name", "birth_date", "email
 # candidates), written by every identity run from the records table above.
 STANDARDISED_TABLE = ("identity", "standardised_records")
 STANDARDISED_PERSONAL = ("first_name", "last_name", "birth_date", "email", "phone", "postcode",
-                         "national_id")
+                         "national_id", "address", "surname_1", "surname_2")
 # The golden record's candidates, one row per customer and attribute, the value as text.
 GOLDEN_VALUES_TABLE = ("intermediate", "int_customer_golden_values")
 MIN_TEXT_VALUE = 4

@@ -19,7 +19,10 @@ renamed as (
         phone,
         city,
         postcode,
-        national_id
+        national_id,
+        address,
+        surname_1,
+        surname_2
 
     from source
 

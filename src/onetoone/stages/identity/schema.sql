@@ -88,5 +88,13 @@ create table if not exists identity.standardised_records (
     city              text,          -- one display spelling per city (canonical_cities)
     postcode          text,          -- digits and capitals
     national_id       text,          -- digits and capitals, placeholders removed
+    address           text,          -- matching form: lower-case ASCII words, street types canonical
+    surname_1         text,          -- matching form: lower-case ASCII, particles dropped
+    surname_2         text,
     primary key (source, source_record_id)
 );
+-- The matching forms of address and surnames, which households group by (dbt
+-- int_customer_households); the next identity run fills them.
+alter table identity.standardised_records add column if not exists address text;
+alter table identity.standardised_records add column if not exists surname_1 text;
+alter table identity.standardised_records add column if not exists surname_2 text;

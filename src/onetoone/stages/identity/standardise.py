@@ -608,7 +608,8 @@ def _unidecode_version() -> str:
 # --- Display values for the golden record ----------------------------------------------------
 # identity.standardised_records holds, per record, the values the golden record chooses among:
 # the rule of validity of each attribute is the one matching uses (a value standardise rejects
-# is no candidate), but names and cities keep their accents and case for display.
+# is no candidate), but names and cities keep their accents and case for display. The matching
+# forms of the address and the surnames are kept too: households group customers by them.
 
 DISPLAY_COLUMNS = [
     "source",
@@ -621,6 +622,9 @@ DISPLAY_COLUMNS = [
     "city",
     "postcode",
     "national_id",
+    "address",
+    "surname_1",
+    "surname_2",
 ]
 
 # Placeholder national ids that pass as codes: counting sequences typed to fill a form field.
@@ -635,8 +639,9 @@ _ONE_CODE_CHARACTER = "|".join(f"{c}+" for c in "0123456789ABCDEFGHIJKLMNOPQRSTU
 def display_values(records: pd.DataFrame, standardised: pd.DataFrame) -> pd.DataFrame:
     """One row per record, columns ``DISPLAY_COLUMNS``: ``standardised`` (the result of
     ``standardise`` or ``standardise_reusing`` for ``records``, row for row) for email, phone
-    (E.164), birth date, postcode and national id; display names and canonical cities from
-    ``records``. Null where the value is missing or invalid."""
+    (E.164), birth date, postcode and national id, and the matching forms of the address and
+    surnames; display names and canonical cities from ``records``. Null where the value is
+    missing or invalid."""
     df = records.reindex(columns=INPUT_COLUMNS).reset_index(drop=True)
     std = standardised.reset_index(drop=True)
     same_rows = len(df) == len(std) and (
@@ -656,6 +661,9 @@ def display_values(records: pd.DataFrame, standardised: pd.DataFrame) -> pd.Data
         "city": canonical_cities(df["city"]),
         "postcode": std["postcode"],
         "national_id": valid_national_ids(std["national_id"]),
+        "address": std["address"],
+        "surname_1": std["surname_1"],
+        "surname_2": std["surname_2"],
     })
     out = out.astype(object)
     return out.where(out.notna(), None)
