@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from onetoone.stages.identity.dashboards import steward_dashboards_dir
 from onetoone.stages.identity.standardise import display_values, standardise
 from onetoone.stages.ingest.ledger import open_batch
 from onetoone.stages.ingest.scrub import scrub_erased
-from onetoone.stages.serving import publish
+from onetoone.stages.serving import access, publish
 
 pytestmark = pytest.mark.integration
 
@@ -375,3 +376,50 @@ def test_nothing_is_erased_or_recorded_when_it_cannot_be_complete(db_url, manife
         assert leftovers(conn, needles(ZEFIRA))
         # the whole transaction rolled back: the registry (created by migrate) holds nothing
         assert conn.execute("select count(*) from audit.erasures").fetchone()[0] == 0
+
+
+def _statistics_holding(conn: psycopg.Connection, needle: str) -> list[tuple[str, str, str]]:
+    """(schema, table, column) of every pg_stats row this login can read whose most common
+    values or histogram bounds contain the needle (case-insensitive)."""
+    return conn.execute(
+        "select schemaname::text, tablename::text, attname::text from pg_stats"
+        " where schemaname = any(%s) and (strpos(lower(most_common_vals::text), %s) > 0"
+        " or strpos(lower(histogram_bounds::text), %s) > 0)",
+        (SEARCHED_SCHEMAS, needle, needle)).fetchall()
+
+
+def test_column_statistics_keep_no_forgotten_value(db_url, manifest):
+    """pg_stats samples live rows when a table is analysed and keeps them until the next
+    ANALYZE: an auditor reads those of the audit tables, the owner those of every table."""
+    password = secrets.token_urlsafe(16)
+    with psycopg.connect(db_url) as conn:
+        access.create_login(conn, "test_forget_auditor", "auditor", password)
+        # GX failure samples of many runs, hers among them often enough to be a common value
+        for run in range(30):
+            conn.execute(
+                "insert into audit.expectation_results (run_id, layer, suite, data_asset,"
+                " expectation_type, column_name, severity, success, partial_unexpected_list,"
+                " kwargs) values (%s, 'raw', 'raw.erp_customers', 'raw.erp_customers',"
+                " 'expect_column_values_to_match_regex', 'email', 'warning', false, %s, '{}')",
+                (f"r{run + 2}", Jsonb([ZEFIRA["email"]] if run % 2 else [f"x{run}@bad"])))
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for schema in SEARCHED_SCHEMAS:
+            for (table,) in conn.execute("select tablename from pg_tables where schemaname = %s",
+                                         (schema,)).fetchall():
+                conn.execute(sql.SQL("analyze {}").format(sql.Identifier(schema, table)))
+    auditor_url = {"user": "test_forget_auditor", "password": password}
+    with psycopg.connect(db_url, **auditor_url) as auditor:
+        assert _statistics_holding(auditor, ZEFIRA["email"]) \
+            == [("audit", "expectation_results", "partial_unexpected_list")]
+    with psycopg.connect(db_url) as conn:
+        assert ("raw", "erp_customers", "email") in _statistics_holding(conn, ZEFIRA["email"])
+
+    erasure.forget(db_url, email=ZEFIRA["email"], requested_by="dpo", reason="t",
+                   manifest_path=manifest)
+
+    with psycopg.connect(db_url, **auditor_url) as auditor:
+        assert _statistics_holding(auditor, ZEFIRA["email"]) == []
+    with psycopg.connect(db_url) as conn:
+        for needle in needles(ZEFIRA):
+            assert _statistics_holding(conn, needle) == [], needle
+        assert _statistics_holding(conn, BARTOLOMEU["email"])  # the others' stay
