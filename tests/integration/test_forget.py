@@ -423,3 +423,42 @@ def test_column_statistics_keep_no_forgotten_value(db_url, manifest):
         for needle in needles(ZEFIRA):
             assert _statistics_holding(conn, needle) == [], needle
         assert _statistics_holding(conn, BARTOLOMEU["email"])  # the others' stay
+
+
+def test_gx_results_and_data_docs_hold_no_personal_value_to_forget(db_url, manifest):
+    """GX is told to keep no failing values of tables with personal columns (the samples the
+    audit keeps are masked at write time, stages/quality/masking.py): after a real GX run whose
+    rules fail on her rows, neither its result files nor Data Docs hold anything of her, so
+    forget has no file to rewrite; the audit's masked samples go with forget too."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    from onetoone.foundation.config import paths
+    from onetoone.stages.quality.runner import run_suites
+    from onetoone.stages.quality.spec import TableSuite, warning
+
+    def failing(table: str, columns: list[str]) -> TableSuite:
+        return TableSuite(table=f"raw.{table}", suite=gx.ExpectationSuite(
+            name=f"test.forget.{table}", expectations=[
+                gxe.ExpectColumnValuesToMatchRegex(column=column, regex="^nobody$",
+                                                   meta=warning("test: fails on every row"))
+                for column in columns]))
+
+    report = run_suites("raw", "run-forget-gx", [
+        failing("erp_customers", ["first_name", "last_name", "email", "phone", "tax_id"]),
+        failing("callcenter_calls", ["caller_name", "phone", "email"]),
+    ], as_of=AT, warehouse=db_url)
+    assert [c for c in report.checks if not c.success and c.sample]
+    files = [p for p in paths().gx_root.rglob("*") if p.is_file()]
+    on_disk = "".join(p.read_text(errors="replace") for p in files).lower()
+    assert "run-forget-gx" in on_disk and any(p.is_relative_to(paths().data_docs) for p in files)
+    # as delivered (ids stay in the warehouse; too short values would match anything)
+    her_values = [v for v in (*ERP_CUSTOMERS[0][1:], *CALLS[0][2:], *CALLS[1][2:])
+                  if v and len(v) >= 6]
+    for needle in [*needles(ZEFIRA), *(str(v).lower() for v in her_values)]:
+        assert needle not in on_disk, needle
+
+    erasure.forget(db_url, customer_key="KA", requested_by="dpo", reason="t",
+                   manifest_path=manifest)
+    with psycopg.connect(db_url) as conn:
+        assert leftovers(conn, needles(ZEFIRA)) == []
