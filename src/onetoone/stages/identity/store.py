@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import psycopg
 
-from onetoone.foundation.config import paths
+from onetoone.foundation.config import paths, private_dir, private_file
 from onetoone.foundation.db import apply_ddl, read_query
 from onetoone.stages.identity.keys import KeyAssignment
 from onetoone.stages.identity.linker import FINGERPRINT_FORMAT, IdentityState, save_model
@@ -203,17 +203,19 @@ def _write_version(kind: str, frames: dict[str, pd.DataFrame], meta: dict) -> No
     """Write the frames and meta.json into a new folder, flush it to disk, then switch the
     pointer of ``kind`` to it by one rename. The previous version is kept (a reader may still
     be on it); older ones and the unversioned files are removed."""
-    root = scoring_dir()
-    root.mkdir(parents=True, exist_ok=True)
+    root = private_dir(scoring_dir())
     previous = _current_version(kind)
-    version = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=root))
+    version = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=root))  # owner-only already
     for name, frame in frames.items():
         frame.to_parquet(version / f"{name}.parquet", index=False)
     (version / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
     for written in (*version.iterdir(), version):
+        if written.is_file():
+            private_file(written)
         _fsync(written)
     pointer = root / f".{kind}.current.{version.name}"
     pointer.write_text(version.name, encoding="utf-8")
+    private_file(pointer)
     _fsync(pointer)
     pointer.replace(root / f"{kind}.current")
     _fsync(root)
