@@ -425,6 +425,33 @@ def test_column_statistics_keep_no_forgotten_value(db_url, manifest):
         assert _statistics_holding(conn, BARTOLOMEU["email"])  # the others' stay
 
 
+def _row_versions_holding(conn: psycopg.Connection, value: str) -> list[str]:
+    """The tables of the searched schemas with a row version, live or dead, whose bytes hold
+    ``value`` (pageinspect reads each heap page's tuples, as on disk)."""
+    conn.execute("create extension if not exists pageinspect")
+    tables = conn.execute("select format('%%I.%%I', schemaname, relname) from pg_stat_user_tables"
+                          " where schemaname = any(%s)", (SEARCHED_SCHEMAS,)).fetchall()
+    return [table for (table,) in tables if conn.execute(
+        "select exists (select 1 from generate_series(0, pg_relation_size(%(t)s::regclass)"
+        " / current_setting('block_size')::int - 1) as page,"
+        " heap_page_items(get_raw_page(%(t)s::text, page::int)) as item"
+        " where position(convert_to(%(v)s, 'UTF8') in item.t_data) > 0)",
+        {"t": table, "v": value}).fetchone()[0]]
+
+
+def test_no_row_version_of_a_changed_table_keeps_a_forgotten_value(db_url, manifest):
+    """An UPDATE leaves the old row version in the table's pages until VACUUM removes it."""
+    spellings = [ZEFIRA["email"], "Zefira.Q@Example.com", "ZEFIRA.Q@example.com "]
+    with psycopg.connect(db_url) as conn:
+        assert "raw.erp_customers" in _row_versions_holding(conn, ZEFIRA["email"])
+    erasure.forget(db_url, email=ZEFIRA["email"], requested_by="dpo", reason="t",
+                   manifest_path=manifest)
+    with psycopg.connect(db_url) as conn:
+        for spelling in spellings:
+            assert _row_versions_holding(conn, spelling) == [], spelling
+        assert "raw.erp_customers" in _row_versions_holding(conn, BARTOLOMEU["email"])
+
+
 def test_gx_results_and_data_docs_hold_no_personal_value_to_forget(db_url, manifest):
     """GX is told to keep no failing values of tables with personal columns (the samples the
     audit keeps are masked at write time, stages/quality/masking.py): after a real GX run whose
