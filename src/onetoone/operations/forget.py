@@ -8,6 +8,8 @@ Decisions (docs/access-and-privacy.md explains them to operators):
   build makes them from the erased raw layer.
 - ``identity.customer_keys`` is kept: it maps source record ids to a pseudonymous customer key
   and holds nothing personal itself, and without it the kept facts would lose their customer.
+  Later identity runs leave the person's records (registered below) out of matching and keep
+  them under that key, never handed to anyone else (``identity.store.read_erased_keys``).
   ``identity.standardised_records`` (the records' standardised values) has the person's
   personal fields nulled like the records table it is made from.
 - By email, the person is every record holding it plus every record of their customer key; an
