@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from onetoone.stages.identity.dashboards import steward_dashboards_dir
 from onetoone.stages.identity.standardise import display_values, standardise
 from onetoone.stages.ingest.ledger import open_batch
 from onetoone.stages.ingest.scrub import scrub_erased
-from onetoone.stages.serving import publish
+from onetoone.stages.serving import access, publish
 
 pytestmark = pytest.mark.integration
 
@@ -375,3 +376,116 @@ def test_nothing_is_erased_or_recorded_when_it_cannot_be_complete(db_url, manife
         assert leftovers(conn, needles(ZEFIRA))
         # the whole transaction rolled back: the registry (created by migrate) holds nothing
         assert conn.execute("select count(*) from audit.erasures").fetchone()[0] == 0
+
+
+def _statistics_holding(conn: psycopg.Connection, needle: str) -> list[tuple[str, str, str]]:
+    """(schema, table, column) of every pg_stats row this login can read whose most common
+    values or histogram bounds contain the needle (case-insensitive)."""
+    return conn.execute(
+        "select schemaname::text, tablename::text, attname::text from pg_stats"
+        " where schemaname = any(%s) and (strpos(lower(most_common_vals::text), %s) > 0"
+        " or strpos(lower(histogram_bounds::text), %s) > 0)",
+        (SEARCHED_SCHEMAS, needle, needle)).fetchall()
+
+
+def test_column_statistics_keep_no_forgotten_value(db_url, manifest):
+    """pg_stats samples live rows when a table is analysed and keeps them until the next
+    ANALYZE: an auditor reads those of the audit tables, the owner those of every table."""
+    password = secrets.token_urlsafe(16)
+    with psycopg.connect(db_url) as conn:
+        access.create_login(conn, "test_forget_auditor", "auditor", password)
+        # GX failure samples of many runs, hers among them often enough to be a common value
+        for run in range(30):
+            conn.execute(
+                "insert into audit.expectation_results (run_id, layer, suite, data_asset,"
+                " expectation_type, column_name, severity, success, partial_unexpected_list,"
+                " kwargs) values (%s, 'raw', 'raw.erp_customers', 'raw.erp_customers',"
+                " 'expect_column_values_to_match_regex', 'email', 'warning', false, %s, '{}')",
+                (f"r{run + 2}", Jsonb([ZEFIRA["email"]] if run % 2 else [f"x{run}@bad"])))
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for schema in SEARCHED_SCHEMAS:
+            for (table,) in conn.execute("select tablename from pg_tables where schemaname = %s",
+                                         (schema,)).fetchall():
+                conn.execute(sql.SQL("analyze {}").format(sql.Identifier(schema, table)))
+    auditor_url = {"user": "test_forget_auditor", "password": password}
+    with psycopg.connect(db_url, **auditor_url) as auditor:
+        assert _statistics_holding(auditor, ZEFIRA["email"]) \
+            == [("audit", "expectation_results", "partial_unexpected_list")]
+    with psycopg.connect(db_url) as conn:
+        assert ("raw", "erp_customers", "email") in _statistics_holding(conn, ZEFIRA["email"])
+
+    erasure.forget(db_url, email=ZEFIRA["email"], requested_by="dpo", reason="t",
+                   manifest_path=manifest)
+
+    with psycopg.connect(db_url, **auditor_url) as auditor:
+        assert _statistics_holding(auditor, ZEFIRA["email"]) == []
+    with psycopg.connect(db_url) as conn:
+        for needle in needles(ZEFIRA):
+            assert _statistics_holding(conn, needle) == [], needle
+        assert _statistics_holding(conn, BARTOLOMEU["email"])  # the others' stay
+
+
+def _row_versions_holding(conn: psycopg.Connection, value: str) -> list[str]:
+    """The tables of the searched schemas with a row version, live or dead, whose bytes hold
+    ``value`` (pageinspect reads each heap page's tuples, as on disk)."""
+    conn.execute("create extension if not exists pageinspect")
+    tables = conn.execute("select format('%%I.%%I', schemaname, relname) from pg_stat_user_tables"
+                          " where schemaname = any(%s)", (SEARCHED_SCHEMAS,)).fetchall()
+    return [table for (table,) in tables if conn.execute(
+        "select exists (select 1 from generate_series(0, pg_relation_size(%(t)s::regclass)"
+        " / current_setting('block_size')::int - 1) as page,"
+        " heap_page_items(get_raw_page(%(t)s::text, page::int)) as item"
+        " where position(convert_to(%(v)s, 'UTF8') in item.t_data) > 0)",
+        {"t": table, "v": value}).fetchone()[0]]
+
+
+def test_no_row_version_of_a_changed_table_keeps_a_forgotten_value(db_url, manifest):
+    """An UPDATE leaves the old row version in the table's pages until VACUUM removes it."""
+    spellings = [ZEFIRA["email"], "Zefira.Q@Example.com", "ZEFIRA.Q@example.com "]
+    with psycopg.connect(db_url) as conn:
+        assert "raw.erp_customers" in _row_versions_holding(conn, ZEFIRA["email"])
+    erasure.forget(db_url, email=ZEFIRA["email"], requested_by="dpo", reason="t",
+                   manifest_path=manifest)
+    with psycopg.connect(db_url) as conn:
+        for spelling in spellings:
+            assert _row_versions_holding(conn, spelling) == [], spelling
+        assert "raw.erp_customers" in _row_versions_holding(conn, BARTOLOMEU["email"])
+
+
+def test_gx_results_and_data_docs_hold_no_personal_value_to_forget(db_url, manifest):
+    """GX is told to keep no failing values of tables with personal columns (the samples the
+    audit keeps are masked at write time, stages/quality/masking.py): after a real GX run whose
+    rules fail on her rows, neither its result files nor Data Docs hold anything of her, so
+    forget has no file to rewrite; the audit's masked samples go with forget too."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+
+    from onetoone.foundation.config import paths
+    from onetoone.stages.quality.runner import run_suites
+    from onetoone.stages.quality.spec import TableSuite, warning
+
+    def failing(table: str, columns: list[str]) -> TableSuite:
+        return TableSuite(table=f"raw.{table}", suite=gx.ExpectationSuite(
+            name=f"test.forget.{table}", expectations=[
+                gxe.ExpectColumnValuesToMatchRegex(column=column, regex="^nobody$",
+                                                   meta=warning("test: fails on every row"))
+                for column in columns]))
+
+    report = run_suites("raw", "run-forget-gx", [
+        failing("erp_customers", ["first_name", "last_name", "email", "phone", "tax_id"]),
+        failing("callcenter_calls", ["caller_name", "phone", "email"]),
+    ], as_of=AT, warehouse=db_url)
+    assert [c for c in report.checks if not c.success and c.sample]
+    files = [p for p in paths().gx_root.rglob("*") if p.is_file()]
+    on_disk = "".join(p.read_text(errors="replace") for p in files).lower()
+    assert "run-forget-gx" in on_disk and any(p.is_relative_to(paths().data_docs) for p in files)
+    # as delivered (ids stay in the warehouse; too short values would match anything)
+    her_values = [v for v in (*ERP_CUSTOMERS[0][1:], *CALLS[0][2:], *CALLS[1][2:])
+                  if v and len(v) >= 6]
+    for needle in [*needles(ZEFIRA), *(str(v).lower() for v in her_values)]:
+        assert needle not in on_disk, needle
+
+    erasure.forget(db_url, customer_key="KA", requested_by="dpo", reason="t",
+                   manifest_path=manifest)
+    with psycopg.connect(db_url) as conn:
+        assert leftovers(conn, needles(ZEFIRA)) == []

@@ -13,8 +13,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from onetoone.foundation import erasures
 from onetoone.foundation.config import embedded_url
-from onetoone.operations import pipeline
+from onetoone.operations import forget, pipeline
 from onetoone.operations.migrate import migrate
 from onetoone.stages.identity import store as identity_store
 from onetoone.stages.identity.linker import train
@@ -353,3 +354,39 @@ def test_stewards_dashboards_show_the_queue_and_the_largest_and_doubtful_cluster
         assert page is not None and page.stat().st_mode & 0o077 == 0
         assert "<script src=" not in page.read_text(encoding="utf-8")
     assert len(studied) == len(set(studied))
+
+
+def test_a_forgotten_persons_records_keep_their_key_and_get_no_new_one(database, base_records,
+                                                                      models):
+    """`onetoone forget` nulls a person's personal fields and registers their records: the next
+    runs must not split what is left of them into customers of their own."""
+    url = database
+    load(url, base_records)
+    pipeline.identify(url, run_id="run-forget-1", as_of=AS_OF)
+    before = keys_of(url)
+    x_ids = [(r["source"], r["source_record_id"]) for r in X_RECORDS]
+    x_key = before["erp:X1"]
+    # her records as forget leaves them: ids and non-personal fields only
+    personal = set(forget.RECORDS_PERSONAL)
+    load(url, [r for r in base_records if r not in X_RECORDS]
+         + [{c: v for c, v in r.items() if c not in personal} for r in X_RECORDS])
+    with psycopg.connect(url) as conn:
+        erasures.record_erasure(conn, requested_by="dpo", reason="t", requested_with="customer_key",
+                                customer_keys=[x_key], records=x_ids,
+                                emails=["floris@example.com"], counts={})
+    try:
+        for run_id in ("run-forget-2", "run-forget-3"):
+            run = pipeline.identify(url, run_id=run_id, as_of=AS_OF)
+            assert keys_of(url) == before, run_id  # hers under her key, everyone else's kept
+            assert run["key_events"] == {}, run_id  # nothing created, split or retired
+        with psycopg.connect(url) as conn:
+            assert conn.execute("select cluster_size from identity.customer_keys"
+                                " where customer_key = %s", (x_key,)).fetchall() == [(3,)] * 3
+            assert conn.execute("select count(*) from identity.retired_keys"
+                                " where customer_key = %s", (x_key,)).fetchone() == (0,)
+            assert conn.execute("select count(*) from identity.standardised_records"
+                                " where source_record_id = any(%s)",
+                                ([i for _, i in x_ids],)).fetchone() == (0,)
+    finally:
+        with psycopg.connect(url) as conn:
+            conn.execute("truncate audit.erased_subjects, audit.erasures")

@@ -11,6 +11,7 @@ import psycopg
 
 from onetoone.cli import access, forget, identity, pipeline, quarantine, value, warehouse
 from onetoone.cli.common import CommandError
+from onetoone.foundation.config import keep_files_private
 from onetoone.runtime.dbt import ManifestError
 from onetoone.runtime.warehouse import WarehouseError
 
@@ -48,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # Before anything writes to the state folder; Airflow, dbt and the server inherit it.
+    keep_files_private()
     if argv and argv[0] in pipeline.PASS_THROUGH:
         # Everything after `dbt` or `airflow` is theirs, `--help` included.
         return pipeline.PASS_THROUGH[argv[0]](argv[1:])

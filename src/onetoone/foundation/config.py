@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 from urllib.parse import parse_qs, quote, unquote, urlparse
 
 # The checkout (editable install); a container that installs the package sets ONETOONE_PROJECT_DIR
@@ -106,6 +107,44 @@ class Paths:
 
 def paths() -> Paths:
     return Paths(Path(os.environ.get("ONETOONE_HOME", PROJECT_ROOT / ".state")).resolve())
+
+
+# The state folder holds personal data (landing extracts, GX results, identity state, logs), so
+# what the project writes there is its owner's only. The umask is set once where a process of
+# the project starts (the CLI, the Airflow plugin), for the files libraries write (GX, dbt,
+# Airflow); the project's own writers set the modes explicitly too, for callers without it.
+PRIVATE_UMASK = 0o077
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+
+
+def keep_files_private() -> None:
+    """Mask group and other bits of every file and folder this process (and its children)
+    creates from now on; a stricter umask already set stays."""
+    os.umask(os.umask(PRIVATE_UMASK) | PRIVATE_UMASK)
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` and any missing parents owner-only (0700); answer it."""
+    missing = [folder for folder in (path, *path.parents) if not folder.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+        folder.chmod(PRIVATE_DIR_MODE)  # mkdir's mode goes through the umask
+    return path
+
+
+def open_private(path: Path, mode: str = "wb", **options: Any) -> IO[Any]:
+    """Open ``path`` for writing (truncated) as an owner-only file, also when it existed with
+    wider permissions."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
+    os.fchmod(descriptor, PRIVATE_FILE_MODE)
+    return open(descriptor, mode, **options)
+
+
+def private_file(path: Path) -> Path:
+    """Make a written file owner-only (0600); answer it."""
+    path.chmod(PRIVATE_FILE_MODE)
+    return path
 
 
 def embedded_password() -> str:

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from onetoone.foundation.config import open_private, private_dir
 from onetoone.generate.callcenter import build_callcenter
 from onetoone.generate.erp import build_erp
 from onetoone.generate.output import write_csv, write_daily
@@ -74,7 +75,7 @@ def generate(out_dir: Path, customers: int, seed: int, *, days: int = 730,
         raise ValueError("need customers >= 1, days >= 1 and 0 <= broken_share < 0.5")
     started = time.perf_counter()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    private_dir(out)
     _clear(out)
     period = Period.ending(end_date, days)
     rng_people, rng_erp, rng_calls, rng_web = (
@@ -141,8 +142,8 @@ def generate(out_dir: Path, customers: int, seed: int, *, days: int = 730,
                           "decoded as cp1252",
         },
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
-                                       encoding="utf-8")
+    with open_private(out / "manifest.json", "w", encoding="utf-8") as manifest_file:
+        manifest_file.write(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return GenerationReport(out, rows, broken, files, time.perf_counter() - started)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from onetoone.foundation.config import open_private, private_dir
 from onetoone.generate.period import Period
 from onetoone.generate.text import Strings, csv_lines
 
@@ -42,7 +43,7 @@ def write_daily(folder: Path, prefix: str, suffix: str, period: Period, daily: D
                 cp1252_day: int | None = None) -> int:
     """One file per day of the period (a day without rows still gets its header); the
     cp1252 day is re-encoded as a legacy export would. Returns the number of files."""
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     data, offsets = _buffer(daily.lines)
     bounds = np.searchsorted(daily.day, np.arange(period.days + 1), side="left")
     if bounds[0] != 0 or bounds[-1] != len(daily.day):
@@ -51,7 +52,7 @@ def write_daily(folder: Path, prefix: str, suffix: str, period: Period, daily: D
     for day in range(period.days):
         body = data[offsets[bounds[day]]:offsets[bounds[day + 1]]]
         path = folder / f"{prefix}{period.day_name(day)}{suffix}"
-        with path.open("wb") as out:
+        with open_private(path) as out:
             if day == cp1252_day:
                 out.write((daily.header + bytes(body).decode()).encode("cp1252", "replace"))
             else:
@@ -62,9 +63,9 @@ def write_daily(folder: Path, prefix: str, suffix: str, period: Period, daily: D
 
 def write_csv(path: Path, table: dict[str, Strings]) -> int:
     """A header and one line per row (RFC 4180, empty field = NULL). Returns the rows."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     data, offsets = _buffer(csv_lines(list(table.values())))
-    with path.open("wb") as out:
+    with open_private(path) as out:
         out.write((",".join(table) + "\n").encode())
         out.write(data[offsets[0]:offsets[-1]])
     return len(offsets) - 1

@@ -76,8 +76,9 @@ def run_daily_dag(logical_date: date, *, log_file: Path | None = None,
             raise RuntimeError(f"the {DAILY_DAG} DAG run failed (exit {result.returncode}); "
                                "its task logs are above")
         return
-    log_file.parent.mkdir(parents=True, exist_ok=True)
+    config.private_dir(log_file.parent)
     with log_file.open("w", encoding="utf-8") as log:
+        config.private_file(log_file)
         migrated = run_airflow(["db", "migrate"], check=False, stdout=log,
                                stderr=subprocess.STDOUT)
         if migrated.returncode != 0:

@@ -8,6 +8,8 @@ Decisions (docs/access-and-privacy.md explains them to operators):
   build makes them from the erased raw layer.
 - ``identity.customer_keys`` is kept: it maps source record ids to a pseudonymous customer key
   and holds nothing personal itself, and without it the kept facts would lose their customer.
+  Later identity runs leave the person's records (registered below) out of matching and keep
+  them under that key, never handed to anyone else (``identity.store.read_erased_keys``).
   ``identity.standardised_records`` (the records' standardised values) has the person's
   personal fields nulled like the records table it is made from.
 - By email, the person is every record holding it plus every record of their customer key; an
@@ -22,6 +24,11 @@ Decisions (docs/access-and-privacy.md explains them to operators):
   email, so that ``scrub_erased`` can erase them again when an older interval is re-ingested.
 - Identity's incremental state (the standardised records and their hashes, the scored pairs) is
   deleted whole: the next identity run standardises and re-scores everyone from what is left.
+- An UPDATE leaves the old row versions behind as dead tuples, and the planner's column
+  statistics (``pg_stats``: most common values, histogram bounds) keep values sampled before.
+  Once the erasure commits, every table it changed is vacuumed (dead tuples go) and analysed
+  (statistics are rebuilt from the live rows only); the auditor role reads ``pg_stats`` of the
+  audit tables, so stale statistics there would show it the erased values.
 """
 
 from __future__ import annotations
@@ -146,6 +153,9 @@ def forget(conninfo: str, *, customer_key: str | None = None, email: str | None 
         erasure_id = _record(conn, subject, counts, requested_by=requested_by, reason=reason,
                              requested_with="customer_key" if customer_key else "email")
     report = ErasureReport(erasure_id, len(subject.customer_keys), len(subject.records), counts)
+    # The quarantine's re-processing attempts were rewritten with it (not counted apart).
+    vacuum_and_analyse(conninfo, {*counts, *(["raw.quarantine_attempts"]
+                                             if "raw.quarantine" in counts else [])})
     # Identity's incremental state holds each record's standardised values and their hashes:
     # drop it all, and the next identity run re-scores everything from what is left.
     shutil.rmtree(identity_store.scoring_dir(), ignore_errors=True)
@@ -153,6 +163,16 @@ def forget(conninfo: str, *, customer_key: str | None = None, email: str | None 
     remove_steward_dashboards()
     log.info("%s", report.describe())
     return report
+
+
+def vacuum_and_analyse(conninfo: str, tables: set[str]) -> None:
+    """VACUUM (ANALYZE) these ``schema.table``s once an erasure committed: VACUUM cannot run in
+    a transaction, and before the commit the old rows are still live."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        for table in sorted(tables):
+            schema, name = table.split(".", 1)
+            if relation_exists(conn, schema, name):
+                conn.execute(sql.SQL("vacuum (analyze) {}").format(sql.Identifier(schema, name)))
 
 
 def _resolve(conn: psycopg.Connection, customer_key: str | None,

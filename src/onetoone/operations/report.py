@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import psycopg
 
-from onetoone.foundation.config import paths
+from onetoone.foundation.config import paths, private_dir, private_file
 from onetoone.stages.identity.store import current_scored_pairs
 
 TIER_ORDER = ("MVC", "MGC", "BZ")
@@ -74,11 +74,11 @@ def write_report(conn: psycopg.Connection, out: Path | None = None) -> Path:
     """Write the report of the warehouse's current state; return its path (by default
     ``<ONETOONE_HOME>/reports/report.html``)."""
     out = out or paths().home / "reports" / "report.html"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(out.parent)
     page = render_report(read_report_data(conn))
     partial = out.with_name(f".{out.name}.partial")
     partial.write_text(page, encoding="utf-8")
-    partial.replace(out)  # a reader never sees half a page
+    private_file(partial).replace(out)  # a reader never sees half a page
     return out
 
 

@@ -19,9 +19,12 @@ from onetoone.foundation.config import (
     DAGS_DIR,
     ERP_CONN_ID,
     PLUGINS_DIR,
+    PRIVATE_DIR_MODE,
+    PRIVATE_FILE_MODE,
     connection_parts,
     erp_source_url,
     paths,
+    private_dir,
     warehouse_url,
 )
 
@@ -50,6 +53,9 @@ def airflow_environment() -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{p.airflow_home / 'airflow.db'}",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(p.airflow_home / "logs"),
+        # Task logs quote what tasks log; Airflow's defaults are group-writable (0o775/0o664).
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FOLDER_PERMISSIONS": oct(PRIVATE_DIR_MODE),
+        "AIRFLOW__LOGGING__FILE_TASK_HANDLER_NEW_FILE_PERMISSIONS": oct(PRIVATE_FILE_MODE),
         # Cosmos: our DAG renders dbt from a manifest, so no `dbt ls` cache is needed; its
         # partial-parse cache (copied in and out of each task's own project copy by rename)
         # spares every dbt task a full parse of the project.
@@ -79,7 +85,7 @@ def airflow_environment() -> dict[str, str]:
 def airflow_command(args: list[str]) -> tuple[list[str], dict[str, str]]:
     """The argv and environment that run this virtualenv's `airflow` CLI for the project."""
     p = paths()
-    p.airflow_home.mkdir(parents=True, exist_ok=True)
+    private_dir(p.airflow_home)
     env = {**os.environ, **airflow_environment()}
     # The venv's bin first: Airflow starts helper processes by name.
     bin_dir = str(Path(sys.executable).parent)

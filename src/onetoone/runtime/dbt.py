@@ -102,10 +102,9 @@ def load(path: Path) -> dict:
 
 def _write_atomically(path: Path, raw: bytes) -> None:
     """Write aside, flush, rename over ``path``: readers see the old bytes or the new ones."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    config.private_dir(path.parent)
     fd, aside = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        os.chmod(aside, 0o644)  # as dbt writes it, not mkstemp's owner-only mode
         with os.fdopen(fd, "wb") as out:
             out.write(raw)
             out.flush()
@@ -120,7 +119,7 @@ def _write_atomically(path: Path, raw: bytes) -> None:
 def _parse_lock() -> Iterator[None]:
     """One `dbt parse` at a time per state folder (DAG parsing and tasks may all recover)."""
     lock_file = config.paths().dbt_target.parent / ".parse.lock"
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    config.private_dir(lock_file.parent)
     with lock_file.open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -135,7 +134,7 @@ def _dbt_environment(target_path: Path) -> dict[str, str]:
 
 def _parse_unlocked() -> Path:
     target = config.paths().dbt_target
-    target.mkdir(parents=True, exist_ok=True)
+    config.private_dir(target)
     aside = Path(tempfile.mkdtemp(prefix=".parse-", dir=target.parent))
     try:
         # dbt re-reads only the changed files when it finds the previous parse's state.

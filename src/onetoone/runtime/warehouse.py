@@ -31,6 +31,7 @@ from onetoone.foundation.config import (
     embedded_port,
     embedded_url,
     paths,
+    private_dir,
     requested_tcp_port,
 )
 
@@ -169,13 +170,20 @@ def _prepare_root_ownership(p) -> None:
 
     entry = ensure_user_exists(SYSTEM_USER)
     for folder in (p.pgdata, p.pg_socket_dir):
-        ensure_prefix_permissions(folder)
+        _allow_traversal(folder)
         os.chown(folder, entry.pw_uid, entry.pw_gid)
     # The wheel's binaries must be reachable and executable by that user, also when the
     # checkout (and its .venv) sits in a private folder such as one from `mktemp -d`.
     ensure_prefix_permissions(_bin_dir())
     for item in _bin_dir().iterdir():
         item.chmod(item.stat().st_mode | 0o055)
+
+
+def _allow_traversal(folder: Path) -> None:
+    """Let another user reach ``folder`` through its parents: search (x) only, so the state
+    folder stays unlistable and its other files unreadable (the wheel's helper adds r too)."""
+    for parent in folder.parents:
+        parent.chmod(parent.stat().st_mode | 0o011)
 
 
 def _initdb(p) -> None:
@@ -212,8 +220,8 @@ def start() -> Status:
         _write_pgpass(p)
         _ensure_databases()
         return current
-    p.pgdata.mkdir(parents=True, exist_ok=True)
-    p.pg_socket_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(p.pgdata)
+    private_dir(p.pg_socket_dir)
     if os.geteuid() == 0:
         _prepare_root_ownership(p)
     if not (p.pgdata / "PG_VERSION").exists():

@@ -9,7 +9,10 @@ The rules, applied to this run's clusters and the previous run's record -> key m
 - ``merged``: a cluster that is home to several keys keeps the one with most records in it (ties:
   the smallest key); each other key is ``merged_into`` the survivor and retired.
 - ``created``: a cluster that is home to no key gets a new one.
-- ``retired``: a key none of whose records is left (e.g. all forgotten) is retired too.
+- ``retired``: a key none of whose records is left is retired too.
+- A forgotten person's records are not clustered (their personal fields are null: each would
+  become a customer of its own); ``keep_erased_records`` keeps them under their key, and that
+  key is passed with the retired ones so that it is never handed out to anyone else.
 
 New keys are derived from the cluster's smallest ``unique_id`` (with a counter on collision) and
 are never a key held before or retired. Everything here is pure: DataFrames in, DataFrames out.
@@ -141,6 +144,17 @@ def assign_keys(
         retired=pd.DataFrame(retired, columns=RETIRED_COLUMNS)
         .sort_values("customer_key", ignore_index=True),
     )
+
+
+def keep_erased_records(assignment: KeyAssignment, erased: pd.DataFrame) -> KeyAssignment:
+    """Add forgotten people's records (``source, source_record_id, customer_key``), left out of
+    the clustering, under the key they had; no event: nothing happened to their customer."""
+    if not len(erased):
+        return assignment
+    kept = erased[["source", "source_record_id", "customer_key"]].copy()
+    kept["cluster_size"] = kept.groupby("customer_key")["source_record_id"].transform("size")
+    return assignment._replace(keys=pd.concat([assignment.keys, kept[KEY_COLUMNS]],
+                                              ignore_index=True))
 
 
 def _event(event_type: str, key: str, related: str | None, records: int, **details) -> dict:

@@ -27,6 +27,7 @@ from splink.internals.blocking_rule_creator import BlockingRuleCreator
 from splink.internals.splink_dataframe import SplinkDataFrame
 from splink.internals.waterfall_chart import records_to_waterfall_data
 
+from onetoone.foundation.config import private_dir, private_file
 from onetoone.stages.identity import model as spec
 from onetoone.stages.identity.backends import DUCKDB, SPARK, predict_on_spark
 from onetoone.stages.identity.graph import cluster_graph_metrics
@@ -357,10 +358,9 @@ def model_version(splink_settings: dict[str, Any]) -> str:
 
 
 def save_model(model: dict[str, Any], path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = private_dir(Path(path).parent) / Path(path).name
     path.write_text(json.dumps(model, indent=2, sort_keys=True), encoding="utf-8")
-    return path
+    return private_file(path)
 
 
 def load_model(path: str | Path) -> dict[str, Any]:

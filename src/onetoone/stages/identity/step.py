@@ -18,7 +18,7 @@ import psycopg
 
 from onetoone.stages.identity import store
 from onetoone.stages.identity.backends import configured_backend
-from onetoone.stages.identity.keys import KeyAssignment, assign_keys
+from onetoone.stages.identity.keys import KeyAssignment, assign_keys, keep_erased_records
 from onetoone.stages.identity.linker import (
     IncrementalRun,
     Resolution,
@@ -95,8 +95,13 @@ def identify(conn: psycopg.Connection, *, run_id: str, as_of: datetime) -> dict:
     source_records = store.read_records(conn)
     resolved = resolve_records(source_records, model, as_of=as_of, overrides=overrides)
     resolution = resolved.run.resolution
-    assignment = assign_keys(resolution.clusters, store.read_previous_keys(conn),
-                             store.read_retired_keys(conn))
+    # Forgotten people's records were left out of the records (store.read_records): they keep
+    # the key they had, which nobody else may get.
+    erased = store.read_erased_keys(conn)
+    assignment = keep_erased_records(
+        assign_keys(resolution.clusters, store.read_previous_keys(conn),
+                    [*store.read_retired_keys(conn), *erased["customer_key"].unique()]),
+        erased)
     review = review_queue(resolution.pairs, model, overrides,
                           doubtful_links=resolution.doubtful_links)
     written = store.write_run(conn, assignment, review, run_id=run_id,

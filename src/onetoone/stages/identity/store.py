@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 import psycopg
+from psycopg import sql
 
-from onetoone.foundation.config import paths
-from onetoone.foundation.db import apply_ddl, read_query
+from onetoone.foundation.config import paths, private_dir, private_file
+from onetoone.foundation.db import apply_ddl, read_query, relation_exists, sha256_hex
 from onetoone.stages.identity.keys import KeyAssignment
 from onetoone.stages.identity.linker import FINGERPRINT_FORMAT, IdentityState, save_model
 from onetoone.stages.identity.overrides import DECISIONS, OVERRIDE_COLUMNS, canonical_pair
@@ -32,15 +33,38 @@ CURRENT_MODEL = "current.json"
 FULL_REBUILD_EVERY = timedelta(days=7)
 
 
+def _erased(conn: psycopg.Connection) -> str:
+    """SQL true for a row (with ``source``, ``source_record_id``) of a forgotten person's record:
+    its hash is in the erasure registry (``foundation.erasures.record_hash``)."""
+    if not relation_exists(conn, "audit", "erased_subjects"):
+        return "false"
+    return sha256_hex(sql.SQL("source || ':' || source_record_id")).as_string(conn) \
+        + " in (select subject_hash from audit.erased_subjects)"
+
+
 def read_records(conn: psycopg.Connection) -> pd.DataFrame:
-    """All source customer records, as text columns (COPY is the fast path out of PostgreSQL)."""
-    return read_query(conn, f"select * from {RECORDS_RELATION} order by source, source_record_id",
+    """The source customer records to resolve, as text columns (COPY is the fast path out of
+    PostgreSQL). A forgotten person's records are left out: their personal fields are null, so
+    they would only fall apart into customers of their own (``read_erased_keys``)."""
+    return read_query(conn, f"select * from {RECORDS_RELATION} where not ({_erased(conn)})"
+                      " order by source, source_record_id",
                       dtype=str, keep_default_na=False, na_values=[""])
 
 
 def read_previous_keys(conn: psycopg.Connection) -> pd.DataFrame:
+    """The last run's record -> key mapping, without forgotten people's records."""
     rows = conn.execute(
-        "select source, source_record_id, customer_key from identity.customer_keys").fetchall()
+        "select source, source_record_id, customer_key from identity.customer_keys"
+        f" where not ({_erased(conn)})").fetchall()
+    return pd.DataFrame(rows, columns=["source", "source_record_id", "customer_key"])
+
+
+def read_erased_keys(conn: psycopg.Connection) -> pd.DataFrame:
+    """Forgotten people's records with the key they had when they were forgotten: each run
+    keeps them under it (their facts keep their customer), and no key is ever made for them."""
+    rows = conn.execute(
+        "select source, source_record_id, customer_key from identity.customer_keys"
+        f" where {_erased(conn)}").fetchall()
     return pd.DataFrame(rows, columns=["source", "source_record_id", "customer_key"])
 
 
@@ -203,17 +227,19 @@ def _write_version(kind: str, frames: dict[str, pd.DataFrame], meta: dict) -> No
     """Write the frames and meta.json into a new folder, flush it to disk, then switch the
     pointer of ``kind`` to it by one rename. The previous version is kept (a reader may still
     be on it); older ones and the unversioned files are removed."""
-    root = scoring_dir()
-    root.mkdir(parents=True, exist_ok=True)
+    root = private_dir(scoring_dir())
     previous = _current_version(kind)
-    version = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=root))
+    version = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=root))  # owner-only already
     for name, frame in frames.items():
         frame.to_parquet(version / f"{name}.parquet", index=False)
     (version / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
     for written in (*version.iterdir(), version):
+        if written.is_file():
+            private_file(written)
         _fsync(written)
     pointer = root / f".{kind}.current.{version.name}"
     pointer.write_text(version.name, encoding="utf-8")
+    private_file(pointer)
     _fsync(pointer)
     pointer.replace(root / f"{kind}.current")
     _fsync(root)

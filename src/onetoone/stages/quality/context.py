@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from onetoone.foundation.config import paths, warehouse_url
+from onetoone.foundation.config import paths, private_dir, warehouse_url
 from onetoone.stages.quality.report import SAMPLE_SIZE
 from onetoone.stages.quality.spec import TableSuite
 
@@ -51,8 +51,7 @@ def sqlalchemy_url(libpq_url: str) -> str:
 def gx_lock() -> Iterator[Path]:
     """The GX project folder, locked so that concurrent tasks don't interleave their writes
     (config, results, Data Docs)."""
-    root = paths().gx_root
-    root.mkdir(parents=True, exist_ok=True)
+    root = private_dir(paths().gx_root)  # GX writes inside with the process's umask
     with (root / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield root

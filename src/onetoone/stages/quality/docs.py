@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psycopg
 
+from onetoone.foundation.config import private_file
 from onetoone.stages.quality.audit import SuiteRun
 from onetoone.stages.quality.masking import VISIBLE_SPACE
 from onetoone.stages.quality.report import CheckResult, QualityReport
@@ -193,4 +194,4 @@ def _write(path: Path, text: str) -> None:
     """Replace a page atomically: a browser or a concurrent reader never sees half of it."""
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+    private_file(partial).replace(path)
