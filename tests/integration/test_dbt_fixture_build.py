@@ -58,7 +58,8 @@ def test_every_dbt_unit_test_runs_and_passes(fixture_build: list[dict]) -> None:
     names = {uid.rsplit(".", 1)[-1] for uid in unit_tests}
     assert {"test_mart_customer_value_tiers",
             "test_mart_portfolios_books_and_pooled_overflow",
-            "test_mart_quality_summary_no_data_is_not_a_pass"} <= names
+            "test_mart_quality_summary_no_data_is_not_a_pass",
+            "test_mart_quality_summary_counts_dbt_tests_per_run"} <= names
 
 
 def test_every_data_test_runs_on_fixture_rows_and_passes(fixture_build: list[dict]) -> None:
