@@ -123,3 +123,39 @@ def test_dbt_test_results_are_kept_per_run_without_quoted_data(db_url, tmp_path)
     broken.write_text("{}")
     with psycopg.connect(db_url) as conn, pytest.raises(ValueError, match="broken.json"):
         record_dbt_tests(conn, run_id=run, as_of=as_of, run_results=broken)
+
+
+def test_dbt_test_results_of_the_first_layout_are_re_keyed_by_run(warehouse):
+    """A warehouse created when the table was keyed by dbt's invocation: migrating keys it by
+    run, its rows kept (their invocation as run), and migrating again changes nothing."""
+    name = "onetoone_dbt_results_rekey_test"
+    with psycopg.connect(embedded_url("postgres"), autocommit=True) as admin:
+        admin.execute(f'drop database if exists "{name}" with (force)')
+        admin.execute(f'create database "{name}"')
+    try:
+        with psycopg.connect(embedded_url(name)) as conn:
+            conn.execute("create schema audit")
+            conn.execute(
+                """create table audit.dbt_test_results (invocation_id text not null,
+                       unique_id text not null, status text not null, failures bigint,
+                       message text, execution_time double precision, completed_at timestamptz,
+                       generated_at timestamptz not null,
+                       recorded_at timestamptz not null default now(),
+                       primary key (invocation_id, unique_id))""")
+            conn.execute("insert into audit.dbt_test_results (invocation_id, unique_id, status,"
+                         " generated_at) values ('inv-0', 'test.onetoone.t.1', 'pass',"
+                         " '2024-06-01T06:00:00Z')")
+            migrate(conn)
+            migrate(conn)
+            key = conn.execute(
+                "select array_agg(a.attname::text order by a.attname) from pg_index i"
+                " join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)"
+                " where i.indrelid = 'audit.dbt_test_results'::regclass and i.indisprimary"
+            ).fetchone()[0]
+            rows = conn.execute("select run_id, invocation_id, as_of, generated_at"
+                                " from audit.dbt_test_results").fetchall()
+        assert key == ["run_id", "unique_id"]
+        assert [(r[0], r[1], r[2] == r[3]) for r in rows] == [("inv-0", "inv-0", True)]
+    finally:
+        with psycopg.connect(embedded_url("postgres"), autocommit=True) as admin:
+            admin.execute(f'drop database if exists "{name}" with (force)')
