@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 from onetoone.foundation.config import AIRFLOW_CONN_ID, DBT_PROJECT_DIR
+
+log = logging.getLogger(__name__)
 
 # Cosmos runs every dbt task in a temporary copy of the project; a relative target path puts
 # the task's artifacts (manifest, run results, partial parse) in that copy. Tasks run in
@@ -56,3 +61,20 @@ def render_config(*select: str, exclude: list[str] | None = None):
         # socket. Downstream DAGs schedule on the published-marts asset instead.
         emit_datasets=False,
     )
+
+
+def record_dbt_test_results(project_dir: str, context, **_) -> None:
+    """Cosmos callback, run after each dbt task's command in the task's copy of the project
+    (before Cosmos raises for a failed test, so failures are kept too): the invocation's tests
+    into ``audit.dbt_test_results`` under the run's day. The copy is deleted when the task ends;
+    afterwards only this record and the task log say how the tests went."""
+    from onetoone.operations import pipeline
+    from onetoone_airflow.connections import conninfo
+
+    run_results = Path(project_dir) / TASK_TARGET_PATH / "run_results.json"
+    if not run_results.is_file():
+        # dbt stopped before running anything (its error follows from Cosmos): nothing to keep.
+        log.warning("no dbt run results at %s: no test results recorded", run_results)
+        return
+    pipeline.record_dbt_test_results(conninfo(AIRFLOW_CONN_ID), run_results,
+                                     as_of=context["data_interval_end"])

@@ -34,8 +34,8 @@ def daily_run(warehouse, dbt_manifest, onetoone_home):
 
 
 # Columns that say when something ran, not what it produced: the only ones a rerun may change.
-WALL_CLOCK_COLUMNS = {"checked_at", "_extracted_at", "started_at", "finished_at",
-                      "quarantined_at", "reprocessed_at"}
+WALL_CLOCK_COLUMNS = {"checked_at", "_extracted_at", "_loaded_at", "assigned_at", "started_at",
+                      "finished_at", "quarantined_at", "reprocessed_at"}
 
 
 def _fingerprint(conn: psycopg.Connection) -> dict[str, str]:

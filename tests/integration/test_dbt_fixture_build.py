@@ -60,6 +60,7 @@ def test_every_dbt_unit_test_runs_and_passes(fixture_build: list[dict]) -> None:
     assert {"test_mart_customer_value_tiers",
             "test_mart_portfolios_books_and_pooled_overflow",
             "test_mart_quality_summary_no_data_is_not_a_pass",
+            "test_mart_quality_summary_counts_dbt_tests_per_run",
             "test_mart_segment_value_per_segment_and_tier",
             "test_mart_customer_value_history_changes_between_versions",
             "test_mart_portfolios_manager_minimum",

@@ -150,8 +150,16 @@ def events_of(url: str, run_id: str) -> list[tuple]:
 def test_keys_survive_merge_and_override_split(database, base_records, models):
     url = database
     load(url, base_records)
+    before = datetime.now(UTC)
     first = pipeline.identify(url, run_id="run-1", as_of=AS_OF)
     keys = keys_of(url)
+    with psycopg.connect(url) as conn:
+        # Freshness reads assigned_at: the clock at write; the key history keeps the run's day.
+        assigned, occurred = conn.execute(
+            "select (select min(assigned_at) from identity.customer_keys),"
+            " (select max(occurred_at) from identity.key_events where run_id = 'run-1')"
+        ).fetchone()
+    assert before <= assigned <= datetime.now(UTC) and occurred == AS_OF
     x_key, y_key = keys["erp:X1"], keys["erp:Y1"]
     assert {keys[f"{r['source']}:{r['source_record_id']}"] for r in X_RECORDS} == {x_key}
     assert keys["erp:Y2"] == y_key != x_key

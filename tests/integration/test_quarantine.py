@@ -51,10 +51,13 @@ def ledger_reconciles(conn: psycopg.Connection) -> None:
 
 
 def raw_state(conn: psycopg.Connection) -> dict[str, list]:
+    """Raw's rows without when they were written (_loaded_at: a reload rewrites it)."""
     return {
-        "calls": conn.execute("select * from raw.callcenter_calls order by call_id").fetchall(),
+        "calls": conn.execute("select to_jsonb(c) - '_loaded_at' from raw.callcenter_calls c"
+                              " order by call_id").fetchall(),
         "lines": conn.execute(
-            "select * from raw.erp_order_lines order by order_id, line_number").fetchall(),
+            "select to_jsonb(l) - '_loaded_at' from raw.erp_order_lines l"
+            " order by order_id, line_number").fetchall(),
         "quarantine": conn.execute(
             "select quarantine_id, field, reason, reprocessed_at, corrected_record"
             " from raw.quarantine order by 1").fetchall(),

@@ -45,9 +45,16 @@ def keyed_transactions(warehouse_url):
 
 def test_value_step_records_the_backtest_and_scores_one_time_buyers(keyed_transactions) -> None:
     as_of = datetime(2025, 12, 31, tzinfo=UTC)
+    before = datetime.now(UTC)
     with psycopg.connect(keyed_transactions) as conn, conn.transaction():
         result = score_customers(conn, run_id="run-1", as_of=as_of)
     assert result["customers"] > 1_000
+    with psycopg.connect(keyed_transactions) as conn:
+        # The business date in as_of_date; scored_at, what freshness reads, is the clock.
+        dates, scored = conn.execute(
+            "select array_agg(distinct as_of_date), min(scored_at)"
+            " from value.customer_strategic_values").fetchone()
+    assert dates == [as_of.date()] and before <= scored <= datetime.now(UTC)
     with psycopg.connect(keyed_transactions) as conn:
         run = conn.execute(
             "select purchase_model, alive_model, backtest_days, backtest_rmse,"

@@ -89,3 +89,27 @@ def test_the_failure_notifier_names_the_task_but_not_the_error_text(caplog):
 def test_the_run_report_is_written_after_publishing(dagbag):
     dag = dagbag.dags["onetoone_daily"]
     assert "publish" in dag.get_task("report").get_flat_relative_ids(upstream=True)
+
+
+def test_every_dbt_task_records_its_test_results_for_auditors(dagbag):
+    """Cosmos calls the callback in the task's copy of the project, before it raises for a failed
+    test: without it a dbt task's results vanish with that copy."""
+    from cosmos.operators.local import DbtLocalBaseOperator
+
+    from onetoone_airflow.cosmos_config import record_dbt_test_results
+
+    dbt_tasks = [t for t in dagbag.dags["onetoone_daily"].tasks
+                 if isinstance(t, DbtLocalBaseOperator)]
+    assert dbt_tasks
+    for task in dbt_tasks:
+        callbacks = task.callback if isinstance(task.callback, list) else [task.callback]
+        assert record_dbt_test_results in callbacks, task.task_id
+
+
+def test_a_dbt_task_that_wrote_no_run_results_records_nothing(tmp_path, caplog):
+    """dbt that stopped before running anything: Cosmos raises dbt's own error after the
+    callback, so the callback must not hide it behind one of its own."""
+    from onetoone_airflow.cosmos_config import record_dbt_test_results
+
+    record_dbt_test_results(str(tmp_path), context={"data_interval_end": None})
+    assert "no dbt run results" in caplog.text

@@ -22,7 +22,7 @@ from onetoone.stages.ingest.ledger import (
     batches_of_run,
     record_raw_gate,
 )
-from onetoone.stages.quality import run_layer
+from onetoone.stages.quality import record_dbt_tests, run_layer
 from onetoone.stages.quality.audit import latest_gate
 from onetoone.stages.serving.publish import publish_marts
 from onetoone.stages.value.store import score_customers
@@ -30,7 +30,8 @@ from onetoone.stages.value.store import score_customers
 log = logging.getLogger(__name__)
 
 __all__ = ["PublishRefused", "check_quality", "identify", "ingest", "interval_run_id",
-           "migrate_warehouse", "publish", "report", "train_identity_model", "value"]
+           "migrate_warehouse", "publish", "record_dbt_test_results", "report",
+           "train_identity_model", "value"]
 
 
 def interval_run_id(until: datetime) -> str:
@@ -127,6 +128,17 @@ def check_quality(layer: str, warehouse: str, *, as_of: datetime, run_id: str | 
     return {"layer": layer, "passed": report.passed_count, "checks": len(report.checks),
             "warnings_failed": len(report.warning_failures),
             "data_docs": str(report.data_docs_index)}
+
+
+def record_dbt_test_results(warehouse: str, run_results: Path, *, as_of: datetime,
+                            run_id: str | None = None) -> dict:
+    """Keep the tests of one dbt invocation (its ``run_results.json``) in
+    ``audit.dbt_test_results`` under the run of ``as_of``'s day, failed ones included."""
+    run_id = run_id or interval_run_id(as_of)
+    with psycopg.connect(warehouse) as conn, conn.transaction():
+        tests = record_dbt_tests(conn, run_id=run_id, as_of=as_of, run_results=run_results)
+    log.info("recorded %d dbt test result(s) for run %s", tests, run_id)
+    return {"run_id": run_id, "tests": tests}
 
 
 def value(warehouse: str, *, as_of: datetime, run_id: str | None = None) -> dict:

@@ -8,7 +8,7 @@ create table if not exists identity.customer_keys (
     customer_key      text not null,
     cluster_size      integer not null,
     model_version     text not null,
-    assigned_at       timestamptz not null,
+    assigned_at       timestamptz not null,   -- when the run wrote it (clock): freshness reads it
     primary key (source, source_record_id)
 );
 

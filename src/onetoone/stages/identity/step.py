@@ -105,7 +105,7 @@ def identify(conn: psycopg.Connection, *, run_id: str, as_of: datetime) -> dict:
     review = review_queue(resolution.pairs, model, overrides,
                           doubtful_links=resolution.doubtful_links)
     written = store.write_run(conn, assignment, review, run_id=run_id,
-                              model_version=model["model_version"], assigned_at=as_of,
+                              model_version=model["model_version"], as_of=as_of,
                               standardised=display_values(source_records, resolved.standardised),
                               cluster_metrics=_keyed(resolution, assignment))
     keys = assignment.keys

@@ -10,7 +10,7 @@ import logging
 import os
 import shutil
 import tempfile
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -103,7 +103,7 @@ def record_override(conn: psycopg.Connection, record_a: str, record_b: str, *, d
 
 
 def write_run(conn: psycopg.Connection, assignment: KeyAssignment, review: pd.DataFrame, *,
-              run_id: str, model_version: str, assigned_at: datetime,
+              run_id: str, model_version: str, as_of: datetime,
               standardised: pd.DataFrame | None = None,
               cluster_metrics: pd.DataFrame | None = None) -> dict[str, int]:
     """Write one identity run (call it in one transaction: readers see the old run or the new
@@ -111,11 +111,13 @@ def write_run(conn: psycopg.Connection, assignment: KeyAssignment, review: pd.Da
     ``standardise.DISPLAY_COLUMNS``), the records' standardised values and, given
     ``cluster_metrics`` (``graph.CLUSTER_METRIC_COLUMNS`` with ``customer_key``), the clusters'
     graph metrics; append the key events, add the retired keys, and replace this run's rows of
-    the review queue."""
+    the review queue. Key events and retirements are dated by the run's business time
+    ``as_of``; a key's ``assigned_at`` is the wall clock at write, what freshness measures."""
     keys = assignment.keys
     if standardised is not None:
         replace_standardised_records(conn, standardised)
     conn.execute("delete from identity.customer_keys")
+    assigned_at = datetime.now(UTC)
     with conn.cursor().copy(
         "copy identity.customer_keys (source, source_record_id, customer_key, cluster_size,"
         " model_version, assigned_at) from stdin"
@@ -128,13 +130,13 @@ def write_run(conn: psycopg.Connection, assignment: KeyAssignment, review: pd.Da
         " related_key, records, details) from stdin"
     ) as copy:
         for event in assignment.events.itertuples(index=False):
-            copy.write_row((run_id, assigned_at, event.event_type, event.customer_key,
+            copy.write_row((run_id, as_of, event.event_type, event.customer_key,
                             event.related_key, event.records, json.dumps(event.details)))
     with conn.cursor() as cur:
         cur.executemany(
             "insert into identity.retired_keys (customer_key, retired_at, merged_into)"
             " values (%s, %s, %s) on conflict (customer_key) do nothing",
-            [(key, assigned_at, into)
+            [(key, as_of, into)
              for key, into in assignment.retired.itertuples(index=False)])
     conn.execute("delete from identity.review_queue where run_id = %s", (run_id,))
     with conn.cursor().copy(

@@ -187,12 +187,32 @@ declare
         'erp_products', '_quarantine_id', 'bigint',
         'erp_orders', '_quarantine_id', 'bigint',
         'erp_order_lines', '_quarantine_id', 'bigint'];
+    data_tables constant text[] := array['callcenter_calls', 'web_events', 'erp_customers',
+                                         'erp_products', 'erp_orders', 'erp_order_lines'];
+    data_table text;
 begin
     for i in 1 .. array_length(wanted, 1) by 3 loop
         if not exists (select 1 from information_schema.columns where table_schema = 'raw'
                        and table_name = wanted[i] and column_name = wanted[i + 1]) then
             execute format('alter table raw.%I add column %I %s',
                            wanted[i], wanted[i + 1], wanted[i + 2]);
+        end if;
+    end loop;
+    -- _loaded_at: when the row was written to raw (the wall clock, by its default), which is
+    -- what source freshness measures; the rows' own times (called_at, occurred_at, ERP
+    -- _extracted_at = the window's end) are business times. Rows loaded before the column
+    -- existed get their batch's finish time from the ledger.
+    foreach data_table in array data_tables loop
+        if not exists (select 1 from information_schema.columns where table_schema = 'raw'
+                       and table_name = data_table and column_name = '_loaded_at') then
+            execute format('alter table raw.%I add column _loaded_at timestamptz', data_table);
+            execute format('update raw.%I t set _loaded_at = coalesce(b.finished_at, b.started_at)'
+                           ' from raw.load_batches b where b.batch_id = t._batch_id',
+                           data_table);
+            execute format('update raw.%I set _loaded_at = now() where _loaded_at is null',
+                           data_table);
+            execute format('alter table raw.%I alter column _loaded_at set default now(),'
+                           ' alter column _loaded_at set not null', data_table);
         end if;
     end loop;
 end

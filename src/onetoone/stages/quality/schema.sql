@@ -77,12 +77,16 @@ comment on view audit.load_ledger is
     'Every load batch: rows read = rows loaded + rows quarantined (reconciled), and the raw'
     ' quality gate''s verdict. No personal data.';
 
--- dbt's tests, one row per test per dbt invocation (from its run_results.json), for auditors.
+-- dbt's tests, one row per test per run (from each dbt invocation's run_results.json), for
+-- auditors. Keyed by the run (its business day, like audit.validation_runs): the daily DAG runs
+-- each model and its tests as one dbt invocation, and rerunning the day replaces each test's row.
 -- The message is kept only in dbt's own summary form ("Got 3 results, configured to fail if
 -- != 0"); other messages (errors) can quote data and are withheld.
 create table if not exists audit.dbt_test_results (
-    invocation_id   text not null,
+    run_id          text not null,             -- interval__<day>
+    as_of           timestamptz not null,      -- the run's reference time
     unique_id       text not null,             -- test.<project>.<name>.<hash>
+    invocation_id   text not null,             -- the dbt invocation that ran it
     status          text not null,             -- pass | fail | warn | error | skipped
     failures        bigint,                    -- rows the test found
     message         text,
@@ -90,5 +94,22 @@ create table if not exists audit.dbt_test_results (
     completed_at    timestamptz,
     generated_at    timestamptz not null,      -- when dbt wrote run_results.json
     recorded_at     timestamptz not null default now(),
-    primary key (invocation_id, unique_id)
+    primary key (run_id, unique_id)
 );
+-- The first layout was keyed by dbt's invocation only; nothing in the pipeline wrote it, so a
+-- warehouse created then is re-keyed in place (its rows, if any, keep their invocation as run).
+do $$
+begin
+    if not exists (select 1 from information_schema.columns where table_schema = 'audit'
+                   and table_name = 'dbt_test_results' and column_name = 'run_id') then
+        alter table audit.dbt_test_results
+            add column run_id text, add column as_of timestamptz;
+        update audit.dbt_test_results set run_id = invocation_id, as_of = generated_at;
+        alter table audit.dbt_test_results
+            alter column run_id set not null,
+            alter column as_of set not null,
+            drop constraint dbt_test_results_pkey,
+            add primary key (run_id, unique_id);
+    end if;
+end
+$$;

@@ -52,5 +52,5 @@ create table if not exists value.customer_strategic_values (
     probability_alive       numeric,  -- null when no model could tell
     clv                     numeric not null,
     model_run_id            text not null,
-    scored_at               timestamptz not null
+    scored_at               timestamptz not null  -- the clock at write, read by freshness
 );

@@ -8,7 +8,7 @@ import json
 import logging
 import math
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import psycopg
@@ -51,6 +51,9 @@ def score_customers(conn: psycopg.Connection, *, run_id: str, as_of: datetime) -
     predictions = scored.predictions.reset_index()
     model, backtest = scored.model, scored.backtest
     conn.execute("delete from value.customer_strategic_values")
+    # as_of_date is the business day the values describe; scored_at the wall clock at write,
+    # what freshness measures.
+    scored_at = datetime.now(UTC)
     with conn.cursor().copy(
         "copy value.customer_strategic_values (customer_key, as_of_date,"
         " expected_purchases_12m, expected_revenue_12m, probability_alive, clv, model_run_id,"
@@ -60,7 +63,7 @@ def score_customers(conn: psycopg.Connection, *, run_id: str, as_of: datetime) -
             alive = float(row.probability_alive)
             copy.write_row((row.customer_id, as_of.date(), float(row.expected_purchases),
                             float(row.expected_value), None if math.isnan(alive) else alive,
-                            float(row.clv), run_id, as_of))
+                            float(row.clv), run_id, scored_at))
     winner = (next(s for s in backtest.scores if s.name == backtest.winner) if backtest
               else None)
     purchase_params = asdict(model.purchases) | (
