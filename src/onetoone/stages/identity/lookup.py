@@ -46,8 +46,28 @@ ANSWER_FLOOR = REVIEW_LOWER
 MAX_CANDIDATES = 200  # per request: a blocking key shared by more records says little
 
 
+# The standardised column each lookup field fills: a given field that fills nothing is unusable.
+STANDARDISED_FROM = {
+    "first_name": "given_name",
+    "last_name": "surname_1",
+    "birth_date": "birth_date",
+    "email": "email",
+    "phone": "phone_e164",
+    "postcode": "postcode",
+    "national_id": "national_id",
+}
+
+
 class NothingToLookUp(ValueError):
-    """The contact gives no field the model can compare (after standardisation)."""
+    """The contact gives no field at all."""
+
+
+class UnusableField(ValueError):
+    """A given field standardises to nothing (not a date, not a phone number, ...)."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"{field}: no usable value (the pipeline's standardisation rejects it)")
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -110,12 +130,17 @@ class LookupIndex:
         return cursor
 
     def score(self, contact: dict[str, str | None]) -> LookupResult:
-        probe = standardise(contact_record(contact)).iloc[0]
+        given = {name: value for name, value in contact.items()
+                 if isinstance(value, str) and value.strip()}
+        if not given:
+            raise NothingToLookUp(f"give at least one of: {', '.join(LOOKUP_FIELDS)}")
+        probe = standardise(contact_record(given)).iloc[0]
+        for name in given:
+            if pd.isna(probe[STANDARDISED_FROM[name]]):
+                raise UnusableField(name)
         values = [None if pd.isna(probe[c]) else str(probe[c]) for c in self._probe_columns]
         filled = [c for c, v in zip(self._probe_columns, values, strict=True)
                   if v is not None and c not in ("unique_id", "source", "source_record_id")]
-        if not filled:
-            raise NothingToLookUp("none of the given fields holds a usable value")
         cursor = self._cursor()
         keys = cursor.execute(self._keys_sql, values).fetchone()
         filters = [(i, key) for i, key in enumerate(keys) if key is not None]
