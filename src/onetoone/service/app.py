@@ -8,8 +8,8 @@ Every lookup and view is audited without the searched values. Errors are one-lin
 (``{"error": ...}``), never a traceback; logs carry no query string and no personal value.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which
+# name dependencies local to create_app.
 import logging
 import threading
 import time
