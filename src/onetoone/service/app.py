@@ -13,6 +13,7 @@ Every lookup and view is audited without the searched values. Errors are one-lin
 import logging
 import threading
 import time
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Annotated, Any
@@ -27,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from onetoone.runtime.dbt import MartColumns, mart_columns
 from onetoone.stages.identity.lookup import (
     LOOKUP_FIELDS,
+    LookupBatcher,
     LookupIndex,
     LookupResult,
     NothingToLookUp,
@@ -57,8 +59,16 @@ def load_context(warehouse_url: str) -> ServiceContext:
 
 
 def create_app(context: ServiceContext) -> FastAPI:
+    # concurrent lookups are scored together (one standardisation, one query per batch)
+    batcher = LookupBatcher(context.index)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        batcher.close()
+
     app = FastAPI(title="onetoone front line", docs_url=None, redoc_url=None,
-                  openapi_url=None)
+                  openapi_url=None, lifespan=lifespan)
     connections = threading.local()
     bearer = HTTPBearer(auto_error=False)
 
@@ -122,7 +132,7 @@ def create_app(context: ServiceContext) -> FastAPI:
                                      "personal data")
         contact = _contact(request)
         try:
-            result = context.index.score(contact)
+            result = batcher.score(contact)
         except NothingToLookUp as error:
             raise HTTPException(400, str(error)) from None
         except UnusableField as error:

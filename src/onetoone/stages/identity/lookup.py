@@ -12,7 +12,9 @@ run in parallel threads.
 
 from __future__ import annotations
 
+import queue
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +39,7 @@ LOOKUP_FIELDS = {
     "postcode": "postcode",
     "national_id": "national_id",
 }
-PROBE_ID = "frontline:lookup"
+PROBE_SOURCE = "frontline"
 MATCH = "match"
 AMBIGUOUS = "ambiguous"
 NO_MATCH = "no_match"
@@ -89,13 +91,12 @@ class LookupResult:
     fields_compared: list[str]  # the standardised columns the contact filled
 
 
-def contact_record(contact: dict[str, str | None]) -> pd.DataFrame:
+def contact_record(contact: dict[str, str | None], record_id: str = "lookup") -> pd.DataFrame:
     """A contact as a one-row source record (the pipeline's input columns)."""
     unknown = set(contact) - set(LOOKUP_FIELDS)
     if unknown:
         raise ValueError(f"unknown lookup field(s): {', '.join(sorted(unknown))}")
-    source, record_id = PROBE_ID.split(":")
-    row: dict[str, str | None] = {"source": source, "source_record_id": record_id}
+    row: dict[str, str | None] = {"source": PROBE_SOURCE, "source_record_id": record_id}
     for name, value in contact.items():
         row[LOOKUP_FIELDS[name]] = value.strip() if isinstance(value, str) and value.strip() \
             else None
@@ -103,64 +104,89 @@ def contact_record(contact: dict[str, str | None]) -> pd.DataFrame:
 
 
 class LookupIndex:
-    """The customers' standardised records in DuckDB, indexed on the model's blocking keys."""
+    """The customers' standardised records in DuckDB, with a table per blocking rule of the
+    model holding the rule's key of every record, sorted by it (a join on the key reads only
+    the blocks of that key: DuckDB prunes by the min/max of each stretch of rows)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, model: dict[str, Any],
                  rules: list[tuple[str, ...]], score_sql: str, probe_columns: list[str],
-                 levels: dict[str, dict[int, str]], tf_columns: list[str],
-                 threshold: float) -> None:
+                 levels: dict[str, dict[int, str]], threshold: float) -> None:
         self._con = con
         self.model_version = model["model_version"]
         self.rules = rules
         self._score_sql = score_sql
         self._probe_columns = probe_columns
         self._levels = levels
-        self._tf_columns = tf_columns
         self.threshold = threshold
         self._local = threading.local()
         self.records = int(con.execute("select count(*) from lookup_records").fetchall()[0][0])
-        keys_sql = ", ".join(_rule_sql(rule) for rule in rules)
-        self._keys_sql = (f"select {keys_sql} from (select "
-                          + ", ".join(f"?::varchar as {c}" for c in probe_columns) + ")")
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor: DuckDB runs queries of different cursors in parallel."""
         cursor = getattr(self._local, "cursor", None)
         if cursor is None:
             cursor = self._local.cursor = self._con.cursor()
         return cursor
 
     def score(self, contact: dict[str, str | None]) -> LookupResult:
-        given = {name: value for name, value in contact.items()
-                 if isinstance(value, str) and value.strip()}
-        if not given:
-            raise NothingToLookUp(f"give at least one of: {', '.join(LOOKUP_FIELDS)}")
-        probe = standardise(contact_record(given)).iloc[0]
-        for name in given:
-            if pd.isna(probe[STANDARDISED_FROM[name]]):
-                raise UnusableField(name)
-        values = [None if pd.isna(probe[c]) else str(probe[c]) for c in self._probe_columns]
-        filled = [c for c, v in zip(self._probe_columns, values, strict=True)
-                  if v is not None and c not in ("unique_id", "source", "source_record_id")]
+        """One contact (raises ``NothingToLookUp``, ``UnusableField``)."""
+        result = self.score_many([contact])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def score_many(self, contacts: list[dict[str, str | None]]
+                   ) -> list[LookupResult | ValueError]:
+        """Several contacts in one standardisation and one query (what costs is the per-call
+        overhead of both, not the rows); a bad contact's slot holds its error."""
+        answers: list[LookupResult | ValueError | None] = [None] * len(contacts)
+        given_of: dict[int, dict[str, str]] = {}
+        for n, contact in enumerate(contacts):
+            given = {name: value for name, value in contact.items()
+                     if isinstance(value, str) and value.strip()}
+            if not given:
+                answers[n] = NothingToLookUp(f"give at least one of: {', '.join(LOOKUP_FIELDS)}")
+            else:
+                given_of[n] = given
+        if given_of:
+            probes = standardise(pd.concat(
+                [contact_record(given, f"{n}") for n, given in given_of.items()],
+                ignore_index=True))
+            probes.index = list(given_of)
+            usable = []
+            for n, given in given_of.items():
+                bad = next((name for name in given
+                            if pd.isna(probes.at[n, STANDARDISED_FROM[name]])), None)
+                if bad:
+                    answers[n] = UnusableField(bad)
+                else:
+                    usable.append(n)
+            if usable:
+                for n, result in self._score_probes(probes.loc[usable]).items():
+                    answers[n] = result
+        return answers  # type: ignore[return-value]
+
+    def _score_probes(self, probes: pd.DataFrame) -> dict[int, LookupResult]:
         cursor = self._cursor()
-        keys = cursor.execute(self._keys_sql, values).fetchone()
-        filters = [(i, key) for i, key in enumerate(keys) if key is not None]
-        if not filters:
-            return LookupResult(NO_MATCH, [], 0, filled)
-        # one indexed point lookup per rule (an OR of them would scan)
-        candidates = " union ".join(
-            f"(select unique_id from lookup_records where rule_{i} = ? limit {MAX_CANDIDATES})"
-            for i, _ in filters)
-        tf = [cursor.execute(f"select {c} from lookup_tf_{c.removeprefix('tf_')}"
-                             f" where {c.removeprefix('tf_')} = ?",
-                             [probe[c.removeprefix("tf_")]]).fetchone()
-              if probe[c.removeprefix("tf_")] is not None else None
-              for c in self._tf_columns]
-        params = [*values, *[row[0] if row else None for row in tf], *[k for _, k in filters]]
-        rows = cursor.execute(self._score_sql.replace("{candidates}", candidates),
-                              params).fetchall()
-        columns = [d[0] for d in cursor.description]
-        scored = [self._candidate(dict(zip(columns, row, strict=True))) for row in rows]
-        return _decide(scored, self.threshold, filled)
+        frame = probes[self._probe_columns].astype(object)
+        cursor.register("lookup_probes", pa.Table.from_pandas(
+            frame.where(frame.notna(), None), preserve_index=False,
+            schema=pa.schema([(c, pa.string()) for c in self._probe_columns])))
+        try:
+            rows = cursor.execute(self._score_sql).fetchall()
+            columns = [d[0] for d in cursor.description]
+        finally:
+            cursor.unregister("lookup_probes")
+        scored: dict[str, list[CandidateScore]] = {}
+        for row in rows:
+            record = dict(zip(columns, row, strict=True))
+            scored.setdefault(record["unique_id_l"], []).append(self._candidate(record))
+        results = {}
+        for n, probe in probes.iterrows():
+            filled = [c for c in self._probe_columns if not pd.isna(probe[c])
+                      and c not in ("unique_id", "source", "source_record_id")]
+            results[n] = _decide(scored.get(probe["unique_id"], []), self.threshold, filled)
+        return results
 
     def _candidate(self, row: dict[str, Any]) -> CandidateScore:
         evidence = []
@@ -182,6 +208,57 @@ class LookupIndex:
 
     def close(self) -> None:
         self._con.close()
+
+
+class LookupBatcher:
+    """Lookups of concurrent requests scored together: each worker takes every contact
+    waiting (up to ``max_batch``) and scores them in one ``score_many``. Under load a batch
+    costs little more than one lookup; alone, a lookup waits for no one."""
+
+    def __init__(self, index: LookupIndex, workers: int = 2, max_batch: int = 64) -> None:
+        self.index = index
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._max_batch = max_batch
+        self._threads = [threading.Thread(target=self._work, name=f"lookup-{n}", daemon=True)
+                         for n in range(workers)]
+        for thread in self._threads:
+            thread.start()
+
+    def score(self, contact: dict[str, str | None], timeout: float = 30.0) -> LookupResult:
+        future: Future = Future()
+        self._queue.put((contact, future))
+        result = future.result(timeout)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def _work(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)  # for the next worker
+                    break
+                batch.append(item)
+            try:
+                results = self.index.score_many([contact for contact, _ in batch])
+            except Exception as error:  # the batch's requests answer it; the worker goes on
+                results = [error] * len(batch)
+            for (_, future), result in zip(batch, results, strict=True):
+                future.set_result(result)
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(10)
 
 
 def _decide(scored: list[CandidateScore], threshold: float, filled: list[str]) -> LookupResult:
@@ -231,57 +308,65 @@ def prepare_lookup(records_std: pd.DataFrame, customer_keys: pd.DataFrame,
                 "retain_matching_columns": True}
     db_api = DuckDBAPI(con)
     linker = Linker(db_api.register("customer_records"), settings, log_level=None)
-    tf_columns = []
-    tf_joins = []
+    tf_names = []
     for column in linker._settings_obj._term_frequency_columns:
         name = column.unquote().name
         tf = linker.table_management.compute_tf_table(name)
         con.execute(f"create table lookup_tf_{name} as select * from {tf.physical_name}")
-        con.execute(f"create index lookup_tf_{name}_idx on lookup_tf_{name} ({name})")
-        tf_columns.append(f"tf_{name}")
-        tf_joins.append(f"left join lookup_tf_{name} using ({name})")
-    rule_columns = ", ".join(f"{_rule_sql(rule)} as rule_{i}" for i, rule in enumerate(rules))
+        tf_names.append(name)
+    tf_select = "".join(f", lookup_tf_{name}.tf_{name}" for name in tf_names)
+    tf_joins = " ".join(f"left join lookup_tf_{name} using ({name})" for name in tf_names)
     con.execute(f"""
         create table lookup_records as
-        select r.*, {', '.join(f'{c}' for c in tf_columns) + ',' if tf_columns else ''}
-               k.customer_key, {rule_columns}
-        from customer_records r inner join keys_input k using (unique_id) {' '.join(tf_joins)}
-    """)
-    for i in range(len(rules)):
-        con.execute(f"create index lookup_rule_{i}_idx on lookup_records (rule_{i})")
+        select r.*{tf_select}, k.customer_key
+        from customer_records r inner join keys_input k using (unique_id) {tf_joins}""")
+    for i, rule in enumerate(rules):
+        con.execute(f"""
+            create table lookup_rule_{i} as
+            select * from (select {_rule_sql(rule)} as key, unique_id from lookup_records)
+            where key is not null order by key""")
+    con.execute("drop table customer_records")
     con.unregister("records_input")
     con.unregister("keys_input")
-    return LookupIndex(con, model, rules, _score_sql(linker, columns, tf_columns),
-                       columns, _level_labels(linker), tf_columns, threshold)
+    return LookupIndex(con, model, rules, _score_sql(linker, tf_names, rules),
+                       columns, _level_labels(linker), threshold)
 
 
-def _score_sql(linker: Linker, columns: list[str], tf_columns: list[str]) -> str:
-    """Splink's scoring SQL for the contact (parameters: its columns, then its term
-    frequencies) against the candidates (``{candidates}``: a query of their unique_ids, whose
-    parameters follow)."""
+def _score_sql(linker: Linker, tf_names: list[str], rules: list[tuple[str, ...]]) -> str:
+    """Splink's scoring SQL for the contacts in ``lookup_probes`` against the records that
+    share a blocking rule's key with them (at most ``MAX_CANDIDATES`` per rule and contact)."""
     settings = linker._settings_obj
-    probe = ", ".join([*(f"?::varchar as {c}" for c in columns),
-                       *(f"?::double as {c}" for c in tf_columns)])
+    tf_select = "".join(f", lookup_tf_{name}.tf_{name}" for name in tf_names)
+    tf_joins = " ".join(f"left join lookup_tf_{name} using ({name})" for name in tf_names)
+    keys = ", ".join(f"{_rule_sql(rule)} as rule_{i}" for i, rule in enumerate(rules))
+    candidates = " union ".join(
+        f"(select p.unique_id as probe_id, c.unique_id from probe_keys p"
+        f" inner join lookup_rule_{i} c on c.key = p.rule_{i}"
+        f" qualify row_number() over (partition by p.unique_id order by c.unique_id)"
+        f" <= {MAX_CANDIDATES})"
+        for i in range(len(rules)))
     ctes = [
-        ("l", f"select {probe}"),
-        ("r", "select * from lookup_records where unique_id in ({candidates})"),
+        ("l", f"select p.*{tf_select} from lookup_probes p {tf_joins}"),
+        ("probe_keys", f"select unique_id, {keys} from l"),
+        ("candidate_pairs", candidates),
         ("blocked", f"select {', '.join(settings._columns_to_select_for_blocking)},"
                     " r.customer_key as customer_key_r, 0 as match_key"
-                    " from l cross join r"),
+                    " from candidate_pairs cp"
+                    " inner join l on l.unique_id = cp.probe_id"
+                    " inner join lookup_records r on r.unique_id = cp.unique_id"),
         ("__splink__df_comparison_vectors",
          f"select {', '.join(settings._columns_to_select_for_comparison_vector_values)},"
          " customer_key_r from blocked"),
     ]
     for step in predict_from_comparison_vectors_sqls_using_settings(settings):
         ctes.append((step["output_table_name"], step["sql"]))
-    *body, (last_name, last_sql) = ctes
-    # the last step's select, with the candidate's key carried along
-    final = last_sql
-    with_clause = ",\n".join(f"{name} as ({sql})" for name, sql in body)
-    return (f"with {with_clause},\n{last_name} as ({final})\n"
+    last_name = ctes[-1][0]
+    with_clause = ",\n".join(f"{name} as ({sql})" for name, sql in ctes)
+    # the prediction keeps Splink's columns only: the candidate's key comes back by its id
+    return (f"with {with_clause}\n"
             f"select p.*, v.customer_key_r from {last_name} p"
             " inner join __splink__df_comparison_vectors v"
-            " on p.unique_id_r = v.unique_id_r")
+            " on p.unique_id_l = v.unique_id_l and p.unique_id_r = v.unique_id_r")
 
 
 def _level_labels(linker: Linker) -> dict[str, dict[int, str]]:
