@@ -1,13 +1,14 @@
-"""Score one contact against the customers' records, for the front line: the pipeline's
-standardisation, its stored Splink model and the model's own blocking keys, prepared once.
+"""Score contacts against the customers' records, for the front line: the pipeline's
+standardisation, its stored Splink model and the model's own blocking rules, prepared once.
 
-``prepare_lookup`` loads the standardised records into an in-memory DuckDB, with one indexed
-column per blocking rule of the model (the rule's keys joined) and the term frequencies Splink
-computes over all records. ``LookupIndex.score`` then standardises the contact like a source
-record, finds the candidates that share a rule's keys with it (index lookups, no scan), and
-scores contact x candidates with the SQL Splink generates for the model (comparison vectors,
-then its prediction), compiled once. A request runs on its own DuckDB cursor, so requests can
-run in parallel threads.
+``prepare_lookup`` loads the standardised records into an in-memory DuckDB with the term
+frequencies Splink computes over all of them, and per blocking rule of the model a table of each
+record's key of that rule (the rule's keys joined), sorted by it. ``LookupIndex.score_many``
+standardises the contacts like source records, joins their keys to those tables (the candidates:
+the records a pipeline run would have paired with them) and scores contact x candidate with the
+SQL Splink generates for the model (comparison vectors, then its prediction), built once.
+``LookupBatcher`` scores the lookups of concurrent requests together: the per-call overhead of
+pandas and DuckDB is what a lookup costs, not its rows.
 """
 
 from __future__ import annotations
