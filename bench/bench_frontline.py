@@ -203,6 +203,11 @@ def main() -> None:
             results = load(args.port, token, queries, args.clients, args.requests)
             elapsed = time.perf_counter() - started
             rss, peak = rss_mb(child.pid)
+            conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=60)
+            conn.request("GET", "/health")
+            health = json.loads(conn.getresponse().read())
+            print(f"service: {health['lookups_scored']:,} lookups in {health['lookup_batches']:,}"
+                  f" batches, {health['scoring_seconds']:.1f}s scoring them (warm-up included)")
         finally:
             child.terminate()
             child.wait(60)

@@ -273,3 +273,16 @@ def test_the_page_renders_the_customer_in_a_headless_browser(served, rendered_do
     assert 'class="interaction"' in dom
     assert "Personal fields withheld." in dom
     assert 'data-column="email"' not in dom
+
+
+def test_a_refused_lookup_is_audited_too_without_its_values(served):
+    answer = get(served, "/customers/lookup", "frontline", first_name="Zacarias",
+                 birth_date="31/31/1931")
+    assert answer.status_code == 422 and "birth_date" in answer.json()["error"]
+    row = audit_rows(served["url"], served["tokens"]["frontline"])[-1]
+    assert (row["outcome"], row["fields_given"], row["result_count"]) == (
+        "refused", ["birth_date", "first_name"], 0)
+    text = json.dumps(row, default=str)
+    assert "Zacarias" not in text and "1931" not in text
+    get(served, "/customers/lookup", "bi", phone="11987654321")
+    assert audit_rows(served["url"], served["tokens"]["bi"])[-1]["outcome"] == "forbidden"

@@ -164,3 +164,32 @@ def test_lookups_from_parallel_threads_answer_as_one_at_a_time(prepared, custome
     with ThreadPoolExecutor(8) as pool:
         together = list(pool.map(lambda c: index.score(c).customers[0].customer_key, contacts))
     assert together == alone
+
+
+def test_the_batcher_answers_each_request_as_a_lookup_alone(prepared, customers):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from onetoone.stages.identity.lookup import LookupBatcher
+
+    index, _, _ = prepared
+    contacts = [{"first_name": r.first_name, "last_name": r.last_name, "phone": r.phone}
+                for r in customers[customers["source"] == "erp"].head(30).itertuples()]
+    contacts[7] = {"birth_date": "not a date"}
+    alone = [index.score_many([c])[0] for c in contacts]
+    batcher = LookupBatcher(index, workers=2, max_batch=8)
+    try:
+        def ask(contact):
+            try:
+                return batcher.score(contact)
+            except ValueError as error:
+                return error
+
+        with ThreadPoolExecutor(12) as pool:
+            together = list(pool.map(ask, contacts))
+    finally:
+        batcher.close()
+    assert isinstance(together[7], UnusableField)
+    assert [(r.outcome, [(c.customer_key, round(c.match_probability, 9)) for c in r.customers])
+            for r in together if not isinstance(r, Exception)] == [
+        (r.outcome, [(c.customer_key, round(c.match_probability, 9)) for c in r.customers])
+        for r in alone if not isinstance(r, Exception)]

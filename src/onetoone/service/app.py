@@ -59,13 +59,25 @@ def load_context(warehouse_url: str) -> ServiceContext:
 
 
 def create_app(context: ServiceContext) -> FastAPI:
-    # concurrent lookups are scored together (one standardisation, one query per batch)
-    batcher = LookupBatcher(context.index)
+    # Concurrent lookups are scored together (one standardisation, one query per batch), by
+    # worker threads that live while a server runs the app (counted: tests run it twice).
+    scoring = {"batcher": None, "servers": 0}
+    scoring_lock = threading.Lock()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        yield
-        batcher.close()
+        with scoring_lock:
+            scoring["servers"] += 1
+            if scoring["batcher"] is None:
+                scoring["batcher"] = LookupBatcher(context.index)
+        try:
+            yield
+        finally:
+            with scoring_lock:
+                scoring["servers"] -= 1
+                if not scoring["servers"]:
+                    scoring["batcher"].close()
+                    scoring["batcher"] = None
 
     app = FastAPI(title="onetoone front line", docs_url=None, redoc_url=None,
                   openapi_url=None, lifespan=lifespan)
@@ -121,29 +133,45 @@ def create_app(context: ServiceContext) -> FastAPI:
     @app.get("/health")
     def health() -> dict[str, Any]:
         return {"status": "ok", "model_version": context.index.model_version,
-                "records": context.index.records}
+                "records": context.index.records, **_scoring_counts(scoring["batcher"])}
 
     @app.get("/customers/lookup")
     def lookup(request: Request,
                who: Annotated[frontline.Principal, Depends(principal)]) -> dict[str, Any]:
         started = time.perf_counter()
+        contact: dict[str, str] = {}
+
+        def audited(outcome: str, answered: list) -> None:
+            frontline.record_access(
+                connection(), who, kind="lookup", fields_given=list(contact),
+                contact_digest=frontline.contact_hash(context.audit_key, contact)
+                if contact else None,
+                outcome=outcome, result_keys=[c.customer_key for c in answered],
+                latency_ms=(time.perf_counter() - started) * 1000,
+                model_version=context.index.model_version)
+
         if who.role != frontline.FRONTLINE:
+            audited("forbidden", [])
             raise HTTPException(403, f"the {who.role} role may not look customers up by "
                                      "personal data")
-        contact = _contact(request)
         try:
-            result = batcher.score(contact)
+            contact = _contact(request)
+            result = scoring["batcher"].score(contact)
+        except TimeoutError:
+            audited("timed_out", [])
+            raise HTTPException(503, "the lookup did not finish in time; the service is "
+                                     "overloaded, try again") from None
+        except HTTPException:
+            audited("refused", [])
+            raise
         except NothingToLookUp as error:
+            audited("refused", [])
             raise HTTPException(400, str(error)) from None
         except UnusableField as error:
+            audited("refused", [])
             raise HTTPException(422, str(error)) from None
         answered = result.customers[:CUSTOMERS_ANSWERED]
-        latency_ms = (time.perf_counter() - started) * 1000
-        frontline.record_access(
-            connection(), who, kind="lookup", fields_given=list(contact),
-            contact_digest=frontline.contact_hash(context.audit_key, contact),
-            outcome=result.outcome, result_keys=[c.customer_key for c in answered],
-            latency_ms=latency_ms, model_version=context.index.model_version)
+        audited(result.outcome, answered)
         return _lookup_answer(result, answered, context.index.model_version)
 
     @app.get("/customers/{customer_key}")
@@ -207,6 +235,13 @@ def _lookup_answer(result: LookupResult, answered: list, model_version: str) -> 
             "evidence": c.evidence,
         } for c in answered],
     }
+
+
+def _scoring_counts(batcher: LookupBatcher | None) -> dict[str, Any]:
+    if batcher is None:
+        return {}
+    return {"lookup_batches": batcher.batches, "lookups_scored": batcher.contacts,
+            "scoring_seconds": round(batcher.scoring_seconds, 3)}
 
 
 def _route(request: Request) -> str:

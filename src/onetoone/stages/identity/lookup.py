@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -220,6 +221,8 @@ class LookupBatcher:
         self.index = index
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._max_batch = max_batch
+        self.batches = self.contacts = 0
+        self.scoring_seconds = 0.0
         self._threads = [threading.Thread(target=self._work, name=f"lookup-{n}", daemon=True)
                          for n in range(workers)]
         for thread in self._threads:
@@ -248,10 +251,14 @@ class LookupBatcher:
                     self._queue.put(None)  # for the next worker
                     break
                 batch.append(item)
+            started = time.perf_counter()
             try:
                 results = self.index.score_many([contact for contact, _ in batch])
             except Exception as error:  # the batch's requests answer it; the worker goes on
                 results = [error] * len(batch)
+            self.batches += 1
+            self.contacts += len(batch)
+            self.scoring_seconds += time.perf_counter() - started
             for (_, future), result in zip(batch, results, strict=True):
                 future.set_result(result)
 

@@ -21,7 +21,8 @@ create table if not exists audit.frontline_lookups (
     kind           text not null check (kind in ('lookup', 'view')),
     fields_given   text[] not null,               -- names of the fields searched, never values
     contact_hash   text,                          -- keyed HMAC-SHA256 of the searched values
-    outcome        text,                          -- match, ambiguous, no_match; found / not_found
+    outcome        text,                          -- match, ambiguous, no_match, refused,
+                                                  -- forbidden, timed_out; views: found, not_found
     result_count   integer not null,
     top_key        text,
     result_keys    text[] not null,
