@@ -47,7 +47,7 @@ AMBIGUOUS = "ambiguous"
 NO_MATCH = "no_match"
 # Candidates above this are answered; the clustering threshold decides a match.
 ANSWER_FLOOR = REVIEW_LOWER
-MAX_CANDIDATES = 200  # per request: a blocking key shared by more records says little
+MAX_CANDIDATES = 200  # per rule and contact: a key shared by more records says little
 
 
 # The standardised column each lookup field fills: a given field that fills nothing is unusable.
