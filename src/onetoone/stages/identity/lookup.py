@@ -14,6 +14,7 @@ pandas and DuckDB is what a lookup costs, not its rows.
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
 from concurrent.futures import Future
@@ -180,14 +181,17 @@ class LookupIndex:
         finally:
             cursor.unregister("lookup_probes")
         scored: dict[str, list[CandidateScore]] = {}
+        candidates: dict[str, int] = {}
         for row in rows:
             record = dict(zip(columns, row, strict=True))
             scored.setdefault(record["unique_id_l"], []).append(self._candidate(record))
+            candidates[record["unique_id_l"]] = record["candidates_scored"]
         results = {}
         for n, probe in probes.iterrows():
             filled = [c for c in self._probe_columns if not pd.isna(probe[c])
                       and c not in ("unique_id", "source", "source_record_id")]
-            results[n] = _decide(scored.get(probe["unique_id"], []), self.threshold, filled)
+            results[n] = _decide(scored.get(probe["unique_id"], []), self.threshold, filled,
+                                 candidates.get(probe["unique_id"], 0))
         return results
 
     def _candidate(self, row: dict[str, Any]) -> CandidateScore:
@@ -217,7 +221,7 @@ class LookupBatcher:
     waiting (up to ``max_batch``) and scores them in one ``score_many``. Under load a batch
     costs little more than one lookup; alone, a lookup waits for no one."""
 
-    def __init__(self, index: LookupIndex, workers: int = 2, max_batch: int = 64) -> None:
+    def __init__(self, index: LookupIndex, workers: int = 1, max_batch: int = 64) -> None:
         self.index = index
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._max_batch = max_batch
@@ -269,7 +273,8 @@ class LookupBatcher:
             thread.join(10)
 
 
-def _decide(scored: list[CandidateScore], threshold: float, filled: list[str]) -> LookupResult:
+def _decide(scored: list[CandidateScore], threshold: float, filled: list[str],
+            candidates_scored: int) -> LookupResult:
     """Best record per customer; a match needs one customer at or above the clustering
     threshold and no other, else the candidates above the floor are ambiguous."""
     best: dict[str, CandidateScore] = {}
@@ -283,7 +288,7 @@ def _decide(scored: list[CandidateScore], threshold: float, filled: list[str]) -
         outcome = MATCH
     else:
         outcome = AMBIGUOUS
-    return LookupResult(outcome, customers, len(scored), filled)
+    return LookupResult(outcome, customers, candidates_scored, filled)
 
 
 def _rule_sql(rule: tuple[str, ...]) -> str:
@@ -370,11 +375,23 @@ def _score_sql(linker: Linker, tf_names: list[str], rules: list[tuple[str, ...]]
         ctes.append((step["output_table_name"], step["sql"]))
     last_name = ctes[-1][0]
     with_clause = ",\n".join(f"{name} as ({sql})" for name, sql in ctes)
-    # the prediction keeps Splink's columns only: the candidate's key comes back by its id
+    comparisons = [c.output_column_name for c in settings.comparisons]
+    # the term-frequency adjustments Splink's prediction carries (per comparison using them)
+    tf_weights = sorted({f"p.{name}" for name in re.findall(r"\bmw_tf_adj_\w+", ctes[-1][1])})
+    wanted = ", ".join([*(f"p.gamma_{c}, p.mw_{c}" for c in comparisons), *tf_weights])
+    # Only what the answer uses: the candidates a lookup answers (at or above the floor) and
+    # each contact's best, with how many were scored; Python would spend more time building
+    # the rows of the rest than DuckDB spends scoring them. The prediction keeps Splink's
+    # columns only: the candidate's key comes back by its id.
     return (f"with {with_clause}\n"
-            f"select p.*, v.customer_key_r from {last_name} p"
+            f"select p.unique_id_l, p.unique_id_r, p.match_probability, p.match_weight,"
+            f" {wanted}, v.customer_key_r,"
+            f" count(*) over (partition by p.unique_id_l) as candidates_scored"
+            f" from {last_name} p"
             " inner join __splink__df_comparison_vectors v"
-            " on p.unique_id_l = v.unique_id_l and p.unique_id_r = v.unique_id_r")
+            " on p.unique_id_l = v.unique_id_l and p.unique_id_r = v.unique_id_r"
+            f" qualify p.match_probability >= {ANSWER_FLOOR!r} or row_number() over"
+            " (partition by p.unique_id_l order by p.match_probability desc) = 1")
 
 
 def _level_labels(linker: Linker) -> dict[str, dict[int, str]]:
