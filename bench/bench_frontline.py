@@ -35,7 +35,8 @@ LOOKUP_COLUMNS = ["first_name", "last_name", "birth_date", "email", "phone", "po
                   "national_id"]
 
 
-def prepare(customers: int, seed: int, held_back: int, strangers: int, workdir: Path) -> dict:
+def prepare(customers: int, seed: int, held_back: int, strangers: int, workdir: Path,
+            days: int) -> dict:
     """Generate, hold back, standardise, train and resolve; write what the service loads."""
     sys.path.insert(0, str(HERE))
     from bench_identity import unioned_records
@@ -46,7 +47,7 @@ def prepare(customers: int, seed: int, held_back: int, strangers: int, workdir: 
 
     root = workdir / "generated"
     started = time.perf_counter()
-    generate(root, customers, seed)
+    generate(root, customers, seed, days=days)
     records = unioned_records(root)
     records["unique_id"] = records["source"] + ":" + records["source_record_id"]
     truth = pd.read_csv(root / "truth" / "records.csv", dtype=str)
@@ -174,6 +175,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--port", type=int, default=8799)
+    # at a million customers two years of web events overflow the generator's Arrow strings
+    parser.add_argument("--days", type=int, default=730, help="days of history generated")
     parser.add_argument("--serve-from", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_from:
@@ -182,7 +185,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-frontline-") as tmp:
         workdir = Path(tmp)
-        prepared = prepare(args.customers, args.seed, args.held_back, args.strangers, workdir)
+        prepared = prepare(args.customers, args.seed, args.held_back, args.strangers, workdir,
+                           args.days)
         data = prepared["data"]
         env = {**os.environ, "ONETOONE_HOME": str(workdir / "home")}
         env.pop("ONETOONE_WAREHOUSE_URL", None)
