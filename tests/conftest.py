@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,38 @@ def dbt_manifest(onetoone_home: Path) -> Path:
     manifest = onetoone_home / "dbt" / "target" / "manifest.json"
     assert manifest.exists()
     return manifest
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+def _find_browser() -> str | None:
+    return next((found for name in BROWSERS if (found := shutil.which(name))), None)
+
+
+@pytest.fixture(scope="session")
+def rendered_dom() -> Callable[[Path | str], str]:
+    """A page's DOM after its scripts ran, as a real headless browser dumps it (a file, or a
+    URL such as the front-line service's page): Debian's chromium, installed with apt where it
+    is missing and we may install it."""
+    browser = _find_browser()
+    if browser is None and shutil.which("apt-get") and os.geteuid() == 0:
+        install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        if subprocess.run(install, capture_output=True, env=env).returncode != 0:
+            subprocess.run(["apt-get", "update"], capture_output=True, env=env)
+            subprocess.run(install, capture_output=True, env=env)
+        browser = _find_browser()
+    if browser is None:
+        pytest.fail("the browser tests need chromium: `apt-get install chromium` "
+                    "(or put chromium, chromium-browser or google-chrome on PATH)")
+
+    def render(page: Path | str) -> str:
+        result = subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--virtual-time-budget=60000", "--dump-dom",
+             page if isinstance(page, str) else page.resolve().as_uri()],
+            capture_output=True, text=True, timeout=120, check=True)
+        return result.stdout
+
+    return render

@@ -72,7 +72,7 @@ def test_each_stage_owns_its_schema_ddl_in_one_file():
     ddl_files = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.sql"))
     assert ddl_files == ["foundation/erasures.sql", "stages/identity/schema.sql",
                          "stages/ingest/schema.sql", "stages/quality/schema.sql",
-                         "stages/value/schema.sql"]
+                         "stages/serving/schema.sql", "stages/value/schema.sql"]
     for path in ddl_files:
         text = (PACKAGE / path).read_text(encoding="utf-8").lower()
         schemas = {line.split("create table if not exists ")[1].split(".")[0]

@@ -9,13 +9,22 @@ import sys
 
 import psycopg
 
-from onetoone.cli import access, forget, identity, pipeline, quarantine, value, warehouse
+from onetoone.cli import (
+    access,
+    forget,
+    identity,
+    pipeline,
+    quarantine,
+    serve,
+    value,
+    warehouse,
+)
 from onetoone.cli.common import CommandError
 from onetoone.foundation.config import keep_files_private
 from onetoone.runtime.dbt import ManifestError
 from onetoone.runtime.warehouse import WarehouseError
 
-COMMAND_MODULES = (warehouse, pipeline, identity, value, access, forget, quarantine)
+COMMAND_MODULES = (warehouse, pipeline, identity, value, access, forget, quarantine, serve)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -13,7 +13,7 @@ import psycopg
 from onetoone.foundation import erasures
 from onetoone.stages import ingest, quality
 from onetoone.stages.identity import store as identity_store
-from onetoone.stages.serving import access
+from onetoone.stages.serving import access, frontline
 from onetoone.stages.value import store as value_store
 
 # In dependency order: the registry first (loads honour it), the roles last (they grant on
@@ -24,6 +24,7 @@ SCHEMA_OWNERS = (
     ("identity", identity_store.ensure_schema),
     ("value", value_store.ensure_schema),
     ("audit (quality results)", quality.ensure_schema),
+    ("audit (front-line tokens and lookups)", frontline.ensure_schema),
     ("roles and grants", access.ensure_roles),
 )
 MIGRATION_LOCK = "onetoone.migrate"

@@ -27,6 +27,7 @@ from onetoone.stages.identity.linker import (
     resolve_incremental,
     train,
 )
+from onetoone.stages.identity.lookup import LookupIndex, prepare_lookup
 from onetoone.stages.identity.review import REVIEW_LOWER, review_queue
 from onetoone.stages.identity.standardise import (
     INPUT_FINGERPRINT,
@@ -155,3 +156,22 @@ def explain_customer(conn: psycopg.Connection, customer_key: str) -> tuple[list[
         raise NothingToExplain(f"no customer key {customer_key!r}")
     return ids, explain_links(standardised.drop(columns=INPUT_FINGERPRINT),
                               load_model(model_path), ids)
+
+
+class NoLookupIndex(LookupError):
+    """No identity run of this code version yet: nothing to look contacts up in."""
+
+
+def lookup_index(conn: psycopg.Connection) -> LookupIndex:
+    """The front line's lookup over the latest identity run: its current model, the
+    standardised records it scored (the state folder) and their customer keys."""
+    model_path = store.current_model_path()
+    standardised = store.read_standardised_records(standardise_version())
+    if not model_path.exists() or standardised is None:
+        raise NoLookupIndex("no identity run with this version of the code yet (no current "
+                            "model or standardised records); run the identity step first")
+    keys = pd.DataFrame(conn.execute(
+        "select source || ':' || source_record_id, customer_key from identity.customer_keys"
+    ).fetchall(), columns=["unique_id", "customer_key"])
+    return prepare_lookup(standardised.drop(columns=INPUT_FINGERPRINT), keys,
+                          load_model(model_path))

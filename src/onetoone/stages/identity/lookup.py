@@ -1,0 +1,402 @@
+"""Score contacts against the customers' records, for the front line: the pipeline's
+standardisation, its stored Splink model and the model's own blocking rules, prepared once.
+
+``prepare_lookup`` loads the standardised records into an in-memory DuckDB with the term
+frequencies Splink computes over all of them, and per blocking rule of the model a table of each
+record's key of that rule (the rule's keys joined), sorted by it. ``LookupIndex.score_many``
+standardises the contacts like source records, joins their keys to those tables (the candidates:
+the records a pipeline run would have paired with them) and scores contact x candidate with the
+SQL Splink generates for the model (comparison vectors, then its prediction), built once.
+``LookupBatcher`` scores the lookups of concurrent requests together: the per-call overhead of
+pandas and DuckDB is what a lookup costs, not its rows.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+from splink import DuckDBAPI, Linker
+from splink.internals.predict import predict_from_comparison_vectors_sqls_using_settings
+
+from onetoone.stages.identity import model as spec
+from onetoone.stages.identity.linker import DEFAULT_THRESHOLD
+from onetoone.stages.identity.review import REVIEW_LOWER
+from onetoone.stages.identity.standardise import STANDARD_COLUMNS, standardise
+
+# What a front-line lookup may give, and the source-record field each one fills.
+LOOKUP_FIELDS = {
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "birth_date": "birth_date",
+    "email": "email",
+    "phone": "phone",
+    "postcode": "postcode",
+    "national_id": "national_id",
+}
+PROBE_SOURCE = "frontline"
+MATCH = "match"
+AMBIGUOUS = "ambiguous"
+NO_MATCH = "no_match"
+# Candidates above this are answered; the clustering threshold decides a match.
+ANSWER_FLOOR = REVIEW_LOWER
+MAX_CANDIDATES = 200  # per rule and contact: a key shared by more records says little
+
+
+# The standardised column each lookup field fills: a given field that fills nothing is unusable.
+STANDARDISED_FROM = {
+    "first_name": "given_name",
+    "last_name": "surname_1",
+    "birth_date": "birth_date",
+    "email": "email",
+    "phone": "phone_e164",
+    "postcode": "postcode",
+    "national_id": "national_id",
+}
+
+
+class NothingToLookUp(ValueError):
+    """The contact gives no field at all."""
+
+
+class UnusableField(ValueError):
+    """A given field standardises to nothing (not a date, not a phone number, ...)."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"{field}: no usable value (the pipeline's standardisation rejects it)")
+        self.field = field
+
+
+@dataclass(frozen=True)
+class CandidateScore:
+    customer_key: str
+    unique_id: str
+    match_probability: float
+    match_weight: float
+    agreed: list[str]  # comparisons that count for the match (weight > 0)
+    disagreed: list[str]
+    evidence: list[dict[str, Any]]  # per comparison: level label and weight (bits)
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    outcome: str  # MATCH, AMBIGUOUS or NO_MATCH
+    customers: list[CandidateScore]  # best record per customer, best first, >= ANSWER_FLOOR
+    candidates_scored: int
+    fields_compared: list[str]  # the standardised columns the contact filled
+
+
+def contact_record(contact: dict[str, str | None], record_id: str = "lookup") -> pd.DataFrame:
+    """A contact as a one-row source record (the pipeline's input columns)."""
+    unknown = set(contact) - set(LOOKUP_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown lookup field(s): {', '.join(sorted(unknown))}")
+    row: dict[str, str | None] = {"source": PROBE_SOURCE, "source_record_id": record_id}
+    for name, value in contact.items():
+        row[LOOKUP_FIELDS[name]] = value.strip() if isinstance(value, str) and value.strip() \
+            else None
+    return pd.DataFrame([row])
+
+
+class LookupIndex:
+    """The customers' standardised records in DuckDB, with a table per blocking rule of the
+    model holding the rule's key of every record, sorted by it (a join on the key reads only
+    the blocks of that key: DuckDB prunes by the min/max of each stretch of rows)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, model: dict[str, Any],
+                 rules: list[tuple[str, ...]], score_sql: str, probe_columns: list[str],
+                 levels: dict[str, dict[int, str]], threshold: float) -> None:
+        self._con = con
+        self.model_version = model["model_version"]
+        self.rules = rules
+        self._score_sql = score_sql
+        self._probe_columns = probe_columns
+        self._levels = levels
+        self.threshold = threshold
+        self._local = threading.local()
+        self.records = int(con.execute("select count(*) from lookup_records").fetchall()[0][0])
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor: DuckDB runs queries of different cursors in parallel."""
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._local.cursor = self._con.cursor()
+        return cursor
+
+    def score(self, contact: dict[str, str | None]) -> LookupResult:
+        """One contact (raises ``NothingToLookUp``, ``UnusableField``)."""
+        result = self.score_many([contact])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def score_many(self, contacts: list[dict[str, str | None]]
+                   ) -> list[LookupResult | ValueError]:
+        """Several contacts in one standardisation and one query (what costs is the per-call
+        overhead of both, not the rows); a bad contact's slot holds its error."""
+        answers: list[LookupResult | ValueError | None] = [None] * len(contacts)
+        given_of: dict[int, dict[str, str]] = {}
+        for n, contact in enumerate(contacts):
+            given = {name: value for name, value in contact.items()
+                     if isinstance(value, str) and value.strip()}
+            if not given:
+                answers[n] = NothingToLookUp(f"give at least one of: {', '.join(LOOKUP_FIELDS)}")
+            else:
+                given_of[n] = given
+        if given_of:
+            probes = standardise(pd.concat(
+                [contact_record(given, f"{n}") for n, given in given_of.items()],
+                ignore_index=True))
+            probes.index = list(given_of)
+            usable = []
+            for n, given in given_of.items():
+                bad = next((name for name in given
+                            if pd.isna(probes.at[n, STANDARDISED_FROM[name]])), None)
+                if bad:
+                    answers[n] = UnusableField(bad)
+                else:
+                    usable.append(n)
+            if usable:
+                for n, result in self._score_probes(probes.loc[usable]).items():
+                    answers[n] = result
+        return answers  # type: ignore[return-value]
+
+    def _score_probes(self, probes: pd.DataFrame) -> dict[int, LookupResult]:
+        cursor = self._cursor()
+        frame = probes[self._probe_columns].astype(object)
+        cursor.register("lookup_probes", pa.Table.from_pandas(
+            frame.where(frame.notna(), None), preserve_index=False,
+            schema=pa.schema([(c, pa.string()) for c in self._probe_columns])))
+        try:
+            rows = cursor.execute(self._score_sql).fetchall()
+            columns = [d[0] for d in cursor.description]
+        finally:
+            cursor.unregister("lookup_probes")
+        scored: dict[str, list[CandidateScore]] = {}
+        candidates: dict[str, int] = {}
+        for row in rows:
+            record = dict(zip(columns, row, strict=True))
+            scored.setdefault(record["unique_id_l"], []).append(self._candidate(record))
+            candidates[record["unique_id_l"]] = record["candidates_scored"]
+        results = {}
+        for n, probe in probes.iterrows():
+            filled = [c for c in self._probe_columns if not pd.isna(probe[c])
+                      and c not in ("unique_id", "source", "source_record_id")]
+            results[n] = _decide(scored.get(probe["unique_id"], []), self.threshold, filled,
+                                 candidates.get(probe["unique_id"], 0))
+        return results
+
+    def _candidate(self, row: dict[str, Any]) -> CandidateScore:
+        evidence = []
+        for name, levels in self._levels.items():
+            gamma = row.get(f"gamma_{name}")
+            if gamma is None or gamma == -1:
+                continue
+            # Splink's match weights (log2 Bayes factors), with the term-frequency adjustment
+            weight = (row.get(f"mw_{name}") or 0.0) + (row.get(f"mw_tf_adj_{name}") or 0.0)
+            evidence.append({"comparison": name, "level": levels.get(int(gamma), str(gamma)),
+                             "weight": round(weight, 2)})
+        return CandidateScore(
+            customer_key=row["customer_key_r"], unique_id=row["unique_id_r"],
+            match_probability=float(row["match_probability"]),
+            match_weight=float(row["match_weight"]),
+            agreed=[e["comparison"] for e in evidence if e["weight"] > 0],
+            disagreed=[e["comparison"] for e in evidence if e["weight"] < 0],
+            evidence=evidence)
+
+    def close(self) -> None:
+        self._con.close()
+
+
+class LookupBatcher:
+    """Lookups of concurrent requests scored together: each worker takes every contact
+    waiting (up to ``max_batch``) and scores them in one ``score_many``. Under load a batch
+    costs little more than one lookup; alone, a lookup waits for no one."""
+
+    def __init__(self, index: LookupIndex, workers: int = 1, max_batch: int = 64) -> None:
+        self.index = index
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._max_batch = max_batch
+        self.batches = self.contacts = 0
+        self.scoring_seconds = 0.0
+        self._threads = [threading.Thread(target=self._work, name=f"lookup-{n}", daemon=True)
+                         for n in range(workers)]
+        for thread in self._threads:
+            thread.start()
+
+    def score(self, contact: dict[str, str | None], timeout: float = 30.0) -> LookupResult:
+        future: Future = Future()
+        self._queue.put((contact, future))
+        result = future.result(timeout)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def _work(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)  # for the next worker
+                    break
+                batch.append(item)
+            started = time.perf_counter()
+            try:
+                results = self.index.score_many([contact for contact, _ in batch])
+            except Exception as error:  # the batch's requests answer it; the worker goes on
+                results = [error] * len(batch)
+            self.batches += 1
+            self.contacts += len(batch)
+            self.scoring_seconds += time.perf_counter() - started
+            for (_, future), result in zip(batch, results, strict=True):
+                future.set_result(result)
+
+    def close(self) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(10)
+
+
+def _decide(scored: list[CandidateScore], threshold: float, filled: list[str],
+            candidates_scored: int) -> LookupResult:
+    """Best record per customer; a match needs one customer at or above the clustering
+    threshold and no other, else the candidates above the floor are ambiguous."""
+    best: dict[str, CandidateScore] = {}
+    for candidate in sorted(scored, key=lambda c: (-c.match_probability, c.unique_id)):
+        best.setdefault(candidate.customer_key, candidate)
+    customers = [c for c in best.values() if c.match_probability >= ANSWER_FLOOR]
+    sure = [c for c in customers if c.match_probability >= threshold]
+    if not customers:
+        outcome = NO_MATCH
+    elif len(sure) == 1:
+        outcome = MATCH
+    else:
+        outcome = AMBIGUOUS
+    return LookupResult(outcome, customers, candidates_scored, filled)
+
+
+def _rule_sql(rule: tuple[str, ...]) -> str:
+    """A rule's keys as one value (null when any key is), what the index is built on."""
+    parts = [f"({spec.key(name).sql})::varchar" for name in rule]
+    if len(parts) == 1:
+        return parts[0]
+    nulls = " or ".join(f"{p} is null" for p in parts)
+    return f"case when {nulls} then null else concat_ws('\x1f', {', '.join(parts)}) end"
+
+
+def prepare_lookup(records_std: pd.DataFrame, customer_keys: pd.DataFrame,
+                   model: dict[str, Any], threshold: float = DEFAULT_THRESHOLD) -> LookupIndex:
+    """Build the index over the customers' standardised records (``STANDARD_COLUMNS``, as the
+    pipeline scored them) with ``customer_keys`` (unique_id, customer_key)."""
+    blocking = model.get("blocking")
+    if not blocking or not blocking.get("rules"):
+        raise ValueError("the identity model has no blocking rules of its own (trained before "
+                         "blocking was chosen from the data): retrain it")
+    rules = [tuple(rule["keys"]) for rule in blocking["rules"]]
+    columns = [c for c in STANDARD_COLUMNS if c in records_std.columns]
+    con = duckdb.connect()
+    con.register("records_input", pa.Table.from_pandas(records_std[columns],
+                                                       preserve_index=False))
+    con.register("keys_input", pa.Table.from_pandas(
+        customer_keys[["unique_id", "customer_key"]], preserve_index=False))
+    con.execute("create table customer_records as select r.* from records_input r"
+                " semi join keys_input using (unique_id)")
+    settings = {**model["splink_settings"], "retain_intermediate_calculation_columns": True,
+                "retain_matching_columns": True}
+    db_api = DuckDBAPI(con)
+    linker = Linker(db_api.register("customer_records"), settings, log_level=None)
+    tf_names = []
+    for column in linker._settings_obj._term_frequency_columns:
+        name = column.unquote().name
+        tf = linker.table_management.compute_tf_table(name)
+        con.execute(f"create table lookup_tf_{name} as select * from {tf.physical_name}")
+        tf_names.append(name)
+    tf_select = "".join(f", lookup_tf_{name}.tf_{name}" for name in tf_names)
+    tf_joins = " ".join(f"left join lookup_tf_{name} using ({name})" for name in tf_names)
+    con.execute(f"""
+        create table lookup_records as
+        select r.*{tf_select}, k.customer_key
+        from customer_records r inner join keys_input k using (unique_id) {tf_joins}""")
+    for i, rule in enumerate(rules):
+        con.execute(f"""
+            create table lookup_rule_{i} as
+            select * from (select {_rule_sql(rule)} as key, unique_id from lookup_records)
+            where key is not null order by key""")
+    con.execute("drop table customer_records")
+    con.unregister("records_input")
+    con.unregister("keys_input")
+    return LookupIndex(con, model, rules, _score_sql(linker, tf_names, rules),
+                       columns, _level_labels(linker), threshold)
+
+
+def _score_sql(linker: Linker, tf_names: list[str], rules: list[tuple[str, ...]]) -> str:
+    """Splink's scoring SQL for the contacts in ``lookup_probes`` against the records that
+    share a blocking rule's key with them (at most ``MAX_CANDIDATES`` per rule and contact)."""
+    settings = linker._settings_obj
+    tf_select = "".join(f", lookup_tf_{name}.tf_{name}" for name in tf_names)
+    tf_joins = " ".join(f"left join lookup_tf_{name} using ({name})" for name in tf_names)
+    keys = ", ".join(f"{_rule_sql(rule)} as rule_{i}" for i, rule in enumerate(rules))
+    candidates = " union ".join(
+        f"(select p.unique_id as probe_id, c.unique_id from probe_keys p"
+        f" inner join lookup_rule_{i} c on c.key = p.rule_{i}"
+        f" qualify row_number() over (partition by p.unique_id order by c.unique_id)"
+        f" <= {MAX_CANDIDATES})"
+        for i in range(len(rules)))
+    ctes = [
+        ("l", f"select p.*{tf_select} from lookup_probes p {tf_joins}"),
+        ("probe_keys", f"select unique_id, {keys} from l"),
+        ("candidate_pairs", candidates),
+        ("blocked", f"select {', '.join(settings._columns_to_select_for_blocking)},"
+                    " r.customer_key as customer_key_r, 0 as match_key"
+                    " from candidate_pairs cp"
+                    " inner join l on l.unique_id = cp.probe_id"
+                    " inner join lookup_records r on r.unique_id = cp.unique_id"),
+        ("__splink__df_comparison_vectors",
+         f"select {', '.join(settings._columns_to_select_for_comparison_vector_values)},"
+         " customer_key_r from blocked"),
+    ]
+    for step in predict_from_comparison_vectors_sqls_using_settings(settings):
+        ctes.append((step["output_table_name"], step["sql"]))
+    last_name = ctes[-1][0]
+    with_clause = ",\n".join(f"{name} as ({sql})" for name, sql in ctes)
+    comparisons = [c.output_column_name for c in settings.comparisons]
+    # the term-frequency adjustments Splink's prediction carries (per comparison using them)
+    tf_weights = sorted({f"p.{name}" for name in re.findall(r"\bmw_tf_adj_\w+", ctes[-1][1])})
+    wanted = ", ".join([*(f"p.gamma_{c}, p.mw_{c}" for c in comparisons), *tf_weights])
+    # Only what the answer uses: the candidates a lookup answers (at or above the floor) and
+    # each contact's best, with how many were scored; Python would spend more time building
+    # the rows of the rest than DuckDB spends scoring them. The prediction keeps Splink's
+    # columns only: the candidate's key comes back by its id.
+    return (f"with {with_clause}\n"
+            f"select p.unique_id_l, p.unique_id_r, p.match_probability, p.match_weight,"
+            f" {wanted}, v.customer_key_r,"
+            f" count(*) over (partition by p.unique_id_l) as candidates_scored"
+            f" from {last_name} p"
+            " inner join __splink__df_comparison_vectors v"
+            " on p.unique_id_l = v.unique_id_l and p.unique_id_r = v.unique_id_r"
+            f" qualify p.match_probability >= {ANSWER_FLOOR!r} or row_number() over"
+            " (partition by p.unique_id_l order by p.match_probability desc) = 1")
+
+
+def _level_labels(linker: Linker) -> dict[str, dict[int, str]]:
+    """Comparison -> its levels' labels by comparison vector value."""
+    return {comparison.output_column_name: {
+        level.comparison_vector_value: level.label_for_charts
+        for level in comparison.comparison_levels}
+        for comparison in linker._settings_obj.comparisons}
