@@ -234,3 +234,17 @@ def test_a_previous_mapping_with_a_record_twice_is_refused():
     doubled = pd.concat([first, first.iloc[[0]].assign(customer_key="CUST-OTHER")])
     with pytest.raises(pd.errors.MergeError):
         assign_keys(_clusters({"erp:E1": "a", "erp:E2": "b"}), doubled)
+
+
+def test_a_key_orphaned_equally_by_two_splits_names_the_smaller_key():
+    first = assign_keys(_clusters({**{f"erp:A{i}": "a" for i in range(4)},
+                                   **{f"erp:B{i}": "b" for i in range(4)}}))
+    old = _by_record(first.keys)
+    # each key keeps 3 records at home and leaves one in cluster "x": a tie, 1 record each
+    split = assign_keys(_clusters({**{f"erp:A{i}": "1" for i in range(3)}, "erp:A3": "x",
+                                   **{f"erp:B{i}": "3" for i in range(3)}, "erp:B3": "x"}),
+                        first.keys)
+    event = split.events.set_index("customer_key").loc[_by_record(split.keys)["erp:A3"]]
+    smaller, larger = sorted([old["erp:A0"], old["erp:B0"]])
+    assert event["related_key"] == smaller
+    assert list(event["details"]["split_from"]) == [smaller, larger]
