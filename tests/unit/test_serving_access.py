@@ -45,13 +45,13 @@ CONTACT = MartColumns(documented=frozenset({"customer_key", "email", "country"})
 
 
 def test_bi_reads_documented_non_personal_columns_in_table_order(caplog):
-    tables = {"mart_customer_contact": ["country", "email", "customer_key", "secret_note"]}
+    tables = {"mart_customer_contact": ["country", "email", "customer_key", "secret_note", "load_flag"]}
     with caplog.at_level(logging.WARNING):
         assert bi_columns(tables, {"mart_customer_contact": CONTACT}) == {
             "mart_customer_contact": ["country", "customer_key"]}
     assert caplog.messages == [
         f"{PUBLISHED_SCHEMA}.mart_customer_contact: columns not documented in the dbt YAML are"
-        " withheld from BI: secret_note"]
+        " withheld from BI: secret_note, load_flag"]
 
 
 def test_bi_gets_nothing_of_an_unknown_table_or_one_with_only_personal_columns(caplog):
