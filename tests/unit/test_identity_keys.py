@@ -216,7 +216,6 @@ def test_a_key_orphaned_by_two_splits_names_the_key_it_took_most_records_from():
     # details are stored as JSON: the parts, largest first, with whole record counts
     assert json.dumps(event["details"]) == json.dumps(
         {"split_from": {old["erp:B2"]: 2, old["erp:A0"]: 1}})
-    assert split.events.index.tolist() == list(range(len(split.events)))
 
 
 def test_created_and_retired_events_carry_their_details():
@@ -226,7 +225,6 @@ def test_created_and_retired_events_carry_their_details():
     gone = assign_keys(_clusters({"erp:E2": "b"}), first.keys)
     by_type = dict(zip(gone.events["event_type"], gone.events["details"], strict=True))
     assert by_type == {"created": {}, "retired": {"reason": "no records left"}}
-    assert gone.retired.index.tolist() == [0]
 
 
 def test_a_previous_mapping_with_a_record_twice_is_refused():
