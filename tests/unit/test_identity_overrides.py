@@ -40,9 +40,12 @@ def test_same_override_links_records_the_model_kept_apart():
     assert _groups(clusters) == {frozenset({A, B, D}), frozenset({C})}
 
 
-def test_different_override_drops_the_direct_edge():
-    clusters = cluster_pairs([A, B], _pairs((B, A, 0.999)), _overrides((A, B, "different")))
-    assert _groups(clusters) == {frozenset({A}), frozenset({B})}
+def test_different_override_drops_the_direct_edge(caplog):
+    with caplog.at_level(logging.INFO, logger="onetoone.stages.identity.overrides"):
+        clusters = cluster_pairs([A, B, C], _pairs((B, A, 0.999), (C, B, 0.9)),
+                                 _overrides((A, B, "different")))
+    assert _groups(clusters) == {frozenset({A}), frozenset({B, C})}
+    assert caplog.messages == []  # dropped before clustering: nothing left to cut
 
 
 def test_different_override_cuts_the_weakest_edge_of_a_chain():
@@ -83,9 +86,12 @@ def test_overrides_on_unknown_records_are_ignored():
 
 def test_canonical_pair_orders_and_validates():
     assert canonical_pair(C, A) == (A, C)
-    with pytest.raises(ValueError):
+    assert canonical_pair(A, C) == (A, C)
+    # the source ends at the first colon: a record id may hold colons, even end in one
+    assert canonical_pair("web:acc:", A) == (A, "web:acc:")
+    with pytest.raises(ValueError, match="^'erp:A' is paired with itself$"):
         canonical_pair(A, A)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^'A' is not source:source_record_id$"):
         canonical_pair("A", B)
 
 
@@ -202,3 +208,23 @@ def test_links_with_no_evidence_still_cost_something_to_cut():
     pairs = _weighted((P, Q, -1.0), (P, R, -1.0), (Q, S, 10.0), (R, S, 10.0), (S, T, 0.003))
     clusters = cluster_pairs([P, Q, R, S, T], pairs, _overrides((P, T, "different")))
     assert _groups(clusters) == {frozenset({P}), frozenset({Q, R, S, T})}
+
+
+def test_one_scored_link_beside_a_same_override_is_a_cut_not_a_contradiction(caplog):
+    # A = B by a steward, B - C scored, A and C different: the scored link is the whole cut
+    with caplog.at_level(logging.WARNING):
+        clusters = cluster_pairs([A, B, C], _weighted((B, C, 3.0)),
+                                 _overrides((A, B, "same"), (A, C, "different")))
+    assert _groups(clusters) == {frozenset({A, B}), frozenset({C})}
+    assert caplog.messages == []
+
+
+def test_a_cluster_whose_evidence_overflows_the_flow_solver_is_refused_by_name():
+    # capacities are millibits in int32 max-flow, both directions: 2 x 1e9 still fits ...
+    fits = _weighted((A, B, 5e5), (B, C, 5e5))
+    clusters = cluster_pairs([A, B, C], fits, _overrides((A, C, "different")))
+    assert len(_groups(clusters)) == 2
+    # ... 2 x 1.1e9 does not, and the error names the cluster instead of a wrong cut
+    too_large = _weighted((A, B, 5.5e5), (B, C, 5.5e5))
+    with pytest.raises(ValueError, match=rf"^cluster of {A} too large to cut \(3 records\)$"):
+        cluster_pairs([A, B, C], too_large, _overrides((A, C, "different")))
