@@ -461,3 +461,39 @@ def test_a_refused_event_gets_its_exact_field_and_reason(text, field, reason):
 def test_a_zero_with_a_huge_exponent_is_zero_not_too_small(number):
     [line] = events(LOGIN.replace("}", f', "score": {number}}}'))
     assert line.problem is None
+
+
+@pytest.mark.parametrize(("text", "field", "reason"), [
+    ("", None, "empty line"),
+    ("a\x00b", None, "a NUL byte (0x00) at position 1, which no text column can hold; remove it"
+                     " at the source and re-export the file"),
+    (event(account_id=12), "account_id", "account_id must be text or null, found 12"),
+    (event(email=1.5), "email", "email must be a JSON string or null, found a number"),
+    (event(phone=123), "phone", "phone must be a JSON string or null, found a number"
+                                " (a number loses leading zeros and the +)"),
+])
+def test_a_refused_event_line_is_named_by_its_line_field_and_exact_reason(text, field, reason):
+    [line] = events(text)
+    assert (line.problem.field, line.problem.reason) == (field, reason)
+    assert line.line_number == line.problem.line_number == 2
+
+
+@pytest.mark.parametrize("granted", ["TRUE", "False", "true"])
+def test_consent_is_granted_as_true_or_false_in_any_case(granted):
+    [line] = events(event(event_type="consent_change", granted=granted))
+    assert line.problem is None
+
+
+def test_a_loaded_event_keeps_its_line_text_and_session():
+    text = event(event_type="login")
+    [line] = events(text)
+    assert line.problem is None and line.line_number == 2 and line.text == text
+    assert line.row[4] == "S1"
+
+
+def test_an_empty_web_file_is_refused_with_what_to_do():
+    with pytest.raises(FileRefused) as refused:
+        list(parse_web_ndjson(b""))
+    assert str(refused.value) == (
+        "empty file: no events; nothing is lost, but if the day had events the export failed:"
+        " have the file delivered again")
