@@ -497,3 +497,22 @@ def test_an_empty_web_file_is_refused_with_what_to_do():
     assert str(refused.value) == (
         "empty file: no events; nothing is lost, but if the day had events the export failed:"
         " have the file delivered again")
+
+
+@pytest.mark.parametrize(("line", "field", "reason"), [
+    # balanced quotes but not CSV: the strict reader's own words
+    ('CL2,2025-03-01 10:00:00,CC1,"a"b,1,,billing,1,4,false,resolved,AG1', None,
+     "malformed CSV: ',' expected after '\"'"),
+    # the smallest integer is an integer, so its reason is the sign, not the range
+    ("CL2,2025-03-01 10:00:00,CC1,José,1,,billing,-2147483648,4,false,resolved,AG1",
+     "duration_seconds", "negative duration -2147483648"),
+])
+def test_call_lines_refused_for_their_own_reason(line, field, reason):
+    [parsed] = parse_calls_csv(calls(line))
+    assert (parsed.problem.field, parsed.problem.reason) == (field, reason)
+
+
+def test_a_field_quoted_over_three_lines_is_one_call():
+    [parsed] = parse_calls_csv(calls(
+        'CL2,2025-03-01 10:00:00,CC1,"a\nb\nc",1,,billing,1,4,false,resolved,AG1'))
+    assert parsed.problem is None and parsed.row[3] == "a\nb\nc"
