@@ -246,3 +246,9 @@ def test_a_key_orphaned_equally_by_two_splits_names_the_smaller_key():
     smaller, larger = sorted([old["erp:A0"], old["erp:B0"]])
     assert event["related_key"] == smaller
     assert list(event["details"]["split_from"]) == [smaller, larger]
+
+
+def test_a_new_key_skips_every_taken_derivation_in_turn():
+    taken = [new_key("erp:E1"), new_key("erp:E1", 1)]
+    keys = _by_record(assign_customer_keys(_clusters({"erp:E1": "a"}), None, taken))
+    assert keys["erp:E1"] == new_key("erp:E1", 2)
