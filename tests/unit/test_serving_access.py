@@ -45,7 +45,8 @@ CONTACT = MartColumns(documented=frozenset({"customer_key", "email", "country"})
 
 
 def test_bi_reads_documented_non_personal_columns_in_table_order(caplog):
-    tables = {"mart_customer_contact": ["country", "email", "customer_key", "secret_note", "load_flag"]}
+    tables = {"mart_customer_contact": ["country", "email", "customer_key", "secret_note",
+                                        "load_flag"]}
     with caplog.at_level(logging.WARNING):
         assert bi_columns(tables, {"mart_customer_contact": CONTACT}) == {
             "mart_customer_contact": ["country", "customer_key"]}
