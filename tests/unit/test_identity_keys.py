@@ -3,9 +3,12 @@ keys never reuse an old one."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 
 import pandas as pd
+import pytest
 
 from onetoone.stages.identity.keys import assign_customer_keys, assign_keys, new_key
 
@@ -185,3 +188,67 @@ def test_same_input_gives_same_keys_and_events():
     assert one.keys.equals(two.keys) and one.events.equals(two.events)
     assert one.events.equals(shuffled.events)
     assert _by_record(one.keys) == _by_record(shuffled.keys)
+
+
+def test_new_keys_are_the_documented_digest_of_the_smallest_record_id():
+    # Keys are stored downstream and must not change between releases: pinned, not recomputed.
+    assert new_key("erp:E1") == "CUST-" + hashlib.sha256(b"erp:E1").hexdigest()[:12].upper()
+    assert new_key("erp:E1", 2) == "CUST-" + hashlib.sha256(b"erp:E1#2").hexdigest()[:12].upper()
+    keys = _by_record(assign_customer_keys(_clusters({"erp:E1": "a", "web:W1": "a"})))
+    assert keys["erp:E1"] == keys["web:W1"] == new_key("erp:E1")
+
+
+def test_a_key_orphaned_by_two_splits_names_the_key_it_took_most_records_from():
+    # key A: 3 records home in cluster 1, 1 in cluster 2; key B: 2 records in cluster 2 and 5
+    # home in cluster 3. Cluster 2 is home to neither: it gets a new key, split from B.
+    previous = {**{f"erp:A{i}": "1" for i in range(3)}, "erp:A9": "2",
+                "erp:B0": "2", "erp:B1": "2", **{f"erp:B{i}": "3" for i in range(2, 7)}}
+    first = assign_keys(_clusters({**{f"erp:A{i}": "a" for i in (0, 1, 2, 9)},
+                                   **{f"erp:B{i}": "b" for i in range(7)}}))
+    old = _by_record(first.keys)
+    split = assign_keys(_clusters(previous), first.keys)
+    keys = _by_record(split.keys)
+    new = keys["erp:A9"]
+    assert keys["erp:B0"] == new and new not in (old["erp:A0"], old["erp:B2"])
+    event = split.events.set_index("customer_key").loc[new]
+    assert (event["event_type"], event["related_key"], event["records"]) == (
+        "split", old["erp:B2"], 3)
+    # details are stored as JSON: the parts, largest first, with whole record counts
+    assert json.dumps(event["details"]) == json.dumps(
+        {"split_from": {old["erp:B2"]: 2, old["erp:A0"]: 1}})
+
+
+def test_created_and_retired_events_carry_their_details():
+    first = assign_keys(_clusters({"erp:E1": "a"}))
+    assert first.events[["event_type", "details"]].to_dict("records") == [
+        {"event_type": "created", "details": {}}]
+    gone = assign_keys(_clusters({"erp:E2": "b"}), first.keys)
+    by_type = dict(zip(gone.events["event_type"], gone.events["details"], strict=True))
+    assert by_type == {"created": {}, "retired": {"reason": "no records left"}}
+
+
+def test_a_previous_mapping_with_a_record_twice_is_refused():
+    first = assign_keys(_clusters({"erp:E1": "a", "erp:E2": "b"})).keys
+    doubled = pd.concat([first, first.iloc[[0]].assign(customer_key="CUST-OTHER")])
+    with pytest.raises(pd.errors.MergeError):
+        assign_keys(_clusters({"erp:E1": "a", "erp:E2": "b"}), doubled)
+
+
+def test_a_key_orphaned_equally_by_two_splits_names_the_smaller_key():
+    first = assign_keys(_clusters({**{f"erp:A{i}": "a" for i in range(4)},
+                                   **{f"erp:B{i}": "b" for i in range(4)}}))
+    old = _by_record(first.keys)
+    # each key keeps 3 records at home and leaves one in cluster "x": a tie, 1 record each
+    split = assign_keys(_clusters({**{f"erp:A{i}": "1" for i in range(3)}, "erp:A3": "x",
+                                   **{f"erp:B{i}": "3" for i in range(3)}, "erp:B3": "x"}),
+                        first.keys)
+    event = split.events.set_index("customer_key").loc[_by_record(split.keys)["erp:A3"]]
+    smaller, larger = sorted([old["erp:A0"], old["erp:B0"]])
+    assert event["related_key"] == smaller
+    assert list(event["details"]["split_from"]) == [smaller, larger]
+
+
+def test_a_new_key_skips_every_taken_derivation_in_turn():
+    taken = [new_key("erp:E1"), new_key("erp:E1", 1)]
+    keys = _by_record(assign_customer_keys(_clusters({"erp:E1": "a"}), None, taken))
+    assert keys["erp:E1"] == new_key("erp:E1", 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 import pandas as pd
@@ -39,9 +40,12 @@ def test_same_override_links_records_the_model_kept_apart():
     assert _groups(clusters) == {frozenset({A, B, D}), frozenset({C})}
 
 
-def test_different_override_drops_the_direct_edge():
-    clusters = cluster_pairs([A, B], _pairs((B, A, 0.999)), _overrides((A, B, "different")))
-    assert _groups(clusters) == {frozenset({A}), frozenset({B})}
+def test_different_override_drops_the_direct_edge(caplog):
+    with caplog.at_level(logging.INFO, logger="onetoone.stages.identity.overrides"):
+        clusters = cluster_pairs([A, B, C], _pairs((B, A, 0.999), (C, B, 0.9)),
+                                 _overrides((C, B, "different")))
+    assert _groups(clusters) == {frozenset({A, B}), frozenset({C})}
+    assert caplog.messages == []  # dropped before clustering: nothing left to cut
 
 
 def test_different_override_cuts_the_weakest_edge_of_a_chain():
@@ -82,9 +86,12 @@ def test_overrides_on_unknown_records_are_ignored():
 
 def test_canonical_pair_orders_and_validates():
     assert canonical_pair(C, A) == (A, C)
-    with pytest.raises(ValueError):
+    assert canonical_pair(A, C) == (A, C)
+    # the source ends at the first colon: a record id may hold colons, even end in one
+    assert canonical_pair("web:acc:", A) == (A, "web:acc:")
+    with pytest.raises(ValueError, match="^'erp:A' is paired with itself$"):
         canonical_pair(A, A)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^'A' is not source:source_record_id$"):
         canonical_pair("A", B)
 
 
@@ -150,3 +157,74 @@ def test_review_row_says_why_a_linked_pair_is_in_the_queue():
     assert evidence_for.split() == ["for", "name:", "Exact"]
     uncertain = format_review_row(row.replace({"bridge": "uncertain"}))[0]
     assert uncertain == f"{A}  {C}  probability 0.990"
+
+
+def _weighted(*edges: tuple[str, str, float]) -> pd.DataFrame:
+    """Edges given by match weight (log2 odds) directly."""
+    return pd.DataFrame(edges, columns=["unique_id_l", "unique_id_r", "match_weight"])
+
+
+def test_a_cut_is_logged_naming_the_link_and_the_pair_kept_apart(caplog):
+    pairs = _weighted((A, B, 6.5), (B, C, 4.25))
+    with caplog.at_level(logging.INFO, logger="onetoone.stages.identity.overrides"):
+        cluster_pairs([A, B, C], pairs, _overrides((A, C, "different")))
+    assert caplog.messages == [
+        f"override: cut {B} - {C} (weight 4.25) to keep {A} and {C} apart"]
+
+
+def test_contradicting_overrides_are_named_and_later_pairs_are_still_cut(caplog):
+    F, G = "web:F", "web:G"
+    # A-B-C joined by "same" overrides but A, C "different": contradictory, left joined.
+    # D-F-G is a scored chain with D, G "different": its weakest link goes all the same.
+    overrides = _overrides((A, B, "same"), (B, C, "same"), (A, C, "different"),
+                           (D, G, "different"))
+    pairs = _weighted((D, F, 9.0), (F, G, 2.0))
+    with caplog.at_level(logging.WARNING):
+        clusters = cluster_pairs([A, B, C, D, F, G], pairs, overrides)
+    assert _groups(clusters) == {frozenset({A, B, C}), frozenset({D, F}), frozenset({G})}
+    assert caplog.messages == [
+        f"overrides contradict: {A} and {C} are 'different' but joined by 'same' overrides"]
+
+
+def test_a_different_pair_already_apart_does_not_stop_the_next_cut():
+    F, G = "web:F", "web:G"
+    # E and A (first in id order) are in no common cluster; D-F-G still needs its cut
+    overrides = _overrides((E, A, "different"), (D, G, "different"))
+    clusters = cluster_pairs([A, D, E, F, G], _weighted((D, F, 9.0), (F, G, 2.0)), overrides)
+    assert _groups(clusters) == {frozenset({A}), frozenset({E}), frozenset({D, F}),
+                                 frozenset({G})}
+
+
+def test_a_different_override_of_an_unknown_record_is_ignored():
+    clusters = cluster_pairs([A, B, C], _weighted((A, B, 5.0), (B, C, 5.0)),
+                             _overrides((A, "erp:GONE", "different")))
+    assert _groups(clusters) == {frozenset({A, B, C})}
+
+
+def test_links_with_no_evidence_still_cost_something_to_cut():
+    P, Q, R, S, T = "erp:P", "erp:Q", "erp:R", "erp:S", "erp:T"
+    # P reaches S through two links of negative weight (each costs the floor, 1 millibit);
+    # S-T has 3 millibits. Keeping P and T apart, cutting P's two links (2) is cheapest.
+    pairs = _weighted((P, Q, -1.0), (P, R, -1.0), (Q, S, 10.0), (R, S, 10.0), (S, T, 0.003))
+    clusters = cluster_pairs([P, Q, R, S, T], pairs, _overrides((P, T, "different")))
+    assert _groups(clusters) == {frozenset({P}), frozenset({Q, R, S, T})}
+
+
+def test_one_scored_link_beside_a_same_override_is_a_cut_not_a_contradiction(caplog):
+    # A = B by a steward, B - C scored, A and C different: the scored link is the whole cut
+    with caplog.at_level(logging.WARNING):
+        clusters = cluster_pairs([A, B, C], _weighted((B, C, 3.0)),
+                                 _overrides((A, B, "same"), (A, C, "different")))
+    assert _groups(clusters) == {frozenset({A, B}), frozenset({C})}
+    assert caplog.messages == []
+
+
+def test_a_cluster_whose_evidence_overflows_the_flow_solver_is_refused_by_name():
+    # capacities are millibits in int32 max-flow, both directions: 2 x 1e9 still fits ...
+    fits = _weighted((A, B, 5e5), (B, C, 5e5))
+    clusters = cluster_pairs([A, B, C], fits, _overrides((A, C, "different")))
+    assert len(_groups(clusters)) == 2
+    # ... 2 x 1.1e9 does not, and the error names the cluster instead of a wrong cut
+    too_large = _weighted((A, B, 5.5e5), (B, C, 5.5e5))
+    with pytest.raises(ValueError, match=rf"^cluster of {A} too large to cut \(3 records\)$"):
+        cluster_pairs([A, B, C], too_large, _overrides((A, C, "different")))

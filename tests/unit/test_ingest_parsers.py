@@ -4,12 +4,14 @@ the field and a reason; nothing is dropped."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
 
 from onetoone.stages.ingest.parsers import (
     CALL_COLUMNS,
+    INTEGER_MAX,
     FileRefused,
     parse_calls_csv,
     parse_web_ndjson,
@@ -358,3 +360,159 @@ def test_erp_values_their_raw_column_cannot_hold_are_named(values, problem):
 def test_erp_whole_numbers_from_a_widened_column_load_as_integers():
     problem, row = erp_row_problem(Decimal("2.00"), Decimal("9999999999.994"), None)
     assert problem is None and row[0] == 2 and type(row[0]) is int
+
+
+# The exact words a steward reads for each refused call line or event (field and reason), and
+# the edges of what the parsers accept: the quarantine is read by people, so its reasons are
+# part of the contract, not free text.
+
+def call(**values: str) -> str:
+    """GOOD_CALL as CL9 with some fields replaced."""
+    fields = dict(zip(CALL_COLUMNS, GOOD_CALL.split(","), strict=True)) | {"call_id": "CL9"}
+    return ",".join((fields | values)[column] for column in CALL_COLUMNS)
+
+
+@pytest.mark.parametrize(("line", "field", "reason"), [
+    ("", None, "empty line"),
+    ('CL2,2025-03-01 10:00:00,CC1,"José,(11) 1,,billing,1,4,false,resolved,AG1', None,
+     "malformed CSV: unbalanced quote"),
+    (call(contact_id=""), "contact_id", "contact_id is empty"),
+    (call(call_id=""), "call_id", "call_id is empty"),
+    (call(satisfaction="0"), "satisfaction", "satisfaction 0 outside 1-5"),
+    (call(satisfaction="6"), "satisfaction", "satisfaction 6 outside 1-5"),
+    (call(duration_seconds=str(INTEGER_MAX + 1)), "duration_seconds",
+     "duration_seconds 2147483648 is outside the integer range -2147483648..2147483647"),
+    (call(caller_name="Jo\x00se"), "caller_name",
+     "a NUL byte (0x00) at position 30 in caller_name, which no text column can hold;"
+     " remove it at the source and re-export the file"),
+])
+def test_a_refused_call_line_gets_its_exact_field_and_reason(line, field, reason):
+    [parsed] = parse_calls_csv(calls(line))
+    assert (parsed.problem.field, parsed.problem.reason) == (field, reason)
+    assert parsed.line_number == parsed.problem.line_number == 2
+
+
+def test_a_repeated_call_id_is_quarantined_on_the_call_id_field():
+    _, again = parse_calls_csv(calls(GOOD_CALL, GOOD_CALL))
+    assert (again.problem.field, again.problem.reason) == (
+        "call_id", "duplicate call_id CL1 in the same file")
+
+
+@pytest.mark.parametrize(("values", "typed"), [
+    ({"satisfaction": "1"}, {"satisfaction": 1}),
+    ({"satisfaction": "5"}, {"satisfaction": 5}),
+    ({"duration_seconds": "0"}, {"duration_seconds": 0}),
+    ({"duration_seconds": str(INTEGER_MAX)}, {"duration_seconds": INTEGER_MAX}),
+    ({"is_complaint": "true", "email": "a@b.io", "phone": "", "resolution": "", "agent_id": ""},
+     {"is_complaint": True, "email": "a@b.io", "phone": None, "resolution": None,
+      "agent_id": None}),
+    # the slow path for a time written without zero padding
+    ({"called_at": "2025-3-1 9:05:07"}, {"called_at": datetime(2025, 3, 1, 9, 5, 7)}),
+])
+def test_call_values_at_the_edges_of_the_contract_load_typed(values, typed):
+    line = call(**values)
+    [parsed] = parse_calls_csv(calls(line))
+    assert parsed.problem is None
+    assert parsed.text == line and parsed.line_number == 2
+    row = dict(zip(CALL_COLUMNS, parsed.row, strict=True))
+    assert {column: row[column] for column in typed} == typed
+
+
+def test_header_drift_names_every_missing_and_unexpected_column():
+    drifted = HEADER.replace(",agent_id", "").replace(",reason", "") + ",loyalty_tier,channel"
+    with pytest.raises(FileRefused) as refused:
+        list(parse_calls_csv(calls(header=drifted)))
+    assert str(refused.value) == (
+        "header does not match the call-center contract; missing columns: reason, agent_id;"
+        " unexpected columns: loyalty_tier, channel")
+    with pytest.raises(FileRefused) as refused:
+        list(parse_calls_csv(calls(header="\ufeff" + HEADER + ",channel")))
+    assert str(refused.value) == ("header does not match the call-center contract;"
+                                  " unexpected columns: channel")
+    assert list(parse_calls_csv(calls(header="\ufeff" + HEADER))) == []
+
+
+LOGIN = event(event_type="login")
+SURROGATE = ("a lone UTF-16 surrogate escape (\\ud800-\\udfff), not a character;"
+             " the exporter must write valid UTF-8")
+
+
+@pytest.mark.parametrize(("text", "field", "reason"), [
+    (event(email=True), "email", "email must be a JSON string or null, found a boolean"),
+    (event(email=[1]), "email", "email must be a JSON string or null, found an array"),
+    (LOGIN.replace("}", ', "x": {"a": {"b": ["x", "\\ud800"]}}}'), "x", "x.a.b[1]: " + SURROGATE),
+    (LOGIN.replace("}", ', "x": [["ok"], ["\\udfff"]]}'), "x", "x[1][0]: " + SURROGATE),
+    # a bad value before a nested one is still found
+    (LOGIN.replace("}", ', "note": "\\udfff", "x": {"a": [1, {"b": 2}]}}'), "note",
+     "note: " + SURROGATE),
+    (LOGIN.replace("}", ', "score": 0.0000000000000000000000001e-400}'), None,
+     "not JSON PostgreSQL can store: the number 0.000000000000000000... is too small"),
+    (LOGIN.replace("}", ', "score": 1.0000000000000e-400}'), None,
+     "not JSON PostgreSQL can store: the number 1.0000000000000e-400 is too small"),
+    (LOGIN.replace("}", ', "score": 1.00000000000000e-400}'), None,
+     "not JSON PostgreSQL can store: the number 1.00000000000000e-40... is too small"),
+])
+def test_a_refused_event_gets_its_exact_field_and_reason(text, field, reason):
+    [line] = events(text)
+    assert (line.problem.field, line.problem.reason) == (field, reason)
+
+
+@pytest.mark.parametrize("number", ["0e-400", "0E-400", "0.0e-400"])
+def test_a_zero_with_a_huge_exponent_is_zero_not_too_small(number):
+    [line] = events(LOGIN.replace("}", f', "score": {number}}}'))
+    assert line.problem is None
+
+
+@pytest.mark.parametrize(("text", "field", "reason"), [
+    ("", None, "empty line"),
+    ("a\x00b", None, "a NUL byte (0x00) at position 1, which no text column can hold; remove it"
+                     " at the source and re-export the file"),
+    (event(account_id=12), "account_id", "account_id must be text or null, found 12"),
+    (event(email=1.5), "email", "email must be a JSON string or null, found a number"),
+    (event(phone=123), "phone", "phone must be a JSON string or null, found a number"
+                                " (a number loses leading zeros and the +)"),
+])
+def test_a_refused_event_line_is_named_by_its_line_field_and_exact_reason(text, field, reason):
+    [line] = events(text)
+    assert (line.problem.field, line.problem.reason) == (field, reason)
+    assert line.line_number == line.problem.line_number == 2
+
+
+@pytest.mark.parametrize("granted", ["TRUE", "False", "true"])
+def test_consent_is_granted_as_true_or_false_in_any_case(granted):
+    [line] = events(event(event_type="consent_change", granted=granted))
+    assert line.problem is None
+
+
+def test_a_loaded_event_keeps_its_line_text_and_session():
+    text = event(event_type="login")
+    [line] = events(text)
+    assert line.problem is None and line.line_number == 2 and line.text == text
+    assert line.row[4] == "S1"
+
+
+def test_an_empty_web_file_is_refused_with_what_to_do():
+    with pytest.raises(FileRefused) as refused:
+        list(parse_web_ndjson(b""))
+    assert str(refused.value) == (
+        "empty file: no events; nothing is lost, but if the day had events the export failed:"
+        " have the file delivered again")
+
+
+@pytest.mark.parametrize(("line", "field", "reason"), [
+    # balanced quotes but not CSV: the strict reader's own words
+    ('CL2,2025-03-01 10:00:00,CC1,"a"b,1,,billing,1,4,false,resolved,AG1', None,
+     "malformed CSV: ',' expected after '\"'"),
+    # the smallest integer is an integer, so its reason is the sign, not the range
+    ("CL2,2025-03-01 10:00:00,CC1,José,1,,billing,-2147483648,4,false,resolved,AG1",
+     "duration_seconds", "negative duration -2147483648"),
+])
+def test_call_lines_refused_for_their_own_reason(line, field, reason):
+    [parsed] = parse_calls_csv(calls(line))
+    assert (parsed.problem.field, parsed.problem.reason) == (field, reason)
+
+
+def test_a_field_quoted_over_three_lines_is_one_call():
+    [parsed] = parse_calls_csv(calls(
+        'CL2,2025-03-01 10:00:00,CC1,"a\nb\nc",1,,billing,1,4,false,resolved,AG1'))
+    assert parsed.problem is None and parsed.row[3] == "a\nb\nc"

@@ -40,11 +40,6 @@ RAW_DATA_TABLES = {
 }
 
 
-def ensure_schema(conn: psycopg.Connection) -> None:
-    """Create or migrate the raw layer's tables (idempotent; run once per pipeline run)."""
-    apply_ddl(conn, "onetoone.stages.ingest")
-
-
 @dataclass
 class QuarantinedRow:
     line_number: int | None
@@ -73,6 +68,35 @@ class BatchResult:
     # A CSV file's header as delivered: its quarantined lines are re-parsed against it later.
     csv_header: str | None = None
     quarantined: list[QuarantinedRow] = field(default_factory=list, repr=False)
+
+
+def record_keys(rows: list[QuarantinedRow]) -> list[str]:
+    """Each row's identity in its batch; a key seen before in the same batch gets ' #2', ..."""
+    seen: Counter[str] = Counter()
+    keys = []
+    for row in rows:
+        key = row.record_key or (f"line {row.line_number}" if row.line_number is not None
+                                 else "record")
+        seen[key] += 1
+        keys.append(key if seen[key] == 1 else f"{key} #{seen[key]}")
+    return keys
+
+
+def _refusal(err: psycopg.Error) -> tuple[str | None, str]:
+    """(column, reason) of a refused COPY row, without the value (it may be personal data)."""
+    column = re.search(r", column (\w+)", err.diag.context or "")
+    message = (err.diag.message_primary or err.sqlstate or "refused").split(': "')[0]
+    return (column.group(1) if column else None,
+            f"PostgreSQL refused the row: {message} (SQLSTATE {err.sqlstate})")
+
+
+# pragma: no mutate start
+# From here on the functions run statements on PostgreSQL: only the integration tests
+# (tests/integration/test_ingest*.py, test_quarantine.py) reach them, and `make mutate` runs unit
+# tests only (see README, Mutation testing). What they decide per row is pinned above.
+def ensure_schema(conn: psycopg.Connection) -> None:
+    """Create or migrate the raw layer's tables (idempotent; run once per pipeline run)."""
+    apply_ddl(conn, "onetoone.stages.ingest")
 
 
 def open_batch(
@@ -220,26 +244,6 @@ def _copy(conn: psycopg.Connection, copy_sql: str, rows: Iterable[tuple[tuple, R
             copy.write_row(values)
 
 
-def _refusal(err: psycopg.Error) -> tuple[str | None, str]:
-    """(column, reason) of a refused COPY row, without the value (it may be personal data)."""
-    column = re.search(r", column (\w+)", err.diag.context or "")
-    message = (err.diag.message_primary or err.sqlstate or "refused").split(': "')[0]
-    return (column.group(1) if column else None,
-            f"PostgreSQL refused the row: {message} (SQLSTATE {err.sqlstate})")
-
-
-def record_keys(rows: list[QuarantinedRow]) -> list[str]:
-    """Each row's identity in its batch; a key seen before in the same batch gets ' #2', ..."""
-    seen: Counter[str] = Counter()
-    keys = []
-    for row in rows:
-        key = row.record_key or (f"line {row.line_number}" if row.line_number is not None
-                                 else "record")
-        seen[key] += 1
-        keys.append(key if seen[key] == 1 else f"{key} #{seen[key]}")
-    return keys
-
-
 def merge_quarantine(conn: psycopg.Connection, result: BatchResult,
                      source_file: str | None) -> None:
     """Make the batch's quarantine rows those of ``result.quarantined``, keeping the id and the
@@ -356,3 +360,4 @@ def record_raw_gate(conn: psycopg.Connection, batch_ids: list[int], *, passed: b
         " where batch_id = any(%s)",
         (passed, run_id, batch_ids),
     )
+# pragma: no mutate end

@@ -23,7 +23,7 @@ from onetoone.foundation.config import (
     PROJECT_SCHEMAS,
     PUBLISHED_SCHEMA,
 )
-from onetoone.runtime.dbt import mart_columns
+from onetoone.runtime.dbt import MartColumns, mart_columns
 
 log = logging.getLogger(__name__)
 
@@ -35,27 +35,9 @@ GROUP_ROLES = {"engineer": ENGINEER, "bi": BI, "auditor": AUDITOR}
 QUALITY_TAG = "quality"
 
 
-def ensure_roles(conn: psycopg.Connection) -> None:
-    """Create the group roles and (re)apply their schema-level grants; idempotent.
-
-    Default privileges cover tables that the current user creates later (the pipeline's user:
-    run this as that user). Grants found on other schemas are revoked: the design is the truth."""
-    # Role creation is cluster-wide; parallel tasks must not race on it. Held until the
-    # caller's transaction ends.
-    conn.execute("select pg_advisory_xact_lock(hashtext('onetoone.access.roles'))")
-    existing = {r[0] for r in conn.execute(
-        "select rolname from pg_roles where rolname = any(%s)",
-        (list(GROUP_ROLES.values()),))}
-    for role in GROUP_ROLES.values():
-        if role not in existing:
-            conn.execute(sql.SQL("create role {} nologin").format(sql.Identifier(role)))
-    for schema in PROJECT_SCHEMAS:
-        _grant_schema(conn, schema)
-
-
-def _grant_schema(conn: psycopg.Connection, name: str) -> None:
-    schema = sql.Identifier(name)
-    engineer, bi, auditor = (sql.Identifier(r) for r in (ENGINEER, BI, AUDITOR))
+def schema_grants(name: str) -> list[str]:
+    """The statements that give schema ``name`` its designed privileges (placeholders
+    ``{schema}``, ``{engineer}``, ``{bi}``, ``{auditor}``)."""
     statements = [
         "create schema if not exists {schema}",
         "grant all on schema {schema} to {engineer}",
@@ -82,7 +64,67 @@ def _grant_schema(conn: psycopg.Connection, name: str) -> None:
         ]
     else:
         statements += ["revoke all on schema {schema} from {bi}, {auditor}"]
-    for statement in statements:
+    return statements
+
+
+def bi_columns(tables: dict[str, list[str]],
+               marts: dict[str, MartColumns]) -> dict[str, list[str]]:
+    """Per published table (its columns in table order), the columns BI may read: the
+    documented, non-personal ones. Fails closed: a table the manifest does not know, and an
+    undocumented column, get nothing; a table with nothing readable is left out."""
+    readable_by_table = {}
+    for table, columns in tables.items():
+        spec = marts.get(table)
+        if spec is None:
+            log.warning("%s.%s is not in the dbt manifest: BI gets no view of it",
+                        PUBLISHED_SCHEMA, table)
+            continue
+        undocumented = [c for c in columns if c not in spec.documented]
+        if undocumented:
+            log.warning("%s.%s: columns not documented in the dbt YAML are withheld from BI: %s",
+                        PUBLISHED_SCHEMA, table, ", ".join(undocumented))
+        readable = [c for c in columns if c in spec.readable]
+        if readable:
+            readable_by_table[table] = readable
+    return readable_by_table
+
+
+def check_login(name: str, role: str, password: str) -> None:
+    """Refuse a login that is not one person's or tool's, in one project group role."""
+    if role not in GROUP_ROLES:
+        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(GROUP_ROLES)}")
+    if name in GROUP_ROLES.values() or name == "postgres" or name.startswith("pg_"):
+        raise ValueError(f"{name!r} is reserved; choose a personal or tool login name")
+    if not password:
+        raise ValueError("a login needs a non-empty password")
+
+
+# pragma: no mutate start
+# From here on the functions run statements on PostgreSQL: only tests/integration/test_access.py
+# reaches them, and `make mutate` runs unit tests only (see README, Mutation testing). What they
+# decide is in the pure functions above, which the unit tests pin.
+def ensure_roles(conn: psycopg.Connection) -> None:
+    """Create the group roles and (re)apply their schema-level grants; idempotent.
+
+    Default privileges cover tables that the current user creates later (the pipeline's user:
+    run this as that user). Grants found on other schemas are revoked: the design is the truth."""
+    # Role creation is cluster-wide; parallel tasks must not race on it. Held until the
+    # caller's transaction ends.
+    conn.execute("select pg_advisory_xact_lock(hashtext('onetoone.access.roles'))")
+    existing = {r[0] for r in conn.execute(
+        "select rolname from pg_roles where rolname = any(%s)",
+        (list(GROUP_ROLES.values()),))}
+    for role in GROUP_ROLES.values():
+        if role not in existing:
+            conn.execute(sql.SQL("create role {} nologin").format(sql.Identifier(role)))
+    for schema in PROJECT_SCHEMAS:
+        _grant_schema(conn, schema)
+
+
+def _grant_schema(conn: psycopg.Connection, name: str) -> None:
+    schema = sql.Identifier(name)
+    engineer, bi, auditor = (sql.Identifier(r) for r in (ENGINEER, BI, AUDITOR))
+    for statement in schema_grants(name):
         conn.execute(sql.SQL(statement).format(
             schema=schema, engineer=engineer, bi=bi, auditor=auditor))
 
@@ -109,30 +151,18 @@ def grant_published_marts(conn: psycopg.Connection,
     tables: dict[str, list[str]] = {}
     for table, column in rows:
         tables.setdefault(table, []).append(column)
-    granted = {}
-    for table, columns in tables.items():
-        target = sql.Identifier(PUBLISHED_SCHEMA, table)
+    for table in tables:
         conn.execute(sql.SQL("revoke all on {} from {}, {}").format(
-            target, sql.Identifier(BI), sql.Identifier(AUDITOR)))
-        spec = marts.get(table)
-        if spec is None:
-            log.warning("%s.%s is not in the dbt manifest: BI gets no view of it",
-                        PUBLISHED_SCHEMA, table)
-            continue
-        undocumented = [c for c in columns if c not in spec.documented]
-        if undocumented:
-            log.warning("%s.%s: columns not documented in the dbt YAML are withheld from BI: %s",
-                        PUBLISHED_SCHEMA, table, ", ".join(undocumented))
-        readable = [c for c in columns if c in spec.readable]
-        if not readable:
-            continue
-        granted[table] = readable
+            sql.Identifier(PUBLISHED_SCHEMA, table), sql.Identifier(BI), sql.Identifier(AUDITOR)))
+    granted = bi_columns(tables, marts)
+    for table, readable in granted.items():
+        target = sql.Identifier(PUBLISHED_SCHEMA, table)
         column_list = sql.SQL(", ").join(map(sql.Identifier, readable))
         view = sql.Identifier(BI_SCHEMA, table)
         conn.execute(sql.SQL("create view {} as select {} from {}").format(
             view, column_list, target))
         conn.execute(sql.SQL("grant select on {} to {}").format(view, sql.Identifier(BI)))
-        if QUALITY_TAG in spec.tags:
+        if QUALITY_TAG in marts[table].tags:
             conn.execute(sql.SQL("grant select ({}) on {} to {}").format(
                 column_list, target, sql.Identifier(AUDITOR)))
     return granted
@@ -151,12 +181,7 @@ def create_login(conn: psycopg.Connection, name: str, role: str, password: str) 
     """Create or update a LOGIN role that is a member of exactly one project group role.
 
     The password is hashed (SCRAM) by the client, so it never appears in SQL text or logs."""
-    if role not in GROUP_ROLES:
-        raise ValueError(f"unknown role {role!r}; expected one of {', '.join(GROUP_ROLES)}")
-    if name in GROUP_ROLES.values() or name == "postgres" or name.startswith("pg_"):
-        raise ValueError(f"{name!r} is reserved; choose a personal or tool login name")
-    if not password:
-        raise ValueError("a login needs a non-empty password")
+    check_login(name, role, password)
     verifier = conn.pgconn.encrypt_password(password.encode(), name.encode(), b"scram-sha-256")
     login = sql.Identifier(name)
     exists = conn.execute("select 1 from pg_roles where rolname = %s", (name,)).fetchone()
@@ -174,3 +199,4 @@ def setup(conn: psycopg.Connection, manifest_path: Path | None = None) -> dict[s
     transaction."""
     ensure_roles(conn)
     return grant_published_marts(conn, manifest_path)
+# pragma: no mutate end
