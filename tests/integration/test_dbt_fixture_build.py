@@ -8,27 +8,19 @@ import os
 
 import psycopg
 import pytest
+from fixture_database import create_fixture_database
 
 from onetoone.foundation import config
-from onetoone.operations.migrate import migrate_warehouse
 from onetoone.runtime.dbt import run_dbt
 from onetoone.stages.serving.publish import publish_marts
 
 FIXTURE_DB = "onetoone_dbt_fixture"
-FIXTURE_SQL = config.DBT_PROJECT_DIR / "tests" / "fixtures" / "onetoone_fixture.sql"
 
 
 @pytest.fixture(scope="module")
 def fixture_warehouse(warehouse) -> str:
     """A database loaded with the fixture over the stages' DDL (the warehouse's own migrate)."""
-    with psycopg.connect(config.embedded_url("postgres"), autocommit=True) as conn:
-        conn.execute(f"drop database if exists {FIXTURE_DB} with (force)")
-        conn.execute(f"create database {FIXTURE_DB}")
-    url = config.embedded_url(FIXTURE_DB)
-    migrate_warehouse(url)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(FIXTURE_SQL.read_text())
-    return url
+    return create_fixture_database(FIXTURE_DB)
 
 
 @pytest.fixture(scope="module")

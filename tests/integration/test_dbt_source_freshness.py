@@ -13,32 +13,23 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from fixture_database import create_fixture_database, drop_database
 
-from onetoone.foundation import config
-from onetoone.operations.migrate import migrate, migrate_warehouse
+from onetoone.operations.migrate import migrate
 from onetoone.runtime.dbt import run_dbt
 from onetoone.stages.quality import record_dbt_tests
 
 pytestmark = pytest.mark.integration
 
 TEST_DB = "onetoone_dbt_freshness"
-FIXTURE_SQL = config.DBT_PROJECT_DIR / "tests" / "fixtures" / "onetoone_fixture.sql"
 # The sources the fixture writes (value and the quality results are written by pipeline steps).
 LOADED_SOURCES = ("source:raw", "source:identity")
 
 
 @pytest.fixture(scope="module")
 def fixture_db(warehouse) -> Iterator[str]:
-    with psycopg.connect(config.embedded_url("postgres"), autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{TEST_DB}" with (force)')
-        admin.execute(f'create database "{TEST_DB}"')
-    url = config.embedded_url(TEST_DB)
-    migrate_warehouse(url)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(FIXTURE_SQL.read_text())
-    yield url
-    with psycopg.connect(config.embedded_url("postgres"), autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{TEST_DB}" with (force)')
+    yield create_fixture_database(TEST_DB)
+    drop_database(TEST_DB)
 
 
 def _run_dbt(url: str, args: list[str]) -> int:

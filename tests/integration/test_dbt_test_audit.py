@@ -14,17 +14,16 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from fixture_database import create_fixture_database, drop_database
 
 from onetoone.foundation import config
 from onetoone.operations import pipeline
-from onetoone.operations.migrate import migrate_warehouse
 from onetoone.runtime.dbt import run_dbt
 from onetoone.stages.serving import access
 
 pytestmark = pytest.mark.integration
 
 TEST_DB = "onetoone_dbt_test_audit"
-FIXTURE_SQL = config.DBT_PROJECT_DIR / "tests" / "fixtures" / "onetoone_fixture.sql"
 AS_OF = datetime(2025, 6, 21, tzinfo=UTC)
 RUN_ID = pipeline.interval_run_id(AS_OF)
 AUDITOR, PASSWORD = "test_dbt_tests_auditor", secrets.token_urlsafe(16)
@@ -35,17 +34,12 @@ BROKEN_TEST = "source_relationships_raw_web_events__batch_id__batch_id__source_r
 
 @pytest.fixture(scope="module")
 def fixture_db(warehouse) -> Iterator[str]:
-    with psycopg.connect(config.embedded_url("postgres"), autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{TEST_DB}" with (force)')
-        admin.execute(f'create database "{TEST_DB}"')
-    url = config.embedded_url(TEST_DB)
-    migrate_warehouse(url)
+    url = create_fixture_database(TEST_DB)
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(FIXTURE_SQL.read_text())
         access.create_login(conn, AUDITOR, "auditor", PASSWORD)
     yield url
+    drop_database(TEST_DB)
     with psycopg.connect(config.embedded_url("postgres"), autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{TEST_DB}" with (force)')
         admin.execute(f"drop role if exists {AUDITOR}")
 
 

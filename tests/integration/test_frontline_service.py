@@ -18,9 +18,8 @@ import psycopg
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from fixture_database import create_fixture_database
 
-from onetoone.foundation import config
-from onetoone.operations.migrate import migrate_warehouse
 from onetoone.runtime.dbt import run_dbt
 from onetoone.service.app import create_app, load_context
 from onetoone.stages.identity import store as identity_store
@@ -36,7 +35,6 @@ from onetoone.stages.serving.publish import publish_marts
 pytestmark = pytest.mark.integration
 
 TEST_DB = "onetoone_test_frontline"
-FIXTURE_SQL = config.DBT_PROJECT_DIR / "tests" / "fixtures" / "onetoone_fixture.sql"
 # ERP customer C001 of the fixture (customer K01), as a caller gives it on the phone
 ANA = {"first_name": "Ana", "last_name": "Souza", "birth_date": "12/04/1988",
        "phone": "11 98765 4321"}
@@ -75,13 +73,7 @@ def training_records(people: int = 300) -> pd.DataFrame:
 def served(warehouse, tmp_path_factory) -> Iterator[dict]:
     """The fixture warehouse built by dbt and published, the model and standardised records
     of an identity run in a private state, tokens of both roles, and the service's app."""
-    with psycopg.connect(config.embedded_url("postgres"), autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{TEST_DB}" with (force)')
-        admin.execute(f'create database "{TEST_DB}"')
-    url = config.embedded_url(TEST_DB)
-    migrate_warehouse(url)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(FIXTURE_SQL.read_text())
+    url = create_fixture_database(TEST_DB)
     previous = os.environ.get("ONETOONE_WAREHOUSE_URL")
     os.environ["ONETOONE_WAREHOUSE_URL"] = url
     try:
