@@ -16,7 +16,12 @@ aggregate purchases error, correlation, revenue error and seconds to fit.
 - generated: the generator's completed ERP orders (amount = sum over lines of quantity x
   unit_price - discount), keyed by the order's customer_id; orders with a broken (negative)
   line are left out, as the pipeline quarantines them. Calibration up to six months before the
-  last order, then 180 days of holdout.
+  last order, then 180 days of holdout. docs/generated-customers.md says how the generated
+  customers behave. The correction also gets what the warehouse knows as dated customer
+  events: the categories, channels and statuses of the ERP orders, and calls (complaints by
+  resolution, low satisfaction) and web logins joined to the ERP customer through the
+  generator's truth file, i.e. with a perfect identity resolution (the pipeline's own is
+  measured in the identity benchmarks). Rows marked "3 columns" use only the transactions.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import argparse
 import hashlib
 import importlib.util
 import io
+import json
 import shutil
 import subprocess
 import sys
@@ -39,7 +45,7 @@ import pandas as pd
 
 from onetoone.foundation.config import paths
 from onetoone.generate import generate
-from onetoone.stages.value.hybrid import BoostedCorrection
+from onetoone.stages.value.hybrid import BoostedCorrection, with_events
 from onetoone.stages.value.model import PURCHASE_MODELS, ValueModel
 from onetoone.stages.value.rfm import holdout_actuals, rfm_summary
 from onetoone.stages.value.scoring import score_transactions
@@ -56,6 +62,7 @@ class Split:
     transactions: pd.DataFrame
     calibration_end: pd.Timestamp
     holdout_days: int
+    events: pd.DataFrame | None = None  # customer_id, event_date, event
 
 
 def fetch_lifetimes_wheel(cache: Path) -> Path:
@@ -102,25 +109,87 @@ def erp_transactions(erp_dir: Path) -> pd.DataFrame:
                          "amount": joined["amount"]})
 
 
+def erp_events(erp_dir: Path) -> pd.DataFrame:
+    """Per ERP order: its channel and status and the category of each line, as events."""
+    orders = pd.read_csv(erp_dir / "orders.csv", dtype=str).reset_index(drop=True)
+    lines = pd.read_csv(erp_dir / "order_lines.csv", dtype=str)
+    products = pd.read_csv(erp_dir / "products.csv", dtype=str)
+    orders["event_date"] = pd.to_datetime(orders["ordered_at"].str.slice(0, 10))
+    category = lines.merge(products[["product_id", "category"]], on="product_id")
+    category = category.merge(orders[["order_id", "customer_id", "event_date"]], on="order_id")
+    return pd.concat([
+        orders.assign(event="channel_" + orders["channel"]),
+        orders[orders["status"] != "completed"].assign(event="order_" + orders["status"]),
+        category.drop_duplicates(["order_id", "category"]).assign(
+            event="category_" + category["category"]),
+    ])[["customer_id", "event_date", "event"]]
+
+
+def linked_events(sample: Path) -> pd.DataFrame:
+    """Calls and web logins as events of the ERP customer records of the same person (the
+    generator's truth: a perfect identity resolution)."""
+    truth = pd.read_csv(sample / "truth" / "records.csv", dtype=str)
+    erp = truth[truth["source"] == "erp"][["person_id", "source_record_id"]].rename(
+        columns={"source_record_id": "customer_id"})
+    frames = []
+    for path in sorted((sample / "callcenter").glob("calls_*.csv")):
+        frames.append(pd.read_csv(path, dtype=str, engine="python", on_bad_lines="skip",
+                                  encoding_errors="replace"))
+    calls = pd.concat(frames, ignore_index=True)
+    calls["event_date"] = pd.to_datetime(calls["called_at"].str.slice(0, 10), errors="coerce")
+    complaint = calls["is_complaint"] == "true"
+    satisfaction = pd.to_numeric(calls["satisfaction"], errors="coerce")
+    call_events = pd.concat([
+        calls.assign(event="call"),
+        calls[complaint].assign(event="complaint_" + calls["resolution"]),
+        calls[satisfaction <= 2].assign(event="low_satisfaction"),
+    ]).rename(columns={"contact_id": "source_record_id"}).assign(source="callcenter")
+    logins = []
+    for path in sorted((sample / "web").glob("events_*.ndjson")):
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if '"login"' in line:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                logins.append((event.get("account_id"), str(event.get("occurred_at"))[:10]))
+    web = pd.DataFrame(logins, columns=["source_record_id", "day"]).dropna()
+    web = web.assign(event_date=pd.to_datetime(web["day"], errors="coerce"),
+                     event="web_login", source="web")
+    events = pd.concat([call_events[["source", "source_record_id", "event_date", "event"]],
+                        web[["source", "source_record_id", "event_date", "event"]]])
+    events = events.merge(truth[["source", "source_record_id", "person_id"]],
+                          on=["source", "source_record_id"])
+    return events.merge(erp, on="person_id")[["customer_id", "event_date", "event"]].dropna()
+
+
 def candidates(split: Split):
-    """(name, fitted ValueModel, seconds) for every classic model, with and without the
-    boosted correction; the correction is trained on the same inner split the backtest uses."""
+    """(name, fitted ValueModel, seconds, events used) for every classic model, with and
+    without the boosted correction; the correction is trained on the same inner split the
+    backtest uses, from the transactions alone and, when the split has them, with events."""
     seen = split.transactions[split.transactions["order_date"] <= split.calibration_end]
     rfm = rfm_summary(seen, split.calibration_end)
     inner_end, inner_days = backtest_split(seen, split.calibration_end, split.holdout_days)
     inner = rfm_summary(seen, inner_end)
     inner_actual = (holdout_actuals(seen, inner_end, inner_days)["purchases"]
                     .reindex(inner.index, fill_value=0.0))
+    variants = [("3 columns", None)] + ([("events", split.events)]
+                                        if split.events is not None else [])
     for model_class in PURCHASE_MODELS:
         started = time.perf_counter()
         classic = ValueModel.fit(rfm, purchase_model=model_class)
         seconds = time.perf_counter() - started
-        yield model_class.name, classic, seconds
+        yield model_class.name, classic, seconds, None
         started = time.perf_counter()
         base = model_class.fit(inner["frequency"], inner["recency"], inner["T"])
-        correction = BoostedCorrection.fit(inner, base, inner_days, inner_actual)
-        boosted = ValueModel(classic.purchases, classic.spend, correction=correction)
-        yield boosted.name, boosted, seconds + time.perf_counter() - started
+        base_seconds = seconds + time.perf_counter() - started
+        for label, events in variants:
+            started = time.perf_counter()
+            correction = BoostedCorrection.fit(with_events(inner, events, inner_end), base,
+                                               inner_days, inner_actual)
+            boosted = ValueModel(classic.purchases, classic.spend, correction=correction)
+            name = boosted.name + (f", {label}" if len(variants) > 1 else "")
+            yield name, boosted, base_seconds + time.perf_counter() - started, events
 
 
 def figures(predicted: pd.DataFrame, rfm: pd.DataFrame, actual: pd.DataFrame) -> dict:
@@ -140,19 +209,31 @@ def bench(split: Split) -> None:
     print(f"\n{split.name}: {len(split.transactions):,} transactions, {len(rfm):,} customers "
           f"by the calibration end {split.calibration_end.date()}; holdout "
           f"{split.holdout_days} days to {until}, {int(actual['purchases'].sum()):,} occasions")
-    print(f"  {'model':<40}{'RMSE':>7}{'aggregate':>11}{'correlation':>13}{'revenue':>9}"
+    print(f"  {'model':<52}{'RMSE':>7}{'aggregate':>11}{'correlation':>13}{'revenue':>9}"
           f"{'fit s':>8}")
-    rows = [(name, figures(model.predict(rfm, split.holdout_days), rfm, actual), seconds)
-            for name, model, seconds in candidates(split)]
-    started = time.perf_counter()
-    chosen = score_transactions(split.transactions, split.calibration_end, split.holdout_days)
-    seconds = time.perf_counter() - started
-    rows.append((f"chosen by backtest: {chosen.model.name}",
-                 figures(chosen.predictions, rfm, actual), seconds))
+    rows = []
+    for name, model, seconds, events in candidates(split):
+        scored = with_events(rfm, events, split.calibration_end)
+        rows.append((name, figures(model.predict(scored, split.holdout_days), rfm, actual),
+                     seconds))
+    runs = [("3 columns", None)] + ([("events", split.events)]
+                                    if split.events is not None else [])
+    chosen_runs = []
+    for label, events in runs:
+        started = time.perf_counter()
+        chosen = score_transactions(split.transactions, split.calibration_end,
+                                    split.holdout_days, customer_events=events)
+        seconds = time.perf_counter() - started
+        suffix = f", {label}" if len(runs) > 1 else ""
+        rows.append((f"chosen by backtest{suffix}: {chosen.model.name}",
+                     figures(chosen.predictions, rfm, actual), seconds))
+        chosen_runs.append((label, chosen))
     for name, f, seconds in rows:
-        print(f"  {name:<40}{f['rmse']:>7.3f}{f['aggregate']:>+11.1%}{f['correlation']:>13.3f}"
-              f"{f['revenue']:>+9.1%}{seconds:>8.2f}")
-    print("\n" + "\n".join("  " + line for line in chosen.backtest.text().splitlines()))
+        print(f"  {name:<52}{f['rmse']:>7.3f}{f['aggregate']:>+11.1%}"
+              f"{f['correlation']:>13.3f}{f['revenue']:>+9.1%}{seconds:>8.2f}")
+    for label, chosen in chosen_runs:
+        print(f"\n  backtest ({label}):")
+        print("\n".join("  " + line for line in chosen.backtest.text().splitlines()))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -171,11 +252,13 @@ def main(argv: list[str] | None = None) -> None:
                     cdnow_transactions(wheel), first + pd.Timedelta(weeks=39, days=-1), 273))
     if args.data in ("generated", "both"):
         with tempfile.TemporaryDirectory(prefix="onetoone-bench-value-") as tmp:
-            generate(Path(tmp) / "sample", args.customers, args.seed, days=args.days)
-            transactions = erp_transactions(Path(tmp) / "sample" / "erp")
+            sample = Path(tmp) / "sample"
+            generate(sample, args.customers, args.seed, days=args.days)
+            transactions = erp_transactions(sample / "erp")
+            events = pd.concat([erp_events(sample / "erp"), linked_events(sample)])
         last = transactions["order_date"].max()
         bench(Split(f"generated, {args.customers:,} customers, seed {args.seed}", transactions,
-                    pd.Timestamp((last - pd.DateOffset(months=6)).date()), 180))
+                    pd.Timestamp((last - pd.DateOffset(months=6)).date()), 180, events))
 
 
 if __name__ == "__main__":

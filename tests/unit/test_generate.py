@@ -4,7 +4,9 @@ layout and columns, determinism, ground truth, broken rows and realism of the pe
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
+import io
 import json
 import re
 from collections import Counter, defaultdict
@@ -12,11 +14,12 @@ from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
-from onetoone.generate import generate, vocab
+from onetoone.generate import callcenter, erp, generate, vocab, web
 from onetoone.generate.period import Period
-from onetoone.generate.population import build_population, name_tables
+from onetoone.generate.population import NEVER, build_population, name_tables
 
 CUSTOMERS, DAYS, SEED, END = 300, 60, 11, date(2026, 10, 31)
 
@@ -319,3 +322,88 @@ def test_orders_follow_buy_till_you_die(sample: Path) -> None:
     lines = Counter(line["order_id"] for line in _read_csv(sample / "erp" / "order_lines.csv"))
     assert set(lines.values()) <= {1, 2, 3, 4}
     assert set(lines) == {o["order_id"] for o in orders}
+
+
+# docs/generated-customers.md: the behaviours beyond BG/NBD, each checked on its own mechanism.
+
+def _purchases(seed: int = 3, n: int = 6000, days: int = 730):
+    period = Period.ending(END, days)
+    pop = build_population(np.random.default_rng(seed), n, period)
+    person = np.flatnonzero(pop.in_erp)
+    first = np.full(person.size, 3600 * 24 * 5, dtype=np.int64)  # everyone starts on day 5
+    return pop, person, erp._purchase_times(np.random.default_rng(seed + 1), pop, person,
+                                            first, period)
+
+
+def test_restockers_buy_more_often_and_more_regularly() -> None:
+    pop, person, (owner, at, _, _) = _purchases()
+    restock = erp.restocks(pop, person)
+    assert 0.25 < restock.mean() < 0.6
+    same = owner[1:] == owner[:-1]
+    gaps, gap_owner = (np.diff(at) / 86400.0)[same], owner[1:][same]
+    n_gaps = np.bincount(gap_owner, minlength=person.size)
+    mean_gap = np.bincount(gap_owner, weights=gaps, minlength=person.size) / np.maximum(n_gaps, 1)
+    relative = gaps / mean_gap[gap_owner]  # each customer's gaps over their own mean gap
+    cv = {flag: relative[(restock[gap_owner] == flag) & (n_gaps[gap_owner] >= 4)].std()
+          for flag in (True, False)}
+    assert cv[True] < 0.6 < cv[False]  # Erlang-3 gaps vary far less than exponential ones
+    rate = pop.purchase_rate[person]
+    per_person = np.bincount(owner, minlength=person.size) - 1
+    heavy = rate > np.median(rate)  # compare like with like: purchases per unit of rate
+    assert (per_person[restock & heavy].mean() / rate[restock & heavy].mean()
+            > 1.15 * per_person[~restock & heavy].mean() / rate[~restock & heavy].mean())
+
+
+def test_a_failure_not_put_right_raises_leaving() -> None:
+    pop, person, (owner, at, outcome, left_at) = _purchases()
+    last = np.r_[owner[1:] != owner[:-1], True]  # each customer's last purchase
+    left = last & (left_at[owner] == at)
+    share = {code: left[outcome == code].mean()
+             for code in (erp.FINE, erp.RESOLVED, erp.UNRESOLVED, erp.SILENT)}
+    assert abs(share[erp.RESOLVED] - share[erp.FINE]) < 0.08
+    for code in (erp.UNRESOLVED, erp.SILENT):
+        assert share[code] > share[erp.FINE] + 0.2
+    failed = outcome != erp.FINE
+    assert 0.06 < failed.mean() < 0.10
+    calls = pop.in_callcenter[person[owner]]
+    assert not ((outcome == erp.RESOLVED) | (outcome == erp.UNRESOLVED))[~calls].any()
+
+
+def test_complaint_calls_follow_the_erp_outcome() -> None:
+    """Every order the buyer complained about and that was not put right shows up as an
+    unresolved complaint call of that person (unless the call falls after the period)."""
+    period = Period.ending(END, 365)
+    rng = [np.random.default_rng(s) for s in (1, 2, 3)]
+    pop = build_population(rng[0], 3000, period)
+    extract = erp.build_erp(rng[1], pop, period, 0.0)
+    calls = callcenter.build_callcenter(rng[2], pop, period, extract.orders_info, 0.0)
+    info = extract.orders_info
+    open_complaint = info.complained & ~info.resolved & (info.at < period.seconds - 8 * 86400)
+    assert open_complaint.sum() > 20 and (info.complained & info.resolved).sum() > 20
+    person_of = dict(zip(calls.contact_id.to_pylist(), calls.contact_person.tolist(),
+                         strict=True))
+    rows = csv.DictReader(io.StringIO(calls.daily.header + "".join(calls.daily.lines.to_pylist())))
+    unresolved = Counter(person_of[row["contact_id"]] for row in rows
+                         if row["is_complaint"] == "true" and row["resolution"] == "unresolved")
+    expected = Counter(info.person[open_complaint].tolist())
+    assert all(unresolved[p] >= k for p, k in expected.items())
+
+
+def test_customers_who_left_stop_visiting() -> None:
+    period = Period.ending(END, 365)
+    pop = build_population(np.random.default_rng(2), 20, period)
+    owner = np.arange(pop.n)
+    created = np.zeros(pop.n, dtype=np.int64)
+    left_at = np.full(pop.n, NEVER)
+    left_at[:10] = 30 * 86400  # the first ten left on day 30
+    pop = dataclasses.replace(pop, session_rate=np.full(pop.n, 0.5),
+                              web_lifetime=np.full(pop.n, 1000.0))
+    catalogue = erp.products(np.random.default_rng(4), period)
+    sessions = web._sessions(np.random.default_rng(3), pop, owner, created,
+                             pa.array([f'"W{i}"' for i in owner]), period, left_at,
+                             catalogue.product_id, catalogue.category)
+    login = sessions[0]
+    limit = (30 + web.LEAVING_DAYS) * 86400 + 86400
+    account = np.array([int(a.strip('"W')) for a in login.account.to_pylist()])
+    assert (login.at[account < 10] <= limit).all()
+    assert (login.at[account >= 10] > limit).any()

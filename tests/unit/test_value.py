@@ -122,10 +122,12 @@ def test_rfm_merges_same_day_purchases_and_ignores_later_data() -> None:
     ])
     rfm = rfm_summary(data, pd.Timestamp("2024-01-31"))
     assert list(rfm.index) == ["A", "B"]
-    assert rfm.loc["A"].to_dict() == {"frequency": 2, "recency": 30, "T": 30,
-                                      "monetary_value": 27, "first_amount": 15}
-    assert rfm.loc["B"].to_dict() == {"frequency": 0, "recency": 0, "T": 10,
-                                      "monetary_value": 0, "first_amount": 50}
+    assert rfm.loc["A"].drop("gap_cv").to_dict() == {"frequency": 2, "recency": 30, "T": 30,
+                                                     "monetary_value": 27, "first_amount": 15}
+    assert rfm.loc["B"].drop("gap_cv").to_dict() == {"frequency": 0, "recency": 0, "T": 10,
+                                                     "monetary_value": 0, "first_amount": 50}
+    assert rfm.loc["A", "gap_cv"] == pytest.approx(5 / 15)  # gaps of 10 and 20 days
+    assert np.isnan(rfm.loc["B", "gap_cv"])
     actuals = holdout_actuals(data, pd.Timestamp("2024-01-31"), horizon_days=4)
     assert actuals.to_dict("index") == {"C": {"purchases": 1, "revenue": 7}}
 

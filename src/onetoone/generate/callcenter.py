@@ -2,7 +2,9 @@
 
 People call about their orders (delivery, returns, billing) shortly after buying and about
 products in their favourite categories; grumpy people complain more, call more often and
-rate the service lower.
+rate the service lower. An order that went wrong and that the buyer complained about gets a
+complaint call a few days later, resolved when the ERP says it was put right
+(docs/generated-customers.md).
 """
 
 from __future__ import annotations
@@ -83,12 +85,21 @@ def build_callcenter(rng: np.random.Generator, pop: Population, period: Period, 
     caller = person[owner]
 
     day, order_call, about = _about_orders(rng, orders, caller, day, period)
+    # Complaints about the orders that went wrong (the ERP decided who complained).
+    c_order, c_day = _complaint_calls(rng, orders, period)
+    c_owner = np.searchsorted(person, orders.person[c_order])
+    owner, caller = np.concatenate([owner, c_owner]), np.concatenate([caller, person[c_owner]])
+    day = np.concatenate([day, c_day])
+    order_call = np.concatenate([order_call, np.ones(c_order.size, dtype=bool)])
+    about = np.concatenate([about, c_order])
+    forced = np.concatenate([np.zeros(n, dtype=bool), np.ones(c_order.size, dtype=bool)])
+    n = owner.size
     at = times_in_days(rng, day, OPENING_HOURS)
 
     # Sort each person's calls by time; contacts (CRM records) are created on the way.
     sort = np.lexsort((at, owner))
     owner, caller, at = owner[sort], caller[sort], at[sort]
-    order_call, about = order_call[sort], about[sort]
+    order_call, about, forced = order_call[sort], about[sort], forced[sort]
     start = np.searchsorted(owner, owner, side="left")
     rank = np.arange(n) - start
     n_calls = np.bincount(owner, minlength=person.size)[owner]
@@ -135,6 +146,12 @@ def build_callcenter(rng: np.random.Generator, pop: Population, period: Period, 
     u = rng.random(n)
     resolution = np.where(complaint, np.searchsorted([0.35, 0.65, 0.8], u, side="right"),
                           np.searchsorted([0.75, 0.82, 0.92], u, side="right"))
+    if forced.any():  # a complaint about a failed order: its outcome is the ERP's
+        reason = np.where(forced, REASONS.index("complaint"), reason)
+        complaint |= forced
+        put_right = orders.resolved[about]
+        resolution = np.where(forced, np.where(put_right, RESOLUTIONS.index("resolved"),
+                                               RESOLUTIONS.index("unresolved")), resolution)
     satisfaction_p = np.where(complaint[:, None], [0.45, 0.3, 0.15, 0.07, 0.03],
                               [0.04, 0.06, 0.15, 0.35, 0.40])
     satisfaction = 1 + (rng.random(n)[:, None] > np.cumsum(satisfaction_p, axis=1)).sum(axis=1)
@@ -172,6 +189,19 @@ def build_callcenter(rng: np.random.Generator, pop: Population, period: Period, 
         broken["cp1252_file"] = int((day == cp1252_day).sum())
     return CallCenterExtract(DailyLines(header, lines, day), contact_id, c_person, broken,
                              cp1252_day, cp1252_only)
+
+
+def _complaint_calls(rng: np.random.Generator, orders: Orders, period: Period
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(order, day) of a complaint call 1-7 days after each order the buyer complained about,
+    moved to the next day when the call center is closed; calls that would fall after the
+    period are not in the extract."""
+    order = np.flatnonzero(orders.complained)
+    day = orders.at[order] // DAY + rng.integers(1, 8, order.size)
+    closed = period.call_center_load() == 0
+    day = day + closed[np.minimum(day, period.days - 1)]
+    inside = day < period.days
+    return order[inside], day[inside]
 
 
 def _about_orders(rng: np.random.Generator, orders: Orders, caller: np.ndarray, day: np.ndarray,

@@ -1,10 +1,11 @@
 """ERP extract: customers, products, orders and order lines.
 
-Purchases follow the processes that BG/NBD and Gamma-Gamma models assume, so the customer
-lifetime value marts can be checked against known parameters: while alive a customer buys as
-a Poisson process (rate drawn from a gamma distribution, modulated by seasonality), after each
-purchase churns with a probability drawn from a beta distribution, and spends a gamma-
-distributed amount per order around a personal mean.
+Purchases start from the processes that BG/NBD and Gamma-Gamma assume (a gamma-distributed
+purchase rate modulated by seasonality while alive, a beta-distributed chance to leave after
+each purchase, a gamma-distributed amount per order around a personal mean) and add two
+behaviours a real customer base shows, described in docs/generated-customers.md: customers
+whose needs are consumables (grocery, beauty) restock more often and at regular intervals,
+and an order that goes wrong and is not put right raises the chance that the customer leaves.
 """
 
 from __future__ import annotations
@@ -40,6 +41,21 @@ RETURNED, CANCELLED = STATUSES.index("returned"), STATUSES.index("cancelled")
 SHOPPING_HOURS = hour_profile([(12, 2.5, 1.0), (20, 2.0, 1.3)])  # local time
 SPEND_SHAPE = 4.0  # Gamma-Gamma p: order value ~ Gamma(p, scale 1/nu)
 MAX_RECORDS = 3  # a person has at most one ERP record and two duplicates
+# docs/generated-customers.md: behaviour beyond BG/NBD, decided before any model was tuned.
+# Restocking: people with a consumable need buy RESTOCK_RATE times as often, with Erlang
+# gaps of shape RESTOCK_REGULARITY (in shopping-demand time) instead of exponential ones.
+RESTOCK_CATEGORIES = ("grocery", "beauty")
+RESTOCK_RATE = 1.5
+RESTOCK_REGULARITY = 3
+# Service failures: a share of orders goes wrong (late, damaged, wrong item). A buyer who uses
+# the call center complains about it with COMPLAINT_SHARE; a complaint is put right with
+# RECOVERY_SHARE. A failure not put right makes a customer who would have stayed leave after
+# that order with UNRESOLVED_EXIT (their chance to leave becomes 1 - (1 - p)(1 - exit)).
+FAILURE_SHARE = 0.08
+COMPLAINT_SHARE = 0.7
+RECOVERY_SHARE = 0.55
+UNRESOLVED_EXIT = 0.5
+FINE, RESOLVED, UNRESOLVED, SILENT = range(4)  # service outcome of an order
 
 
 def timestamps(period: Period, seconds: np.ndarray) -> Strings:
@@ -105,6 +121,10 @@ class Orders:
     channel: np.ndarray
     status: np.ndarray
     coupon: np.ndarray
+    failed: np.ndarray  # the order went wrong (docs/generated-customers.md)
+    complained: np.ndarray  # ... and the buyer called the call center about it
+    resolved: np.ndarray  # ... and the complaint was put right
+    left_at: np.ndarray  # per person of the population: when they left (NEVER: did not)
 
 
 @dataclass(frozen=True)
@@ -118,28 +138,71 @@ class ErpExtract:
     broken: dict[str, int]
 
 
+def restocks(pop: Population, person: np.ndarray) -> np.ndarray:
+    """Whether each person has a consumable need (RESTOCK_CATEGORIES) among their favourites."""
+    codes = [[c.name for c in vocab.CATEGORIES].index(name) for name in RESTOCK_CATEGORIES]
+    return np.isin(pop.needs[person], codes).any(axis=1)
+
+
 def _purchase_times(rng: np.random.Generator, pop: Population, person: np.ndarray,
-                    first: np.ndarray, period: Period) -> tuple[np.ndarray, np.ndarray]:
-    """Repeat purchases: Poisson while alive (thinned by seasonal demand), churn after each
-    purchase with the person's dropout probability. Returns (person, time) sorted."""
+                    first: np.ndarray, period: Period
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every purchase (the first included) until the customer leaves. Returns owner, time
+    and service outcome (see `_service_outcomes`), sorted by owner and time, and per person
+    the time of the purchase after which they left (NEVER while still a customer).
+
+    Times run in shopping-demand time (the cumulative `shopping_demand`), so the calendar's
+    seasons shape every customer's purchases; in it a customer buys as a Poisson process of
+    their rate, or, when they restock, as a renewal process with Erlang gaps (every k-th event
+    of a Poisson process of k times the rate). After each purchase they leave with their
+    dropout probability, raised when that purchase went wrong and was not put right."""
     demand = period.shopping_demand()
-    peak = demand.max()
-    remaining = (period.seconds - first) / DAY
-    n_candidates = rng.poisson(pop.purchase_rate[person] * peak * remaining)
-    owner = np.repeat(np.arange(person.size), n_candidates)
-    at = first[owner] + (rng.random(owner.size) * remaining[owner] * DAY).astype(np.int64)
-    keep = rng.random(owner.size) < demand[np.minimum(at // DAY, period.days - 1)] / peak
-    owner, at = owner[keep], at[keep]
+    clock = np.concatenate([[0.0], np.cumsum(demand)])  # demand time at the start of each day
+    restock = restocks(pop, person)
+    shape = np.where(restock, RESTOCK_REGULARITY, 1)
+    rate = pop.purchase_rate[person] * np.where(restock, RESTOCK_RATE, 1.0)
+    start = np.interp(first / DAY, np.arange(period.days + 1), clock)
+    remaining = clock[-1] - start
+    n_events = rng.poisson(rate * shape * remaining)
+    owner = np.repeat(np.arange(person.size), n_events)
+    event = start[owner] + rng.random(owner.size) * remaining[owner]
+    order = np.lexsort((event, owner))
+    owner, event = owner[order], event[order]
+    rank = np.arange(owner.size) - np.searchsorted(owner, owner, side="left")
+    keep = rank % shape[owner] == shape[owner] - 1
+    owner, event = owner[keep], event[keep]
+    day = np.searchsorted(clock, event, side="right") - 1
+    at = period.local_times(rng, np.minimum(day, period.days - 1), pop.country[person[owner]],
+                            SHOPPING_HOURS)
+    at = np.clip(at, first[owner] + 3600, period.seconds - 1)
+    # The first purchase, then the repeats: each one's outcome, then whether they stay.
+    owner = np.concatenate([np.arange(person.size), owner])
+    at = np.concatenate([first, at])
     order = np.lexsort((at, owner))
     owner, at = owner[order], at[order]
+    outcome = _service_outcomes(rng, pop.in_callcenter[person[owner]])
+    leave_p = pop.dropout[person[owner]]
+    not_put_right = (outcome == UNRESOLVED) | (outcome == SILENT)
+    leave_p = np.where(not_put_right, 1 - (1 - leave_p) * (1 - UNRESOLVED_EXIT), leave_p)
+    leaves = rng.random(owner.size) < leave_p
     group_start = np.searchsorted(owner, owner, side="left")
-    rank = np.arange(owner.size) - group_start
-    # purchases made before dropping out, the first one included
-    alive_for = rng.geometric(pop.dropout[person])
-    keep = rank < alive_for[owner] - 1
-    owner, at = owner[keep], at[keep]
-    at = period.local_times(rng, at // DAY, pop.country[person[owner]], SHOPPING_HOURS)
-    return owner, np.clip(at, first[owner] + 3600, period.seconds - 1)
+    left_before = np.cumsum(leaves) - leaves  # leavings among earlier purchases, all owners
+    alive = left_before - left_before[group_start] == 0
+    left_at = np.full(person.size, NEVER)
+    last = alive & leaves
+    left_at[owner[last]] = at[last]
+    return owner[alive], at[alive], outcome[alive], left_at
+
+
+def _service_outcomes(rng: np.random.Generator, calls: np.ndarray) -> np.ndarray:
+    """Per order (`calls`: whether the buyer uses the call center) one of FINE, RESOLVED
+    (went wrong, complained, put right), UNRESOLVED (complained, not put right) and SILENT
+    (went wrong, no complaint)."""
+    n = calls.size
+    failed = rng.random(n) < FAILURE_SHARE
+    complained = failed & calls & (rng.random(n) < COMPLAINT_SHARE)
+    resolved = complained & (rng.random(n) < RECOVERY_SHARE)
+    return np.select([resolved, complained, failed], [RESOLVED, UNRESOLVED, SILENT], FINE)
 
 
 def build_erp(rng: np.random.Generator, pop: Population, period: Period, broken_share: float
@@ -172,12 +235,11 @@ def build_erp(rng: np.random.Generator, pop: Population, period: Period, broken_
 
     # Orders: the first purchase, then repeat purchases until the customer churns.
     buyer = rng.random(m) >= 0.03  # a few registered in a store and never bought
-    repeat_owner, repeat_at = _purchase_times(rng, pop, person, first, period)
-    repeat_owner, repeat_at = repeat_owner[buyer[repeat_owner]], repeat_at[buyer[repeat_owner]]
-    o_owner = np.concatenate([np.flatnonzero(buyer), repeat_owner])
-    o_at = np.concatenate([first[buyer], repeat_at])
+    o_owner, o_at, o_outcome, left_at = _purchase_times(rng, pop, person, first, period)
+    bought = buyer[o_owner]
+    o_owner, o_at, o_outcome = o_owner[bought], o_at[bought], o_outcome[bought]
     sort = np.lexsort((o_owner, o_at))
-    o_owner, o_at = o_owner[sort], o_at[sort]
+    o_owner, o_at, o_outcome = o_owner[sort], o_at[sort], o_outcome[sort]
     n_orders = o_owner.size
     o_person = person[o_owner]
 
@@ -211,8 +273,17 @@ def build_erp(rng: np.random.Generator, pop: Population, period: Period, broken_
     }
     lines, broken = _order_lines(rng, pop, catalogue, o_person, o_at, coupon, order_id, period,
                                  broken_share)
-    info = Orders(order_id, o_person, o_at, channel, status, coupon)
+    failed = o_outcome != FINE
+    info = Orders(order_id, o_person, o_at, channel, status, coupon, failed,
+                  (o_outcome == RESOLVED) | (o_outcome == UNRESOLVED), o_outcome == RESOLVED,
+                  _per_person(pop.n, person[buyer], left_at[buyer]))
     return ErpExtract(customers, catalogue, orders, lines, info, record_person, broken)
+
+
+def _per_person(n: int, person: np.ndarray, values: np.ndarray) -> np.ndarray:
+    out = np.full(n, NEVER)
+    out[person] = values
+    return out
 
 
 def _customers(rng: np.random.Generator, pop: Population, person: np.ndarray, created: np.ndarray,

@@ -35,6 +35,8 @@ from onetoone.generate.text import (
 )
 
 BROKEN_KINDS = ("not_json", "truncated_json", "bad_occurred_at", "missing_event_id")
+# A customer who leaves stops visiting within this many days of their last purchase.
+LEAVING_DAYS = 60
 BROWSING_HOURS = hour_profile([(13, 2.0, 0.8), (21, 2.0, 1.4)], lo=0, hi=24)
 CONSENT_CHANNELS = ("email", "phone", "sms", "whatsapp")
 NOT_JSON = ("<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>",
@@ -93,8 +95,8 @@ def build_web(rng: np.random.Generator, pop: Population, period: Period, orders:
     account_json = json_value(account_id)
 
     blocks = [_registrations(rng, pop, owner, rank, created, account_json, period)]
-    blocks += _sessions(rng, pop, owner, created, account_json, period, product_id,
-                        product_category)
+    blocks += _sessions(rng, pop, owner, created, account_json, period, orders.left_at,
+                        product_id, product_category)
     blocks += _newsletter_and_consents(rng, pop, owner, created, account_json, period)
     blocks += _profile_updates(rng, pop, owner, created, account_json, period)
     blocks.append(_coupons(rng, pop, owner, created, account_json, orders, period))
@@ -128,11 +130,14 @@ def _registrations(rng: np.random.Generator, pop: Population, owner: np.ndarray,
 
 
 def _sessions(rng: np.random.Generator, pop: Population, owner: np.ndarray, created: np.ndarray,
-              account: Strings, period: Period, product_id: Strings,
+              account: Strings, period: Period, left_at: np.ndarray, product_id: Strings,
               product_category: np.ndarray) -> list[_Events]:
     """Visits while the account is in use: a login, then one or more page views; plus
-    anonymous visitors."""
-    active_until = np.minimum(period.seconds, created + pop.web_lifetime[owner] * DAY)
+    anonymous visitors. A customer who left the shop (`left_at`, per person) stops visiting
+    within LEAVING_DAYS of the purchase after which they left (docs/generated-customers.md)."""
+    gone = left_at[owner] + (rng.random(owner.size) * LEAVING_DAYS * DAY).astype(np.int64)
+    active_until = np.minimum(np.minimum(period.seconds, gone),
+                              created + pop.web_lifetime[owner] * DAY)
     active_days = np.maximum(active_until - created, 0) / DAY
     n_sessions = rng.poisson(pop.session_rate[owner] * active_days)
     session_account = np.repeat(np.arange(owner.size), n_sessions)

@@ -26,7 +26,11 @@ def rfm_summary(transactions: pd.DataFrame, calibration_end: pd.Timestamp) -> pd
     - `monetary_value`: mean value of the repeat occasions (0 without repeats: the first
       purchase is left out, as in Fader, Hardie & Lee 2005, because it often differs);
     - `first_amount`: the value of the first occasion (the classic models ignore it; the
-      boosted correction uses it).
+      boosted correction uses it);
+    - `gap_cv`: how regular the customer's purchases are, the coefficient of variation (std /
+      mean) of the days between their occasions: about 1 for a Poisson buyer, near 0 for one
+      who restocks like clockwork; NaN with fewer than two gaps (the boosted correction uses
+      it; the classic models assume Poisson purchases).
     """
     end = pd.Timestamp(calibration_end).normalize()
     occasions = purchase_occasions(transactions)
@@ -41,6 +45,10 @@ def rfm_summary(transactions: pd.DataFrame, calibration_end: pd.Timestamp) -> pd
     }).astype(float)
     summary["monetary_value"] = repeats.mean().reindex(summary.index, fill_value=0.0)
     summary["first_amount"] = grouped["amount"].first()  # occasions are sorted by date
+    gap = occasions.groupby("customer_id", sort=True)["order_date"].diff().dt.days
+    gaps = gap.groupby(occasions["customer_id"])
+    cv = gaps.std(ddof=0) / gaps.mean()
+    summary["gap_cv"] = cv.where(gaps.count() >= 2).reindex(summary.index)
     summary.index.name = "customer_id"
     return summary
 

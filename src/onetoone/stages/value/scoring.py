@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from onetoone.stages.value.hybrid import with_events
 from onetoone.stages.value.io import ValueInputError
 from onetoone.stages.value.model import (
     DEFAULT_ANNUAL_DISCOUNT_RATE,
@@ -40,21 +41,25 @@ class ValueRun:
 def score_transactions(transactions: pd.DataFrame, calibration_end: pd.Timestamp,
                        horizon_days: int,
                        annual_discount_rate: float = DEFAULT_ANNUAL_DISCOUNT_RATE,
-                       clv_months: int = DEFAULT_CLV_MONTHS) -> ValueRun:
+                       clv_months: int = DEFAULT_CLV_MONTHS,
+                       customer_events: pd.DataFrame | None = None) -> ValueRun:
     """Score `transactions` (validated, as from `read_transactions`): only occasions on or
     before `calibration_end` reach the model; predictions cover the `horizon_days` after it.
     The holdout check uses the days after the calibration end that the data cover, at most
-    the horizon."""
+    the horizon. `customer_events` (`customer_id`, `event_date`, `event`: what else the
+    warehouse knows, see `hybrid.event_features`) are optional features of the boosted
+    correction; only events on or before a cutoff count at that cutoff."""
     if horizon_days < 1:
         raise ValueInputError(f"the horizon must be at least 1 day, not {horizon_days}")
     end = pd.Timestamp(calibration_end).normalize()
     rfm = rfm_summary(transactions, end)
     if rfm.empty:
         raise ValueInputError(f"no transactions on or before the calibration end {end.date()}")
+    rfm = with_events(rfm, customer_events, end)
 
     started = time.perf_counter()
     seen = transactions[transactions["order_date"] <= end]
-    backtest = choose_model(seen, end, horizon_days)
+    backtest = choose_model(seen, end, horizon_days, customer_events=customer_events)
     model = fit_chosen(rfm, backtest)
     fit_seconds = time.perf_counter() - started
     predictions = model.predict(rfm, horizon_days, clv_months, annual_discount_rate)

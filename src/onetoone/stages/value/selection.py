@@ -7,9 +7,12 @@ so the choice never looks at the holdout.
 
 The candidates are tried from the lightest on: BG/NBD, MBG/NBD, Pareto/NBD, then the boosted
 correction on whichever of them is chosen, scored out of fold (trained on two thirds of the
-customers, scored on the other third, three times). A heavier candidate replaces the current
-choice only when its gain in squared error per customer is clearly more than noise (a paired z
-of at least 2 over the customers); with equal accuracy the lighter model stays.
+customers, scored on the other third, three times) at each shrinkage weight of
+`hybrid.SHRINK_WEIGHTS`, the weight with the lowest out-of-fold squared error kept. A heavier
+candidate replaces the current choice only when its gain in squared error per customer is
+clearly more than noise (a paired z of at least 2 over the customers); with equal accuracy the
+lighter model stays. The correction must also keep the aggregate error no larger than its
+base model's, so it can never buy a lower RMSE with a worse total.
 """
 
 from __future__ import annotations
@@ -20,7 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from onetoone.stages.value.hybrid import MIN_TRAINING_CUSTOMERS, BoostedCorrection
+from onetoone.stages.value.hybrid import (
+    MIN_TRAINING_CUSTOMERS,
+    SHRINK_WEIGHTS,
+    BoostedCorrection,
+    with_events,
+)
 from onetoone.stages.value.model import (
     DEFAULT_PENALIZER,
     PURCHASE_MODELS,
@@ -102,14 +110,16 @@ def _score(name: str, predicted: np.ndarray, actual: np.ndarray, seconds: float
 
 
 def choose_model(transactions: pd.DataFrame, calibration_end: pd.Timestamp, horizon_days: int,
-                 penalizer: float = DEFAULT_PENALIZER) -> Backtest | None:
+                 penalizer: float = DEFAULT_PENALIZER,
+                 customer_events: pd.DataFrame | None = None) -> Backtest | None:
     """Backtest the candidates on the transactions up to `calibration_end`; None when the
-    window is too short to split (the caller then uses BG/NBD)."""
+    window is too short to split (the caller then uses BG/NBD). `customer_events` (see
+    `hybrid.event_features`) give the correction more features, counted up to the split."""
     split = backtest_split(transactions, calibration_end, horizon_days)
     if split is None:
         return None
     inner_end, days = split
-    rfm = rfm_summary(transactions, inner_end)
+    rfm = with_events(rfm_summary(transactions, inner_end), customer_events, inner_end)
     actual = (holdout_actuals(transactions, inner_end, days)["purchases"]
               .reindex(rfm.index, fill_value=0.0).to_numpy())
     if rfm.empty or actual.sum() == 0:
@@ -151,15 +161,23 @@ def choose_model(transactions: pd.DataFrame, calibration_end: pd.Timestamp, hori
     if len(rfm) >= MIN_TRAINING_CUSTOMERS and (actual > 0).sum() >= FOLDS:
         base = fitted[chosen_class]
         started = time.perf_counter()
-        out_of_fold = _out_of_fold(rfm, base, days, actual)
+        by_weight = _out_of_fold(rfm, base, days, actual)
         seconds = (time.perf_counter() - started) / FOLDS
+        weight = min(by_weight, key=lambda w: float(np.mean((by_weight[w] - actual) ** 2)))
+        out_of_fold = by_weight[weight]
         name = f"{chosen.name} + {BoostedCorrection.name}"
-        scores.append(_score(name, out_of_fold, actual, seconds))
+        score = _score(name, out_of_fold, actual, seconds)
+        scores.append(score)
         z = _paired_z(predictions[chosen.name], out_of_fold, actual)
-        if z >= REQUIRED_Z:
+        total_ok = abs(score.aggregate_error) <= abs(chosen.aggregate_error) + 1e-9
+        if z >= REQUIRED_Z and total_ok:
             winner = name
-            reasons.append(f"the boosted correction beats it out of fold (paired z = {z:.1f})")
-            correction = BoostedCorrection.fit(rfm, base, days, actual)
+            reasons.append(f"the boosted correction beats it out of fold (paired z = {z:.1f}, "
+                           f"shrinkage weight {weight:g})")
+            correction = BoostedCorrection.fit(rfm, base, days, actual, weight=weight)
+        elif z >= REQUIRED_Z:
+            reasons.append(f"the boosted correction lowers the RMSE out of fold (paired z = "
+                           f"{z:.1f}) but worsens the aggregate error")
         else:
             reasons.append(f"the boosted correction is not clearly better out of fold "
                            f"(paired z = {z:.1f})")
@@ -178,13 +196,17 @@ def _paired_z(current: np.ndarray, challenger: np.ndarray, actual: np.ndarray) -
     return float(gain.mean() / (spread / np.sqrt(gain.size))) if spread > 0 else 0.0
 
 
-def _out_of_fold(rfm: pd.DataFrame, base, days: int, actual: np.ndarray) -> np.ndarray:
-    """Each customer's corrected expectation from a correction trained without them."""
+def _out_of_fold(rfm: pd.DataFrame, base, days: int, actual: np.ndarray
+                 ) -> dict[float, np.ndarray]:
+    """Per shrinkage weight, each customer's corrected expectation from a correction trained
+    without them."""
     base_expected = base.expected_purchases(days, rfm["frequency"], rfm["recency"], rfm["T"])
     fold = np.random.default_rng(0).permutation(len(rfm)) % FOLDS
-    corrected = np.empty(len(rfm))
+    corrected = {weight: np.empty(len(rfm)) for weight in SHRINK_WEIGHTS}
     for k in range(FOLDS):
         train, test = fold != k, fold == k
         correction = BoostedCorrection.fit(rfm[train], base, days, actual[train], seed=k)
-        corrected[test] = base_expected[test] * correction.factor(rfm[test], base)
+        for weight, values in corrected.items():
+            values[test] = (base_expected[test]
+                            * correction.with_weight(weight).factor(rfm[test], base))
     return corrected
