@@ -24,6 +24,7 @@ from onetoone.stages.ingest.ledger import (
     QuarantinedRow,
     Reloader,
     RowToLoad,
+    batch_transaction,
     close_batch,
     copy_batch_rows,
     open_batch,
@@ -345,7 +346,7 @@ def extract_erp(
     for table in ERP_TABLES:
         columns = raw_columns(warehouse, table.entity)
         source_ref = f"erp.{table.entity} updated up to {until.isoformat()}"
-        with warehouse.transaction():
+        with batch_transaction(warehouse):
             start = _window_start(warehouse, table.entity, source_ref, until)
             batch_id = open_batch(warehouse, source="erp", entity=table.entity,
                                   source_ref=source_ref, window_start=start, window_end=until,

@@ -19,6 +19,7 @@ from onetoone.stages.ingest.ledger import (
     Reloader,
     RowToLoad,
     already_loaded,
+    batch_transaction,
     close_batch,
     copy_batch_rows,
     loaded_elsewhere,
@@ -128,7 +129,7 @@ def load_files(
         data = path.read_bytes()
         checksum = hashlib.sha256(data).hexdigest()
         source_ref = str(path.relative_to(landing))
-        with conn.transaction():
+        with batch_transaction(conn):
             if already_loaded(conn, spec.source, spec.entity, source_ref, checksum):
                 results.append(BatchResult(0, spec.source, spec.entity, source_ref, "skipped"))
                 continue

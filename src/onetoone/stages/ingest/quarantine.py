@@ -46,7 +46,7 @@ from onetoone.stages.ingest.erp import (
     raw_columns,
 )
 from onetoone.stages.ingest.files import FILE_SOURCES, FileSource, line_parser
-from onetoone.stages.ingest.ledger import RAW_DATA_TABLES, BatchResult
+from onetoone.stages.ingest.ledger import RAW_DATA_TABLES, BatchResult, lock_raw_layer
 from onetoone.stages.ingest.parsers import FileRefused
 from onetoone.stages.ingest.scrub import scrub_erased
 
@@ -261,7 +261,8 @@ def reprocess(
         selection = replace(selection, quarantine_ids=tuple(sorted(corrections)))
     with psycopg.connect(warehouse) as conn, conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (REPROCESS_LOCK,))
-        conn.execute("select pg_advisory_xact_lock(hashtext('onetoone.raw_schema'))")
+        # Alone in the raw layer: no batch is loaded meanwhile.
+        lock_raw_layer(conn, exclusive=True)
         if corrections is not None:
             _check_corrections_exist(conn, corrections)
         condition, params = selection.condition()
@@ -542,6 +543,7 @@ def revert(warehouse: str, reprocessing_id: int, message: str) -> int:
     ``message`` as reason, the ledger counts return. Answers the rows taken back."""
     with psycopg.connect(warehouse) as conn, conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (REPROCESS_LOCK,))
+        lock_raw_layer(conn)
         rows = conn.execute(
             "select q.quarantine_id, q.batch_id, b.source, b.entity from raw.quarantine q"
             " join raw.load_batches b using (batch_id) where q.reprocessing_id = %s"
