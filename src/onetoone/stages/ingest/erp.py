@@ -29,6 +29,7 @@ from onetoone.stages.ingest.ledger import (
     copy_batch_rows,
     open_batch,
 )
+from onetoone.stages.ingest.scrub import vacuum_scrubbed
 
 log = logging.getLogger(__name__)
 
@@ -355,6 +356,7 @@ def extract_erp(
             _copy_window(warehouse, erp, table, columns, start, until, context, result)
             close_batch(warehouse, result, erp_context=context,
                         reload_reprocessed=reload_reprocessed)
+        vacuum_scrubbed(warehouse, result.scrubbed)
         if result.rows_quarantined:
             log.warning("erp.%s: %d of %d rows quarantined", table.entity,
                         result.rows_quarantined, result.rows_read)

@@ -38,6 +38,7 @@ from onetoone.stages.ingest.parsers import (
     split_lines,
     storable_text,
 )
+from onetoone.stages.ingest.scrub import vacuum_scrubbed
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,7 @@ def load_files(
                     _refuse(result, data, str(err))
             close_batch(conn, result, source_file=source_ref,
                         reload_reprocessed=reload_reprocessed)
+        vacuum_scrubbed(conn, result.scrubbed)
         if result.status == "refused":
             log.warning("refused %s: %s", source_ref, result.message)
         elif result.rows_quarantined:

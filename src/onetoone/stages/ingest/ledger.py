@@ -70,6 +70,8 @@ class BatchResult:
     # A CSV file's header as delivered: its quarantined lines are re-parsed against it later.
     csv_header: str | None = None
     quarantined: list[QuarantinedRow] = field(default_factory=list, repr=False)
+    # Tables the scrub changed (rows of forgotten people loaded again): vacuumed after commit.
+    scrubbed: dict[str, int] = field(default_factory=dict, repr=False)
 
 
 def record_keys(rows: list[QuarantinedRow]) -> list[str]:
@@ -119,7 +121,8 @@ def lock_raw_layer(conn: psycopg.Connection, *, exclusive: bool = False) -> None
 
 @contextmanager
 def batch_transaction(conn: psycopg.Connection) -> Iterator[None]:
-    """The transaction of one batch, its locks taken before it reads the ledger."""
+    """The transaction of one batch, its locks taken before it reads the ledger. Once it
+    commits, the loader calls ``vacuum_scrubbed`` with the batch's ``scrubbed`` tables."""
     with conn.transaction():
         lock_raw_layer(conn)
         yield
@@ -196,7 +199,7 @@ def close_batch(
     result.rows_quarantined = len(result.quarantined) - reloaded
     # Rerunning an old interval reloads the sources' own copies of forgotten people: erase them
     # again before the batch commits.
-    scrub_erased(conn, result.batch_id)
+    result.scrubbed = scrub_erased(conn, result.batch_id)
     conn.execute(
         """
         update raw.load_batches

@@ -48,7 +48,7 @@ from onetoone.stages.ingest.erp import (
 from onetoone.stages.ingest.files import FILE_SOURCES, FileSource, line_parser
 from onetoone.stages.ingest.ledger import RAW_DATA_TABLES, BatchResult, lock_raw_layer
 from onetoone.stages.ingest.parsers import FileRefused
-from onetoone.stages.ingest.scrub import scrub_erased
+from onetoone.stages.ingest.scrub import scrub_erased, vacuum_scrubbed
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +242,7 @@ class _Outcomes:
     loaded: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
     still: list[RowOutcome] = field(default_factory=list)
     skipped: list[RowOutcome] = field(default_factory=list)
+    scrubbed: dict[str, int] = field(default_factory=dict)  # vacuumed after the commit
 
 
 def reprocess(
@@ -299,6 +300,9 @@ def reprocess(
             " rows_skipped = %s where reprocessing_id = %s",
             (sorted(outcomes.loaded), loaded + len(outcomes.still), loaded,
              len(outcomes.still), len(outcomes.skipped), reprocessing_id))
+    if outcomes.scrubbed:
+        with psycopg.connect(warehouse, autocommit=True) as conn:
+            vacuum_scrubbed(conn, outcomes.scrubbed)
     result = ReprocessResult(reprocessing_id, "applied", loaded, tuple(sorted(outcomes.loaded)),
                              tuple(outcomes.still), tuple(outcomes.skipped))
     log.info(result.describe())
@@ -418,7 +422,7 @@ def _reprocess_batch(conn: psycopg.Connection, batch_id: int, rows: list[_Row],
     _recount(conn, batch_id, loaded_now=len(values))
     if values:
         # As after an ingest: rows of people forgotten meanwhile are erased before commit.
-        scrub_erased(conn, batch_id)
+        outcomes.scrubbed.update(scrub_erased(conn, batch_id))
 
 
 # (text, quarantine row) -> (the raw table's values, None) or (None, (field, reason))
