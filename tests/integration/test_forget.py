@@ -21,11 +21,13 @@ from psycopg.types.json import Jsonb
 from onetoone.foundation import erasures
 from onetoone.foundation.config import embedded_url
 from onetoone.operations import forget as erasure
+from onetoone.operations import pipeline
 from onetoone.operations.migrate import migrate
 from onetoone.stages.identity import store as identity_store
 from onetoone.stages.identity.dashboards import steward_dashboards_dir
 from onetoone.stages.identity.standardise import display_values, standardise
 from onetoone.stages.ingest.ledger import open_batch
+from onetoone.stages.ingest.parsers import CALL_COLUMNS
 from onetoone.stages.ingest.scrub import scrub_erased
 from onetoone.stages.serving import access, publish
 
@@ -335,14 +337,15 @@ def test_reingesting_an_erased_record_erases_it_again(db_url, manifest):
         conn.execute("insert into raw.quarantine (batch_id, source, entity, reason, raw_record)"
                      " values (%s, 'erp', 'customers', 'broken', %s)",
                      (batch, json.dumps({"customer_id": "C1", "last_name": "Quintanilha"})))
-        assert scrub_erased(conn, batch) == 2
+        assert scrub_erased(conn, batch) == {"raw.erp_customers": 1, "raw.quarantine": 1,
+                                          "raw.quarantine_attempts": 0}
         # a call file is reloaded: Carla once gave Zéfira's email; only that goes
         calls = open_batch(conn, source="callcenter", entity="calls", source_ref="calls rerun")
         conn.execute(
             "insert into raw.callcenter_calls values ('CL20', %s, 'CC9', 'Carla Mendes',"
             " '(21) 98888-7777', %s, 'billing', 60, 4, false, 'resolved', 'AG001', %s,"
             " 'callcenter/calls_2025-03-05.csv', 1)", (AT, ZEFIRA["email"].upper(), calls))
-        assert scrub_erased(conn, calls) == 1
+        assert scrub_erased(conn, calls) == {"raw.callcenter_calls": 1}
         # a web file is reloaded: her account's registration comes back with her details
         web = open_batch(conn, source="web", entity="events", source_ref="web rerun")
         conn.execute(
@@ -350,7 +353,7 @@ def test_reingesting_an_erased_record_erases_it_again(db_url, manifest):
             " session_id, payload, _batch_id, _source_file, _line_number)"
             " values ('E1', 'registration', %s, 'W1', 's1', %s, %s, 'web/e.ndjson', 1)",
             (AT, Jsonb(WEB_EVENTS[0][3]), web))
-        assert scrub_erased(conn, web) == 1
+        assert scrub_erased(conn, web) == {"raw.web_events": 1}
         assert conn.execute("select payload from raw.web_events where _batch_id = %s",
                             (web,)).fetchone() == ({"city": "São Paulo", "country": "BR"},)
         assert leftovers(conn, needles(ZEFIRA)) == []
@@ -439,8 +442,9 @@ def _row_versions_holding(conn: psycopg.Connection, value: str) -> list[str]:
         {"t": table, "v": value}).fetchone()[0]]
 
 
-def test_no_row_version_of_a_changed_table_keeps_a_forgotten_value(db_url, manifest):
-    """An UPDATE leaves the old row version in the table's pages until VACUUM removes it."""
+def test_no_row_version_of_a_changed_table_keeps_a_forgotten_value(db_url, manifest, tmp_path):
+    """An UPDATE leaves the old row version in the table's pages until VACUUM removes it: after
+    forget, and after the scrub of a re-delivered file that brings her back."""
     spellings = [ZEFIRA["email"], "Zefira.Q@Example.com", "ZEFIRA.Q@example.com "]
     with psycopg.connect(db_url) as conn:
         assert "raw.erp_customers" in _row_versions_holding(conn, ZEFIRA["email"])
@@ -450,6 +454,26 @@ def test_no_row_version_of_a_changed_table_keeps_a_forgotten_value(db_url, manif
         for spelling in spellings:
             assert _row_versions_holding(conn, spelling) == [], spelling
         assert "raw.erp_customers" in _row_versions_holding(conn, BARTOLOMEU["email"])
+
+    # The call center delivers an old day again, through the real loader: her call (loaded,
+    # then scrubbed) and a broken line with her email (quarantined, then scrubbed).
+    (tmp_path / "callcenter").mkdir()
+    (tmp_path / "callcenter" / "calls_2025-02-27.csv").write_text("\n".join([
+        ",".join(CALL_COLUMNS),
+        "CL40,2025-02-27 09:00:00,CC1,Zefira Quintanilha,(11) 91234-5678,Zefira.Q@Example.com,"
+        "billing,60,4,false,resolved,AG001",
+        "CL41,not a date,CC1,Zefira Quintanilha,,ZEFIRA.Q@example.com,billing,60,4,false,x,AG1",
+        "CL42,2025-02-27 09:05:00,CC9,Carla Mendes,(21) 98888-7777,,billing,60,4,false,"
+        "resolved,AG001"]) + "\n")
+    summary = pipeline.ingest("callcenter", warehouse=db_url, landing=tmp_path,
+                              until=datetime(2025, 3, 1, tzinfo=UTC))
+    assert summary.totals()["rows_loaded"] == 2 and summary.totals()["rows_quarantined"] == 1
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("select caller_name, email from raw.callcenter_calls"
+                            " where call_id = 'CL40'").fetchone() == (None, None)
+        for spelling in [*spellings, "Zefira Quintanilha"]:
+            assert _row_versions_holding(conn, spelling) == [], spelling
+        assert "raw.callcenter_calls" in _row_versions_holding(conn, "Carla Mendes")
 
 
 def test_gx_results_and_data_docs_hold_no_personal_value_to_forget(db_url, manifest):

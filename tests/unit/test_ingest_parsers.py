@@ -316,7 +316,7 @@ def test_a_byte_order_mark_does_not_cost_the_first_event():
     assert (first.row[0], second.row[0]) == ("E1", "E2")
 
 
-@pytest.mark.parametrize("data", [b"", b"\n", b"  \r\n"])
+@pytest.mark.parametrize("data", [b"", b"\n", b"  \r\n", b"\xef\xbb\xbf", b"\xef\xbb\xbf\r\n"])
 def test_an_empty_web_file_is_refused(data):
     with pytest.raises(FileRefused, match="empty file"):
         list(parse_web_ndjson(data))
@@ -467,7 +467,9 @@ def test_a_zero_with_a_huge_exponent_is_zero_not_too_small(number):
     ("", None, "empty line"),
     ("a\x00b", None, "a NUL byte (0x00) at position 1, which no text column can hold; remove it"
                      " at the source and re-export the file"),
-    (event(account_id=12), "account_id", "account_id must be text or null, found 12"),
+    # the type only, never the value (an id, but the reason must not depend on what it is)
+    (event(account_id=12), "account_id", "account_id must be a JSON string or null, found"
+                                         " a number"),
     (event(email=1.5), "email", "email must be a JSON string or null, found a number"),
     (event(phone=123), "phone", "phone must be a JSON string or null, found a number"
                                 " (a number loses leading zeros and the +)"),
@@ -516,3 +518,44 @@ def test_a_field_quoted_over_three_lines_is_one_call():
     [parsed] = parse_calls_csv(calls(
         'CL2,2025-03-01 10:00:00,CC1,"a\nb\nc",1,,billing,1,4,false,resolved,AG1'))
     assert parsed.problem is None and parsed.row[3] == "a\nb\nc"
+
+
+@pytest.mark.parametrize("data", [b"", b"\xef\xbb\xbf", b"\xef\xbb\xbf\n"])
+def test_an_empty_call_file_is_refused_as_empty_even_with_a_byte_order_mark(data):
+    with pytest.raises(FileRefused, match="^empty file: no header row$"):
+        list(parse_calls_csv(data))
+
+
+@pytest.mark.parametrize(("called_at", "reason"), [
+    ("2025-02-30 10:00:00", "called_at '2025-02-30 10:00:00' is not a real date and time"
+                            " (day is out of range for month)"),
+    ("2025-03-01 25:00:00", "called_at '2025-03-01 25:00:00' is not a real date and time"
+                            " (hour must be in 0..23)"),
+    ("01/03/2025 10:00:00", "unparsable date '01/03/2025 10:00:00', expected YYYY-MM-DD"
+                            " HH:MM:SS"),
+])
+def test_an_impossible_call_time_is_told_apart_from_a_wrong_format(called_at, reason):
+    line = f"CL2,{called_at},CC1,José,1,,billing,1,4,false,resolved,AG1"
+    [parsed] = list(parse_calls_csv(calls(line)))
+    assert (parsed.problem.field, parsed.problem.reason) == ("called_at", reason)
+
+
+@pytest.mark.parametrize(("occurred_at", "reason"), [
+    ("2025-02-30T10:00:00Z", "occurred_at '2025-02-30T10:00:00Z' is not a real date and time"
+                             " (day is out of range for month)"),
+    ("yesterday", "unparsable timestamp 'yesterday', expected ISO 8601"),
+    ({"at": "2025-03-01"}, "unparsable timestamp (an object), expected ISO 8601"),
+])
+def test_an_impossible_event_time_is_told_apart_from_a_wrong_format(occurred_at, reason):
+    [line] = events(event(occurred_at=occurred_at))
+    assert (line.problem.field, line.problem.reason) == ("occurred_at", reason)
+
+
+def test_a_key_holding_nul_or_a_lone_surrogate_is_named_by_its_escape():
+    """field and reason are stored as text: a key's NUL or surrogate would not store."""
+    [nul, surrogate] = events(LOGIN.replace("}", ', "a\\u0000b": 1}'),
+                              LOGIN.replace("}", ', "c\\udc00": 1}'))
+    assert (nul.problem.field, nul.problem.reason) == (
+        "a\\u0000b", "a\\u0000b: the escape \\u0000 (NUL), which no text can hold")
+    assert surrogate.problem.field == "c\\udc00"
+    assert surrogate.problem.reason.startswith("c\\udc00: a lone UTF-16 surrogate escape")

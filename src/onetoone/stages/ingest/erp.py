@@ -24,10 +24,12 @@ from onetoone.stages.ingest.ledger import (
     QuarantinedRow,
     Reloader,
     RowToLoad,
+    batch_transaction,
     close_batch,
     copy_batch_rows,
     open_batch,
 )
+from onetoone.stages.ingest.scrub import vacuum_scrubbed
 
 log = logging.getLogger(__name__)
 
@@ -345,7 +347,7 @@ def extract_erp(
     for table in ERP_TABLES:
         columns = raw_columns(warehouse, table.entity)
         source_ref = f"erp.{table.entity} updated up to {until.isoformat()}"
-        with warehouse.transaction():
+        with batch_transaction(warehouse):
             start = _window_start(warehouse, table.entity, source_ref, until)
             batch_id = open_batch(warehouse, source="erp", entity=table.entity,
                                   source_ref=source_ref, window_start=start, window_end=until,
@@ -354,6 +356,7 @@ def extract_erp(
             _copy_window(warehouse, erp, table, columns, start, until, context, result)
             close_batch(warehouse, result, erp_context=context,
                         reload_reprocessed=reload_reprocessed)
+        vacuum_scrubbed(warehouse, result.scrubbed)
         if result.rows_quarantined:
             log.warning("erp.%s: %d of %d rows quarantined", table.entity,
                         result.rows_quarantined, result.rows_read)

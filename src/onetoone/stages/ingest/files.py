@@ -19,6 +19,7 @@ from onetoone.stages.ingest.ledger import (
     Reloader,
     RowToLoad,
     already_loaded,
+    batch_transaction,
     close_batch,
     copy_batch_rows,
     loaded_elsewhere,
@@ -37,6 +38,7 @@ from onetoone.stages.ingest.parsers import (
     split_lines,
     storable_text,
 )
+from onetoone.stages.ingest.scrub import vacuum_scrubbed
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +130,7 @@ def load_files(
         data = path.read_bytes()
         checksum = hashlib.sha256(data).hexdigest()
         source_ref = str(path.relative_to(landing))
-        with conn.transaction():
+        with batch_transaction(conn):
             if already_loaded(conn, spec.source, spec.entity, source_ref, checksum):
                 results.append(BatchResult(0, spec.source, spec.entity, source_ref, "skipped"))
                 continue
@@ -159,6 +161,7 @@ def load_files(
                     _refuse(result, data, str(err))
             close_batch(conn, result, source_file=source_ref,
                         reload_reprocessed=reload_reprocessed)
+        vacuum_scrubbed(conn, result.scrubbed)
         if result.status == "refused":
             log.warning("refused %s: %s", source_ref, result.message)
         elif result.rows_quarantined:

@@ -16,12 +16,14 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import psycopg
 
+from onetoone.foundation import erasures
 from onetoone.foundation.db import apply_ddl
 from onetoone.stages.ingest.scrub import scrub_erased
 
@@ -68,6 +70,8 @@ class BatchResult:
     # A CSV file's header as delivered: its quarantined lines are re-parsed against it later.
     csv_header: str | None = None
     quarantined: list[QuarantinedRow] = field(default_factory=list, repr=False)
+    # Tables the scrub changed (rows of forgotten people loaded again): vacuumed after commit.
+    scrubbed: dict[str, int] = field(default_factory=dict, repr=False)
 
 
 def record_keys(rows: list[QuarantinedRow]) -> list[str]:
@@ -94,8 +98,40 @@ def _refusal(err: psycopg.Error) -> tuple[str | None, str]:
 # From here on the functions run statements on PostgreSQL: only the integration tests
 # (tests/integration/test_ingest*.py, test_quarantine.py) reach them, and `make mutate` runs unit
 # tests only (see README, Mutation testing). What they decide per row is pinned above.
+# Who may change the raw layer's tables at the same time. The DDL (`create index if not
+# exists` takes a SHARE lock on its table even when the index exists) locks raw.quarantine
+# before the data tables, while a batch writes its data table before raw.quarantine: a
+# migration (every CLI command runs one first) that met a running batch deadlocked with it.
+# Taking this advisory lock before any table makes the order the same for everyone: a
+# migration waits for the running batches (exclusive), a batch for a running migration
+# (shared), and batches of different sources still load side by side.
+RAW_SCHEMA_LOCK = "onetoone.raw_schema"
+
+
+def lock_raw_layer(conn: psycopg.Connection, *, exclusive: bool = False) -> None:
+    """Take, until the transaction ends and before touching any raw table, the locks of a
+    writer of the raw layer, always in this order: the erasure lock (shared: a batch must not
+    commit data of a person being forgotten; forget takes it exclusively and then writes raw
+    tables, so taking it after them, at the scrub, deadlocked with a running erasure), then
+    ``RAW_SCHEMA_LOCK``."""
+    erasures.lock_for_load(conn)
+    conn.execute(f"select pg_advisory_xact_lock{'' if exclusive else '_shared'}(hashtext(%s))",
+                 (RAW_SCHEMA_LOCK,))
+
+
+@contextmanager
+def batch_transaction(conn: psycopg.Connection) -> Iterator[None]:
+    """The transaction of one batch, its locks taken before it reads the ledger. Once it
+    commits, the loader calls ``vacuum_scrubbed`` with the batch's ``scrubbed`` tables."""
+    with conn.transaction():
+        lock_raw_layer(conn)
+        yield
+
+
 def ensure_schema(conn: psycopg.Connection) -> None:
-    """Create or migrate the raw layer's tables (idempotent; run once per pipeline run)."""
+    """Create or migrate the raw layer's tables (idempotent; run once per pipeline run). Waits
+    for the batches being loaded, and holds off new ones until the caller's transaction ends."""
+    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (RAW_SCHEMA_LOCK,))
     apply_ddl(conn, "onetoone.stages.ingest")
 
 
@@ -163,7 +199,7 @@ def close_batch(
     result.rows_quarantined = len(result.quarantined) - reloaded
     # Rerunning an old interval reloads the sources' own copies of forgotten people: erase them
     # again before the batch commits.
-    scrub_erased(conn, result.batch_id)
+    result.scrubbed = scrub_erased(conn, result.batch_id)
     conn.execute(
         """
         update raw.load_batches

@@ -171,7 +171,7 @@ def parse_calls_csv(data: bytes) -> Iterator[ParsedLine]:
     """Validate a call-center CSV. Lines are parsed one by one so that one unbalanced quote
     cannot swallow the lines after it."""
     lines = split_lines(data)
-    if not lines:
+    if not data.removeprefix(b"\xef\xbb\xbf").strip():
         raise FileRefused("empty file: no header row")
     header_text, problem = _decode(lines[0], 1)
     if problem:
@@ -225,7 +225,10 @@ def _parse_call(text: str, line_number: int, header: CallsHeader,
         return bad("contact_id", "contact_id is empty")
     try:
         called_at = _call_time(value["called_at"])
-    except ValueError:
+    except ValueError as err:
+        if _PADDED_TIME.fullmatch(value["called_at"]):  # the format, but no such moment
+            return bad("called_at", f"called_at {value['called_at']!r} is not a real date"
+                       f" and time ({err})")
         return bad("called_at",
                    f"unparsable date {value['called_at']!r}, expected YYYY-MM-DD HH:MM:SS")
     duration = _integer(value["duration_seconds"])
@@ -254,11 +257,12 @@ def _parse_call(text: str, line_number: int, header: CallsHeader,
 
 def parse_web_ndjson(data: bytes) -> Iterator[ParsedLine]:
     """Validate a web-events NDJSON file; the whole object is kept as the row's payload."""
+    # A byte order mark (some exports write one) is not part of the first event, and a file
+    # of nothing else is as empty as a file of nothing.
+    data = data.removeprefix(b"\xef\xbb\xbf")
     if not data.strip():
         raise FileRefused("empty file: no events; nothing is lost, but if the day had events"
                           " the export failed: have the file delivered again")
-    # A byte order mark (some exports write one) is not part of the first event.
-    data = data.removeprefix(b"\xef\xbb\xbf")
     seen_ids: set[str] = set()
     for line_number, raw in enumerate(split_lines(data), start=1):
         yield parse_event_line(raw, line_number, seen_ids)
@@ -306,13 +310,20 @@ def _parse_event(text: str, line_number: int, seen_ids: set[str]) -> ParsedLine:
     occurred_raw = event.get("occurred_at")
     try:
         occurred_at = datetime.fromisoformat(occurred_raw)
-    except (TypeError, ValueError):
-        return bad("occurred_at", f"unparsable timestamp {occurred_raw!r}, expected ISO 8601")
+    except (TypeError, ValueError) as err:
+        if isinstance(err, ValueError) and not str(err).startswith("Invalid isoformat"):
+            # ISO 8601 in form, but no such moment (2025-02-30, hour 25)
+            return bad("occurred_at", f"occurred_at {occurred_raw!r} is not a real date and"
+                       f" time ({err})")
+        return bad("occurred_at", f"unparsable timestamp {_shown(occurred_raw)},"
+                   " expected ISO 8601")
     if occurred_at.tzinfo is None:
         return bad("occurred_at", f"timestamp {occurred_raw!r} has no UTC offset")
     account_id = event.get("account_id")
     if account_id is not None and not isinstance(account_id, str):
-        return bad("account_id", f"account_id must be text or null, found {account_id!r}")
+        # the type only, as for the fields below
+        return bad("account_id", "account_id must be a JSON string or null, found"
+                   f" {_json_type(account_id)}")
     if account_id is None and event_type != "page_view":
         return bad("account_id", f"{event_type} event without account_id")
     for name in ("session_id", *WEB_TEXT_FIELDS):
@@ -368,6 +379,17 @@ def _json_type(value: object) -> str:
     return "a string" if isinstance(value, str) else "null"
 
 
+def _escaped(text: str) -> str:
+    """A JSON key as text PostgreSQL can store: NUL and lone surrogates as their escapes."""
+    return "".join(f"\\u{ord(char):04x}" if char == "\x00" or "\ud800" <= char <= "\udfff"
+                   else char for char in text)
+
+
+def _shown(value: object) -> str:
+    """A value that is not a timestamp, in a reason: a string as it is, else only its type."""
+    return repr(value) if isinstance(value, str) else f"({_json_type(value)})"
+
+
 def _is_iso_date(value: object) -> bool:
     if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         return False
@@ -384,17 +406,18 @@ def _unstorable_value(event: dict) -> tuple[str, str] | None:
     pending: list[tuple[str, object]] = [(key, value) for key, value in event.items()]
     while pending:
         path, value = pending.pop()
-        top = re.split(r"[.\[]", path, maxsplit=1)[0]
+        # The field and reason are stored as text too: a key's NUL or surrogate as an escape.
+        top, shown = (_escaped(part) for part in (re.split(r"[.\[]", path, maxsplit=1)[0], path))
         if isinstance(value, _NonFinite):
-            return top, f"{path}: {value} is not a JSON number; send null or a number"
+            return top, f"{shown}: {value} is not a JSON number; send null or a number"
         texts = [path]
         if isinstance(value, str):
             texts.append(value)
         for text in texts:
             if "\x00" in text:
-                return top, f"{path}: the escape \\u0000 (NUL), which no text can hold"
+                return top, f"{shown}: the escape \\u0000 (NUL), which no text can hold"
             if any("\ud800" <= char <= "\udfff" for char in text):
-                return top, (f"{path}: a lone UTF-16 surrogate escape (\\ud800-\\udfff),"
+                return top, (f"{shown}: a lone UTF-16 surrogate escape (\\ud800-\\udfff),"
                              " not a character; the exporter must write valid UTF-8")
         if isinstance(value, dict):
             pending += [(f"{path}.{key}", item) for key, item in value.items()]

@@ -46,9 +46,9 @@ from onetoone.stages.ingest.erp import (
     raw_columns,
 )
 from onetoone.stages.ingest.files import FILE_SOURCES, FileSource, line_parser
-from onetoone.stages.ingest.ledger import RAW_DATA_TABLES, BatchResult
+from onetoone.stages.ingest.ledger import RAW_DATA_TABLES, BatchResult, lock_raw_layer
 from onetoone.stages.ingest.parsers import FileRefused
-from onetoone.stages.ingest.scrub import scrub_erased
+from onetoone.stages.ingest.scrub import scrub_erased, vacuum_scrubbed
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +242,7 @@ class _Outcomes:
     loaded: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
     still: list[RowOutcome] = field(default_factory=list)
     skipped: list[RowOutcome] = field(default_factory=list)
+    scrubbed: dict[str, int] = field(default_factory=dict)  # vacuumed after the commit
 
 
 def reprocess(
@@ -261,7 +262,8 @@ def reprocess(
         selection = replace(selection, quarantine_ids=tuple(sorted(corrections)))
     with psycopg.connect(warehouse) as conn, conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (REPROCESS_LOCK,))
-        conn.execute("select pg_advisory_xact_lock(hashtext('onetoone.raw_schema'))")
+        # Alone in the raw layer: no batch is loaded meanwhile.
+        lock_raw_layer(conn, exclusive=True)
         if corrections is not None:
             _check_corrections_exist(conn, corrections)
         condition, params = selection.condition()
@@ -298,6 +300,9 @@ def reprocess(
             " rows_skipped = %s where reprocessing_id = %s",
             (sorted(outcomes.loaded), loaded + len(outcomes.still), loaded,
              len(outcomes.still), len(outcomes.skipped), reprocessing_id))
+    if outcomes.scrubbed:
+        with psycopg.connect(warehouse, autocommit=True) as conn:
+            vacuum_scrubbed(conn, outcomes.scrubbed)
     result = ReprocessResult(reprocessing_id, "applied", loaded, tuple(sorted(outcomes.loaded)),
                              tuple(outcomes.still), tuple(outcomes.skipped))
     log.info(result.describe())
@@ -417,7 +422,7 @@ def _reprocess_batch(conn: psycopg.Connection, batch_id: int, rows: list[_Row],
     _recount(conn, batch_id, loaded_now=len(values))
     if values:
         # As after an ingest: rows of people forgotten meanwhile are erased before commit.
-        scrub_erased(conn, batch_id)
+        outcomes.scrubbed.update(scrub_erased(conn, batch_id))
 
 
 # (text, quarantine row) -> (the raw table's values, None) or (None, (field, reason))
@@ -542,6 +547,7 @@ def revert(warehouse: str, reprocessing_id: int, message: str) -> int:
     ``message`` as reason, the ledger counts return. Answers the rows taken back."""
     with psycopg.connect(warehouse) as conn, conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (REPROCESS_LOCK,))
+        lock_raw_layer(conn)
         rows = conn.execute(
             "select q.quarantine_id, q.batch_id, b.source, b.entity from raw.quarantine q"
             " join raw.load_batches b using (batch_id) where q.reprocessing_id = %s"

@@ -3,12 +3,14 @@
 Rerunning an old interval, or a re-delivered file, reloads the source systems' own copies of
 people who were erased. ``scrub_erased`` erases them again inside the batch's transaction,
 from the registry in ``foundation.erasures``; ``onetoone forget`` uses the same declarations of
-what is personal.
+what is personal. Its UPDATEs leave the loaded values in dead row versions: once the batch
+commits, ``vacuum_scrubbed`` vacuums the tables it changed, as ``forget`` does.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import psycopg
 from psycopg import sql
@@ -19,7 +21,8 @@ from onetoone.foundation.db import nulls, relation_exists, sha256_hex
 # The raw layer's personal fields are declared in foundation, where quality reads them too.
 from onetoone.foundation.personal import SOURCE_TABLES, WEB_PERSONAL_KEYS, SourceTable
 
-__all__ = ["SOURCE_TABLES", "WEB_PERSONAL_KEYS", "SourceTable", "scrub_erased"]
+__all__ = ["SOURCE_TABLES", "WEB_PERSONAL_KEYS", "SourceTable", "scrub_erased",
+           "vacuum_scrubbed"]
 
 
 # Quarantined lines that can name a customer record, per source.
@@ -34,8 +37,9 @@ def erase_attempt_reasons(conn: psycopg.Connection, quarantine_ids: list[int]) -
                      " where quarantine_id = any(%s)", (erasures.ERASED_REASON, quarantine_ids))
 
 
-def scrub_erased(conn: psycopg.Connection, batch_id: int) -> int:
-    """Erase again, in a batch just loaded, what belongs to forgotten people; answer the rows.
+def scrub_erased(conn: psycopg.Connection, batch_id: int) -> dict[str, int]:
+    """Erase again, in a batch just loaded, what belongs to forgotten people; answer the tables
+    changed (``schema.table``) with their rows changed. Empty: nothing to vacuum.
 
     Call this in the batch's transaction after its rows and quarantine lines are written. It
     waits for a running erasure (shared lock), so a batch never commits data of a person
@@ -47,7 +51,8 @@ def scrub_erased(conn: psycopg.Connection, batch_id: int) -> int:
     # erased email on it.
     erased = sql.SQL("in (select subject_hash from audit.erased_subjects)")
     statements = [
-        (sql.SQL("update {t} set {nulls} where _batch_id = %(batch)s and {hash} {erased}").format(
+        (table.table,
+         sql.SQL("update {t} set {nulls} where _batch_id = %(batch)s and {hash} {erased}").format(
             t=sql.Identifier("raw", table.table), nulls=nulls(table.personal), erased=erased,
             hash=sha256_hex(sql.SQL("{} || {}").format(sql.Literal(f"{table.source}:"),
                                                         sql.Identifier(table.record_id)))),
@@ -57,6 +62,7 @@ def scrub_erased(conn: psycopg.Connection, batch_id: int) -> int:
         for table in SOURCE_TABLES if (table.source, table.entity) == (source, entity)]
     if (source, entity) == ("web", "events"):
         statements.append((
+            "web_events",
             sql.SQL("update raw.web_events set payload = payload - %(keys)s::text[]"
                     " where _batch_id = %(batch)s and payload ?| %(keys)s::text[]"
                     " and {hash} {erased}").format(
@@ -65,9 +71,27 @@ def scrub_erased(conn: psycopg.Connection, batch_id: int) -> int:
                     " where _batch_id = %(batch)s and {hash} {erased}").format(
                 hash=sha256_hex(sql.SQL("lower(trim(payload->>'email'))")), erased=erased)))
     params = {"batch": batch_id, "keys": list(WEB_PERSONAL_KEYS)}
-    rows = sum(conn.execute(statement, params).rowcount
-               for pair in statements for statement in pair)
-    return rows + _scrub_quarantine(conn, batch_id, source)
+    changed: Counter[str] = Counter()
+    for table, *pair in statements:
+        changed[f"raw.{table}"] += sum(conn.execute(statement, params).rowcount
+                                       for statement in pair)
+    scrubbed = {table: rows for table, rows in changed.items() if rows}
+    if quarantined := _scrub_quarantine(conn, batch_id, source):
+        scrubbed["raw.quarantine"] = quarantined
+        # their re-processing attempts' reasons were rewritten with them (not counted apart)
+        scrubbed["raw.quarantine_attempts"] = 0
+    return scrubbed
+
+
+def vacuum_scrubbed(conn: psycopg.Connection, scrubbed: dict[str, int]) -> None:
+    """VACUUM (ANALYZE) the tables a scrub changed, once its transaction committed (VACUUM
+    cannot run in one, and before the commit the loaded row versions are still live): the
+    dead versions holding the erased values go, and the statistics are sampled again without
+    them. ``conn`` must be in autocommit mode."""
+    for table in sorted(scrubbed):
+        schema, name = table.split(".", 1)
+        if relation_exists(conn, schema, name):
+            conn.execute(sql.SQL("vacuum (analyze) {}").format(sql.Identifier(schema, name)))
 
 
 def _scrub_quarantine(conn: psycopg.Connection, batch_id: int, source: str) -> int:
