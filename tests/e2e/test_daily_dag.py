@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
@@ -27,10 +27,16 @@ MIN_PAIRWISE_RECALL = 0.75
 
 
 @pytest.fixture(scope="module")
-def daily_run(warehouse, dbt_manifest, onetoone_home):
+def timed_daily_run(warehouse, dbt_manifest, onetoone_home):
     landing = prepare_sample(customers=400, seed=11, days=120, end_date=END_DATE)
-    run_daily_dag(LOGICAL_DATE)
-    return landing
+    started = datetime.now(UTC)
+    run_id = run_daily_dag(LOGICAL_DATE)
+    return {"landing": landing, "run_id": run_id, "wall": (started, datetime.now(UTC))}
+
+
+@pytest.fixture(scope="module")
+def daily_run(timed_daily_run):
+    return timed_daily_run["landing"]
 
 
 # Columns that say when something ran, not what it produced: the only ones a rerun may change.
@@ -147,6 +153,49 @@ def test_stewards_get_splinks_dashboards_private_and_rendering(daily_run, onetoo
         # 4 runs on the comparison viewer), so it gets three tries.
         renders = [rendered_dom(dashboard) for _ in range(3)]
         assert any('class="marks"' in dom for dom in renders), f"{name} did not render"
+
+
+def test_the_ui_shows_the_runs_task_logs_and_its_true_duration(timed_daily_run, onetoone_home):
+    """What Airflow's UI shows of the run: every task's log, read for a task of each kind as the
+    UI's log endpoint reads it (Airflow's TaskLogReader), and the run's own duration, not the
+    month back to its logical date that `airflow dags test` records."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.log.log_reader import TaskLogReader
+    from airflow.utils.session import create_session
+
+    run_id, (started, finished) = timed_daily_run["run_id"], timed_daily_run["wall"]
+    with create_session() as session:
+        run = session.query(DagRun).filter_by(dag_id="onetoone_daily", run_id=run_id).one()
+        assert started <= run.start_date <= run.end_date <= finished
+        tasks = {ti.task_id: ti for ti in run.get_task_instances(session=session)}
+        expected = {"migrate": "Done. Returned value was", "ingest_erp": "ingested erp",
+                    "dbt_staging.stg_erp__customers_model_build": "Running with dbt=",
+                    "check_marts": "Done. Returned value was"}
+        reader = TaskLogReader()
+        for task_id, line in expected.items():
+            ti = tasks[task_id]
+            stream, _ = reader.read_log_chunks(ti, ti.try_number, {})
+            events = [str(message.event) for message in stream]
+            assert any(line in event for event in events), (task_id, events[:8])
+    run_logs = onetoone_home / "airflow" / "logs" / "dag_id=onetoone_daily" / f"run_id={run_id}"
+    logs = {path.parent.name.removeprefix("task_id="): path.read_text(encoding="utf-8")
+            for path in run_logs.glob("task_id=*/attempt=*.log")}
+    assert set(logs) == set(tasks)
+    assert all(path.stat().st_mode & 0o077 == 0 for path in run_logs.rglob("*"))
+    personal = set()  # values the task logs must never quote
+    for extract in (timed_daily_run["landing"] / "callcenter").glob("*.csv"):
+        raw = extract.read_bytes()  # some extracts come in Latin-1, as real ones do
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+        for row in csv.DictReader(text.splitlines()):
+            # dirty rows: fields missing (None) or padded with spaces
+            personal |= {value for key in ("email", "caller_name")
+                         if len(value := (row.get(key) or "").strip()) > 5}
+    assert personal
+    quoting = {task: sorted(v for v in personal if v in log)[:1] for task, log in logs.items()}
+    assert not {task: values for task, values in quoting.items() if values}
 
 
 def test_rerunning_the_same_interval_gives_the_same_tables(daily_run, warehouse_url):

@@ -17,13 +17,15 @@ from onetoone.generate.erp_source import load_erp_source
 from onetoone.operations import pipeline
 from onetoone.operations.demo import DEMO_END_DATE, run_demo
 from onetoone.operations.report import write_report
-from onetoone.runtime.airflow_env import run_airflow
+from onetoone.runtime.airflow_env import run_airflow, run_dags_test
 from onetoone.runtime.dbt import run_dbt
 
 
 def _airflow(airflow_args: list[str]) -> int:
     if airflow_args[:1] == ["ui"]:
         return _airflow_ui(airflow_args[1:])
+    if airflow_args[:2] == ["dags", "test"]:  # with task logs the UI shows
+        return run_dags_test(airflow_args[2:], echo=print).returncode
     return run_airflow(airflow_args, check=False).returncode
 
 

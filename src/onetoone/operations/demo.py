@@ -4,7 +4,6 @@ DAG, dbt by Cosmos, Splink, Great Expectations), then a summary of what came out
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from onetoone.generate import generate
 from onetoone.generate.erp_source import load_erp_source
 from onetoone.operations.migrate import migrate_warehouse
 from onetoone.runtime import warehouse
-from onetoone.runtime.airflow_env import airflow_command, run_airflow
+from onetoone.runtime.airflow_env import TaskAttempt, run_airflow, run_dags_test
 from onetoone.runtime.dbt import parse_project, run_dbt
 
 DEMO_END_DATE = date(2026, 10, 31)
@@ -57,61 +56,43 @@ def reset_warehouse_database() -> None:
         conn.execute(f'create database "{config.WAREHOUSE_DB}"')
 
 
-# What `airflow dags test` logs when a task starts and when its state changes.
-_TASK_STARTS = re.compile(r"\[DAG TEST\] running task <TaskInstance: [\w-]+\.(?P<task>\S+) .*"
-                          r"ti_id=(?P<ti>[0-9a-f-]+)>")
-_TASK_ENDS = re.compile(r"Task instance state updated .*new_state=(?P<state>\w+)"
-                        r".*ti_id=(?P<ti>[0-9a-f-]+)")
-
-
 def run_daily_dag(logical_date: date, *, log_file: Path | None = None,
-                  progress: Callable[[str], None] | None = None) -> None:
-    """Run the daily DAG for one day with `airflow dags test`. With ``log_file``, Airflow's
-    output goes there and ``progress`` gets one line per finished task with its time."""
-    args = ["dags", "test", DAILY_DAG, logical_date.isoformat()]
+                  progress: Callable[[str], None] | None = None) -> str | None:
+    """Run the daily DAG for one day with `airflow dags test`; answer its run id. Every task's
+    log goes where Airflow's UI shows it; Airflow's whole output goes to ``log_file`` (else to
+    the console), and ``progress`` gets one line per finished task with its time."""
+    args = [DAILY_DAG, logical_date.isoformat()]
+    done: list[TaskAttempt] = []
+
+    def task_ended(attempt: TaskAttempt) -> None:
+        done.append(attempt)
+        if progress:
+            progress(f"  {len(done):3d} {attempt.task_id:<60} {attempt.state or '?':<8} "
+                     f"{time.monotonic() - attempt.started:6.1f} s")
+
     if log_file is None:
         run_airflow(["db", "migrate"])
-        result = run_airflow(args, check=False)
-        if result.returncode != 0:
-            raise RuntimeError(f"the {DAILY_DAG} DAG run failed (exit {result.returncode}); "
-                               "its task logs are above")
-        return
-    config.private_dir(log_file.parent)
-    with log_file.open("w", encoding="utf-8") as log:
-        config.private_file(log_file)
-        migrated = run_airflow(["db", "migrate"], check=False, stdout=log,
-                               stderr=subprocess.STDOUT)
-        if migrated.returncode != 0:
-            raise RuntimeError(f"airflow db migrate failed; see {log_file}")
-        failed = _follow_tasks(args, log, progress or print)
+        run = run_dags_test(args, echo=print, on_task_end=task_ended)
+        where = "its task logs are above"
+    else:
+        config.private_dir(log_file.parent)
+        with log_file.open("w", encoding="utf-8") as log:
+            config.private_file(log_file)
+            migrated = run_airflow(["db", "migrate"], check=False, stdout=log,
+                                   stderr=subprocess.STDOUT)
+            if migrated.returncode != 0:
+                raise RuntimeError(f"airflow db migrate failed; see {log_file}")
+            run = run_dags_test(args, echo=lambda line: print(line, file=log),
+                                on_task_end=task_ended)
+        where = f"full log: {log_file}"
+    failed = [a for a in run.attempts if a.state in ("failed", "upstream_failed")]
     if failed:
-        raise RuntimeError(f"the {DAILY_DAG} DAG run failed at {', '.join(failed)}; "
-                           f"full log: {log_file}")
-
-
-def _follow_tasks(args: list[str], log, progress: Callable[[str], None]) -> list[str]:
-    """Run Airflow, copy its output to ``log``, report each task as it ends; answer the
-    tasks that failed (a non-zero exit without one is reported as the run itself)."""
-    argv, env = airflow_command(args)
-    started: dict[str, tuple[str, float]] = {}
-    failed: list[str] = []
-    done = 0
-    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, errors="replace") as process:
-        for line in process.stdout:
-            log.write(line)
-            if match := _TASK_STARTS.search(line):
-                started[match["ti"]] = (match["task"], time.monotonic())
-            elif (match := _TASK_ENDS.search(line)) and match["ti"] in started:
-                task, since = started.pop(match["ti"])
-                done += 1
-                progress(f"  {done:3d} {task:<60} {match['state']:<8} "
-                         f"{time.monotonic() - since:6.1f} s")
-                if match["state"] in ("failed", "upstream_failed"):
-                    failed.append(task)
-    if process.returncode != 0 and not failed:
-        failed.append(f"the run itself (exit {process.returncode})")
-    return failed
+        raise RuntimeError(f"the {DAILY_DAG} DAG run failed at "
+                           f"{', '.join(a.task_id for a in failed)}; {where}; task log: "
+                           f"{failed[0].log_file}")
+    if run.returncode != 0:
+        raise RuntimeError(f"the {DAILY_DAG} DAG run failed (exit {run.returncode}); {where}")
+    return run.run_id
 
 
 def summary(landing: Path) -> str:
@@ -194,6 +175,8 @@ def run_demo(customers: int, seed: int) -> int:
     print(f"\ndemo finished in {time.monotonic() - started:.0f} s; full logs in {logs}")
     print(f"rerun this day (the same tables come out): "
           f"onetoone airflow dags test {DAILY_DAG} {day.isoformat()}")
+    print(f"the runs and every task's log in Airflow's UI: onetoone airflow ui "
+          f"(log files in {config.paths().airflow_home / 'logs'})")
     return 0
 
 
