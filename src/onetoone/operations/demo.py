@@ -56,19 +56,51 @@ def reset_warehouse_database() -> None:
         conn.execute(f'create database "{config.WAREHOUSE_DB}"')
 
 
+class StageProgress:
+    """One console line per stage of a run: a task of its own (migrate, identify, publish) or a
+    dbt task group (its tasks counted, with their states and the group's time), so a day of
+    about 80 tasks reads in about 12 lines. Each task's own log is in Airflow's log folder."""
+
+    def __init__(self, progress: Callable[[str], None]) -> None:
+        self._progress = progress
+        self._stage: str | None = None
+        self._states: dict[str, int] = {}
+        self._failed: list[str] = []
+        self._started = self._ended = 0.0
+
+    def task_ended(self, attempt: TaskAttempt) -> None:
+        stage = attempt.task_id.split(".", 1)[0]
+        if stage != self._stage:
+            self.flush()
+            self._stage, self._started = stage, attempt.started
+        self._ended = time.monotonic()
+        state = attempt.state or "?"
+        self._states[state] = self._states.get(state, 0) + 1
+        if state in ("failed", "upstream_failed"):
+            self._failed.append(attempt.task_id)
+
+    def flush(self) -> None:
+        """Print the stage being counted, if any."""
+        if self._stage is None:
+            return
+        tasks = sum(self._states.values())
+        states = ", ".join(f"{count} {state}" for state, count in sorted(self._states.items()))
+        what = states if tasks > 1 else next(iter(self._states))
+        line = f"  {self._stage:<18} {what:<28} {self._ended - self._started:7.1f} s"
+        if self._failed:
+            line += f"  (failed: {', '.join(self._failed)})"
+        self._progress(line)
+        self._stage, self._states, self._failed = None, {}, []
+
+
 def run_daily_dag(logical_date: date, *, log_file: Path | None = None,
                   progress: Callable[[str], None] | None = None) -> str | None:
     """Run the daily DAG for one day with `airflow dags test`; answer its run id. Every task's
     log goes where Airflow's UI shows it; Airflow's whole output goes to ``log_file`` (else to
-    the console), and ``progress`` gets one line per finished task with its time."""
+    the console), and ``progress`` gets one line per stage (see StageProgress)."""
     args = [DAILY_DAG, logical_date.isoformat()]
-    done: list[TaskAttempt] = []
-
-    def task_ended(attempt: TaskAttempt) -> None:
-        done.append(attempt)
-        if progress:
-            progress(f"  {len(done):3d} {attempt.task_id:<60} {attempt.state or '?':<8} "
-                     f"{time.monotonic() - attempt.started:6.1f} s")
+    stages = StageProgress(progress or (lambda line: None))
+    task_ended = stages.task_ended
 
     if log_file is None:
         run_airflow(["db", "migrate"])
@@ -85,6 +117,7 @@ def run_daily_dag(logical_date: date, *, log_file: Path | None = None,
             run = run_dags_test(args, echo=lambda line: print(line, file=log),
                                 on_task_end=task_ended)
         where = f"full log: {log_file}"
+    stages.flush()
     failed = [a for a in run.attempts if a.state in ("failed", "upstream_failed")]
     if failed:
         raise RuntimeError(f"the {DAILY_DAG} DAG run failed at "
@@ -139,7 +172,7 @@ def summary(landing: Path) -> str:
 
 
 def run_demo(customers: int, seed: int) -> int:
-    """The whole pipeline on a generated sample: one line per step and per task on the
+    """The whole pipeline on a generated sample: one line per step and per stage on the
     console, Airflow's and dbt's full output in a log folder whose path is printed."""
     started = time.monotonic()
     logs = config.paths().logs / f"demo-{datetime.now(UTC):%Y%m%dT%H%M%S}"
@@ -173,10 +206,11 @@ def run_demo(customers: int, seed: int) -> int:
     print("\n== onetoone demo ==")
     print(summary(config.paths().landing))
     print(f"\ndemo finished in {time.monotonic() - started:.0f} s; full logs in {logs}")
-    print(f"rerun this day (the same tables come out): "
-          f"onetoone airflow dags test {DAILY_DAG} {day.isoformat()}")
     print(f"the runs and every task's log in Airflow's UI: onetoone airflow ui "
           f"(log files in {config.paths().airflow_home / 'logs'})")
+    # Last, so that whoever reads the end of the output can run the same day again.
+    print(f"rerun this day (the same tables come out): "
+          f"onetoone airflow dags test {DAILY_DAG} {day.isoformat()}")
     return 0
 
 
