@@ -1,14 +1,15 @@
 """Score contacts against the customers' records, for the front line: the pipeline's
 standardisation, its stored Splink model and the model's own blocking rules, prepared once.
 
-``prepare_lookup`` loads the standardised records into an in-memory DuckDB with the term
-frequencies Splink computes over all of them, and per blocking rule of the model a table of each
-record's key of that rule (the rule's keys joined), sorted by it. ``LookupIndex.score_many``
-standardises the contacts like source records, joins their keys to those tables (the candidates:
-the records a pipeline run would have paired with them) and scores contact x candidate with the
-SQL Splink generates for the model (comparison vectors, then its prediction), built once.
-``LookupBatcher`` scores the lookups of concurrent requests together: the per-call overhead of
-pandas and DuckDB is what a lookup costs, not its rows.
+``prepare_lookup`` loads the standardised records (with the term frequencies Splink computes
+over all of them) and, per blocking rule of the model, each record's key of that rule (the
+rule's keys joined, as DuckDB's 64-bit hash) sorted, so that a contact's candidates are a binary
+search per rule: the records a pipeline run would have paired with it.
+``LookupIndex.score_many`` standardises the contacts like source records (one record at a time,
+``standardise_record``), finds their candidates and scores contact x candidate with the SQL
+Splink generates for the model (comparison vectors, then its prediction), prepared once per
+DuckDB cursor over two small tables of its own: only the rows change between lookups.
+``LookupBatcher`` scores the lookups of concurrent requests together.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from splink import DuckDBAPI, Linker
@@ -30,7 +32,7 @@ from splink.internals.predict import predict_from_comparison_vectors_sqls_using_
 from onetoone.stages.identity import model as spec
 from onetoone.stages.identity.linker import DEFAULT_THRESHOLD
 from onetoone.stages.identity.review import REVIEW_LOWER
-from onetoone.stages.identity.standardise import STANDARD_COLUMNS, standardise
+from onetoone.stages.identity.standardise import STANDARD_COLUMNS, standardise_record
 
 # What a front-line lookup may give, and the source-record field each one fills.
 LOOKUP_FIELDS = {
@@ -94,8 +96,9 @@ class LookupResult:
     fields_compared: list[str]  # the standardised columns the contact filled
 
 
-def contact_record(contact: dict[str, str | None], record_id: str = "lookup") -> pd.DataFrame:
-    """A contact as a one-row source record (the pipeline's input columns)."""
+def contact_source_record(contact: dict[str, str | None],
+                          record_id: str = "lookup") -> dict[str, str | None]:
+    """A contact as a source record (the pipeline's input columns that it fills)."""
     unknown = set(contact) - set(LOOKUP_FIELDS)
     if unknown:
         raise ValueError(f"unknown lookup field(s): {', '.join(sorted(unknown))}")
@@ -103,32 +106,64 @@ def contact_record(contact: dict[str, str | None], record_id: str = "lookup") ->
     for name, value in contact.items():
         row[LOOKUP_FIELDS[name]] = value.strip() if isinstance(value, str) and value.strip() \
             else None
-    return pd.DataFrame([row])
+    return row
+
+
+def contact_record(contact: dict[str, str | None], record_id: str = "lookup") -> pd.DataFrame:
+    """A contact as a one-row source record (the pipeline's input columns)."""
+    return pd.DataFrame([contact_source_record(contact, record_id)])
+
+
+@dataclass(frozen=True)
+class RuleKeys:
+    """One blocking rule's key of every record: its hash, sorted, and the record's row (rows
+    are in ``unique_id`` order, so the first rows of a key are the lowest ids)."""
+
+    hashes: np.ndarray  # uint64
+    rows: np.ndarray  # int64
+
+    def rows_of(self, key_hash: int) -> np.ndarray:
+        """The rows with this key, at most ``MAX_CANDIDATES`` of them."""
+        first, end = np.searchsorted(self.hashes, np.uint64(key_hash), side="left"), \
+            np.searchsorted(self.hashes, np.uint64(key_hash), side="right")
+        return self.rows[first:min(end, first + MAX_CANDIDATES)]
 
 
 class LookupIndex:
-    """The customers' standardised records in DuckDB, with a table per blocking rule of the
-    model holding the rule's key of every record, sorted by it (a join on the key reads only
-    the blocks of that key: DuckDB prunes by the min/max of each stretch of rows)."""
+    """The customers' standardised records (an Arrow table, in ``unique_id`` order) with their
+    keys of each blocking rule of the model, and Splink's scoring SQL prepared per cursor."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, model: dict[str, Any],
-                 rules: list[tuple[str, ...]], score_sql: str, probe_columns: list[str],
+                 rules: list[tuple[str, ...]], records: pa.Table, rule_keys: list[RuleKeys],
+                 statements: dict[str, str], probe_columns: list[str],
                  levels: dict[str, dict[int, str]], threshold: float) -> None:
         self._con = con
         self.model_version = model["model_version"]
         self.rules = rules
-        self._score_sql = score_sql
+        self._records = records
+        self._rule_keys = rule_keys
+        self._statements = statements
         self._probe_columns = probe_columns
         self._levels = levels
         self.threshold = threshold
         self._local = threading.local()
-        self.records = int(con.execute("select count(*) from lookup_records").fetchall()[0][0])
+        self.records = records.num_rows
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
-        """This thread's cursor: DuckDB runs queries of different cursors in parallel."""
+        """This thread's cursor, with its own tables of contacts and candidates and the
+        statements over them prepared once (DuckDB plans Splink's long SQL in tens of ms)."""
         cursor = getattr(self._local, "cursor", None)
         if cursor is None:
-            cursor = self._local.cursor = self._con.cursor()
+            cursor = self._con.cursor()
+            probes = ", ".join(f'"{c}" varchar' for c in self._probe_columns)
+            cursor.execute(f"create temp table lookup_probes ({probes})")
+            cursor.register("candidates_shape", self._records.slice(0, 0).append_column(
+                "probe_id", pa.array([], pa.string())))
+            cursor.execute("create temp table lookup_candidates as select * from candidates_shape")
+            cursor.unregister("candidates_shape")
+            for name, sql in self._statements.items():
+                cursor.execute(f"prepare {name} as {sql}")
+            self._local.cursor = cursor
         return cursor
 
     def score(self, contact: dict[str, str | None]) -> LookupResult:
@@ -140,55 +175,58 @@ class LookupIndex:
 
     def score_many(self, contacts: list[dict[str, str | None]]
                    ) -> list[LookupResult | ValueError]:
-        """Several contacts in one standardisation and one query (what costs is the per-call
-        overhead of both, not the rows); a bad contact's slot holds its error."""
+        """Several contacts in one query (what costs is the per-call overhead, not the rows);
+        a bad contact's slot holds its error."""
         answers: list[LookupResult | ValueError | None] = [None] * len(contacts)
-        given_of: dict[int, dict[str, str]] = {}
+        probes: dict[int, dict[str, str | None]] = {}
         for n, contact in enumerate(contacts):
             given = {name: value for name, value in contact.items()
                      if isinstance(value, str) and value.strip()}
             if not given:
                 answers[n] = NothingToLookUp(f"give at least one of: {', '.join(LOOKUP_FIELDS)}")
+                continue
+            probe = standardise_record(contact_source_record(given, f"{n}"))
+            bad = next((name for name in given if probe[STANDARDISED_FROM[name]] is None), None)
+            if bad:
+                answers[n] = UnusableField(bad)
             else:
-                given_of[n] = given
-        if given_of:
-            probes = standardise(pd.concat(
-                [contact_record(given, f"{n}") for n, given in given_of.items()],
-                ignore_index=True))
-            probes.index = list(given_of)
-            usable = []
-            for n, given in given_of.items():
-                bad = next((name for name in given
-                            if pd.isna(probes.at[n, STANDARDISED_FROM[name]])), None)
-                if bad:
-                    answers[n] = UnusableField(bad)
-                else:
-                    usable.append(n)
-            if usable:
-                for n, result in self._score_probes(probes.loc[usable]).items():
-                    answers[n] = result
+                probes[n] = probe
+        if probes:
+            for n, result in self._score_probes(probes).items():
+                answers[n] = result
         return answers  # type: ignore[return-value]
 
-    def _score_probes(self, probes: pd.DataFrame) -> dict[int, LookupResult]:
+    def _score_probes(self, probes: dict[int, dict[str, str | None]]) -> dict[int, LookupResult]:
         cursor = self._cursor()
-        frame = probes[self._probe_columns].astype(object)
-        cursor.register("lookup_probes", pa.Table.from_pandas(
-            frame.where(frame.notna(), None), preserve_index=False,
-            schema=pa.schema([(c, pa.string()) for c in self._probe_columns])))
-        try:
-            rows = cursor.execute(self._score_sql).fetchall()
-            columns = [d[0] for d in cursor.description]
-        finally:
-            cursor.unregister("lookup_probes")
+        cursor.execute("delete from lookup_probes")
+        cursor.execute("delete from lookup_candidates")
+        cursor.from_arrow(pa.table(
+            {c: pa.array([p[c] for p in probes.values()], pa.string())
+             for c in self._probe_columns})).insert_into("lookup_probes")
+        probe_ids, rows = [], []
+        for probe_id, hashes, present in cursor.execute("execute lookup_probe_keys").fetchall():
+            found = np.unique(np.concatenate([[], *(
+                keys.rows_of(key_hash) for keys, key_hash, has_key
+                in zip(self._rule_keys, hashes, present, strict=True) if has_key)]))
+            probe_ids += [probe_id] * len(found)
+            rows.append(found.astype(np.int64))
+        if probe_ids:
+            cursor.from_arrow(self._records.take(pa.array(np.concatenate(rows))).append_column(
+                "probe_id", pa.array(probe_ids, pa.string()))).insert_into("lookup_candidates")
+            result = cursor.execute("execute lookup_score")
+            columns = [d[0] for d in result.description]
+            scored_rows = result.fetchall()
+        else:
+            columns, scored_rows = [], []
         scored: dict[str, list[CandidateScore]] = {}
         candidates: dict[str, int] = {}
-        for row in rows:
+        for row in scored_rows:
             record = dict(zip(columns, row, strict=True))
             scored.setdefault(record["unique_id_l"], []).append(self._candidate(record))
             candidates[record["unique_id_l"]] = record["candidates_scored"]
         results = {}
-        for n, probe in probes.iterrows():
-            filled = [c for c in self._probe_columns if not pd.isna(probe[c])
+        for n, probe in probes.items():
+            filled = [c for c in self._probe_columns if probe[c] is not None
                       and c not in ("unique_id", "source", "source_record_id")]
             results[n] = _decide(scored.get(probe["unique_id"], []), self.threshold, filled,
                                  candidates.get(probe["unique_id"], 0))
@@ -332,41 +370,52 @@ def prepare_lookup(records_std: pd.DataFrame, customer_keys: pd.DataFrame,
     con.execute(f"""
         create table lookup_records as
         select r.*{tf_select}, k.customer_key
-        from customer_records r inner join keys_input k using (unique_id) {tf_joins}""")
-    for i, rule in enumerate(rules):
-        con.execute(f"""
-            create table lookup_rule_{i} as
-            select * from (select {_rule_sql(rule)} as key, unique_id from lookup_records)
-            where key is not null order by key""")
+        from customer_records r inner join keys_input k using (unique_id) {tf_joins}
+        order by unique_id""")
     con.execute("drop table customer_records")
     con.unregister("records_input")
     con.unregister("keys_input")
-    return LookupIndex(con, model, rules, _score_sql(linker, tf_names, rules),
-                       columns, _level_labels(linker), threshold)
+    rule_keys = []
+    for rule in rules:
+        found = con.sql(f"""
+            select hash(key) as key_hash, row from (
+                select {_rule_sql(rule)} as key, row_number() over (order by unique_id) - 1 as row
+                from lookup_records)
+            where key is not null""").fetchnumpy()
+        order = np.lexsort((found["row"], found["key_hash"]))
+        rule_keys.append(RuleKeys(found["key_hash"][order], found["row"][order].astype(np.int64)))
+    # one chunk: taking a contact's candidates from it is a memory copy of their rows
+    records = con.sql("select * from lookup_records order by unique_id").to_arrow_table() \
+        .combine_chunks()
+    con.execute("drop table lookup_records")
+    return LookupIndex(con, model, rules, records, rule_keys,
+                       _statements(linker, tf_names, rules), columns, _level_labels(linker),
+                       threshold)
 
 
-def _score_sql(linker: Linker, tf_names: list[str], rules: list[tuple[str, ...]]) -> str:
-    """Splink's scoring SQL for the contacts in ``lookup_probes`` against the records that
-    share a blocking rule's key with them (at most ``MAX_CANDIDATES`` per rule and contact)."""
+def _statements(linker: Linker, tf_names: list[str], rules: list[tuple[str, ...]]
+                ) -> dict[str, str]:
+    """The two statements a cursor prepares: each contact's key of every rule (its hash, and
+    whether it has one), and Splink's scoring SQL for the contacts in ``lookup_probes`` against
+    their candidates in ``lookup_candidates``."""
+    keys = [_rule_sql(rule) for rule in rules]
+    hashes = ", ".join(f"hash({key})" for key in keys)
+    present = ", ".join(f"{key} is not null" for key in keys)
+    return {"lookup_probe_keys": f"select unique_id, [{hashes}], [{present}] from lookup_probes",
+            "lookup_score": _score_sql(linker, tf_names)}
+
+
+def _score_sql(linker: Linker, tf_names: list[str]) -> str:
+    """Splink's scoring SQL for the contacts in ``lookup_probes`` against the candidate records
+    in ``lookup_candidates`` (each with the ``probe_id`` it is a candidate of)."""
     settings = linker._settings_obj
     tf_select = "".join(f", lookup_tf_{name}.tf_{name}" for name in tf_names)
     tf_joins = " ".join(f"left join lookup_tf_{name} using ({name})" for name in tf_names)
-    keys = ", ".join(f"{_rule_sql(rule)} as rule_{i}" for i, rule in enumerate(rules))
-    candidates = " union ".join(
-        f"(select p.unique_id as probe_id, c.unique_id from probe_keys p"
-        f" inner join lookup_rule_{i} c on c.key = p.rule_{i}"
-        f" qualify row_number() over (partition by p.unique_id order by c.unique_id)"
-        f" <= {MAX_CANDIDATES})"
-        for i in range(len(rules)))
     ctes = [
         ("l", f"select p.*{tf_select} from lookup_probes p {tf_joins}"),
-        ("probe_keys", f"select unique_id, {keys} from l"),
-        ("candidate_pairs", candidates),
         ("blocked", f"select {', '.join(settings._columns_to_select_for_blocking)},"
                     " r.customer_key as customer_key_r, 0 as match_key"
-                    " from candidate_pairs cp"
-                    " inner join l on l.unique_id = cp.probe_id"
-                    " inner join lookup_records r on r.unique_id = cp.unique_id"),
+                    " from lookup_candidates r inner join l on l.unique_id = r.probe_id"),
         ("__splink__df_comparison_vectors",
          f"select {', '.join(settings._columns_to_select_for_comparison_vector_values)},"
          " customer_key_r from blocked"),
