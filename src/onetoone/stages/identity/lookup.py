@@ -155,6 +155,9 @@ class LookupIndex:
         cursor = getattr(self._local, "cursor", None)
         if cursor is None:
             cursor = self._con.cursor()
+            # (database-wide) a lookup's rows are few: DuckDB's own parallel workers cost more
+            # than they save; the batcher's workers run batches side by side instead
+            cursor.execute("set threads = 1")
             probes = ", ".join(f'"{c}" varchar' for c in self._probe_columns)
             cursor.execute(f"create temp table lookup_probes ({probes})")
             cursor.register("candidates_shape", self._records.slice(0, 0).append_column(
@@ -257,14 +260,16 @@ class LookupIndex:
 class LookupBatcher:
     """Lookups of concurrent requests scored together: each worker takes every contact
     waiting (up to ``max_batch``) and scores them in one ``score_many``. Under load a batch
-    costs little more than one lookup; alone, a lookup waits for no one."""
+    costs little more than one lookup; alone, a lookup waits for no one. Two workers: while
+    one batch is in DuckDB (which runs without the GIL), the next is standardised and planned."""
 
-    def __init__(self, index: LookupIndex, workers: int = 1, max_batch: int = 64) -> None:
+    def __init__(self, index: LookupIndex, workers: int = 2, max_batch: int = 64) -> None:
         self.index = index
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._max_batch = max_batch
         self.batches = self.contacts = 0
         self.scoring_seconds = 0.0
+        self._counting = threading.Lock()
         self._threads = [threading.Thread(target=self._work, name=f"lookup-{n}", daemon=True)
                          for n in range(workers)]
         for thread in self._threads:
@@ -298,9 +303,10 @@ class LookupBatcher:
                 results = self.index.score_many([contact for contact, _ in batch])
             except Exception as error:  # the batch's requests answer it; the worker goes on
                 results = [error] * len(batch)
-            self.batches += 1
-            self.contacts += len(batch)
-            self.scoring_seconds += time.perf_counter() - started
+            with self._counting:
+                self.batches += 1
+                self.contacts += len(batch)
+                self.scoring_seconds += time.perf_counter() - started
             for (_, future), result in zip(batch, results, strict=True):
                 future.set_result(result)
 
