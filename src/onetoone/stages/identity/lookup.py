@@ -3,8 +3,8 @@ standardisation, its stored Splink model and the model's own blocking rules, pre
 
 ``prepare_lookup`` loads the standardised records (with the term frequencies Splink computes
 over all of them) and, per blocking rule of the model, each record's key of that rule (the
-rule's keys joined, as DuckDB's 64-bit hash) sorted, so that a contact's candidates are a binary
-search per rule: the records a pipeline run would have paired with it.
+DuckDB hashes of the rule's keys, mixed into one 64-bit value) sorted, so that a contact's
+candidates are a binary search per rule: the records a pipeline run would have paired with it.
 ``LookupIndex.score_many`` standardises the contacts like source records (one record at a time,
 ``standardise_record``), finds their candidates and scores contact x candidate with the SQL
 Splink generates for the model (comparison vectors, then its prediction), prepared once per
@@ -114,6 +114,31 @@ def contact_record(contact: dict[str, str | None], record_id: str = "lookup") ->
     return pd.DataFrame([contact_source_record(contact, record_id)])
 
 
+# A rule's key from its keys' hashes: h1 * MIX + h2 (mod 2**64), the same in numpy and Python.
+KEY_MIX = 0x9E3779B97F4A7C15
+_UINT64 = (1 << 64) - 1
+
+
+def _key_sql(name: str) -> str:
+    """A blocking key's value, as text (what the pipeline's blocking compares)."""
+    return f"({spec.key(name).sql})::varchar"
+
+
+def _keys_select(names: list[str]) -> str:
+    """Each key's hash and whether the record has the key (``h_<n>``, ``p_<n>``)."""
+    return ", ".join(f"hash({_key_sql(name)}) as h_{n}, {_key_sql(name)} is not null as p_{n}"
+                     for n, name in enumerate(names))
+
+
+def _mixed(hashes: list) -> Any:
+    """The rule's key hash from its keys' (numpy arrays or Python ints alike)."""
+    mixed = hashes[0]
+    for key_hash in hashes[1:]:
+        mixed = (mixed * KEY_MIX + key_hash) & _UINT64 if isinstance(mixed, int) \
+            else mixed * np.uint64(KEY_MIX) + key_hash  # uint64 arithmetic wraps
+    return mixed
+
+
 @dataclass(frozen=True)
 class RuleKeys:
     """One blocking rule's key of every record: its hash, sorted, and the record's row (rows
@@ -135,13 +160,14 @@ class LookupIndex:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, model: dict[str, Any],
                  rules: list[tuple[str, ...]], records: pa.Table, rule_keys: list[RuleKeys],
-                 statements: dict[str, str], probe_columns: list[str],
+                 key_names: list[str], statements: dict[str, str], probe_columns: list[str],
                  levels: dict[str, dict[int, str]], threshold: float) -> None:
         self._con = con
         self.model_version = model["model_version"]
         self.rules = rules
         self._records = records
         self._rule_keys = rule_keys
+        self._key_names = key_names
         self._statements = statements
         self._probe_columns = probe_columns
         self._levels = levels
@@ -207,10 +233,13 @@ class LookupIndex:
             {c: pa.array([p[c] for p in probes.values()], pa.string())
              for c in self._probe_columns})).insert_into("lookup_probes")
         probe_ids, rows = [], []
-        for probe_id, hashes, present in cursor.execute("execute lookup_probe_keys").fetchall():
+        for probe_id, *values in cursor.execute("execute lookup_probe_keys").fetchall():
+            key_hash = dict(zip(self._key_names, values[0::2], strict=True))
+            has_key = dict(zip(self._key_names, values[1::2], strict=True))
             found = np.unique(np.concatenate([[], *(
-                keys.rows_of(key_hash) for keys, key_hash, has_key
-                in zip(self._rule_keys, hashes, present, strict=True) if has_key)]))
+                keys.rows_of(_mixed([key_hash[name] for name in rule]))
+                for rule, keys in zip(self.rules, self._rule_keys, strict=True)
+                if all(has_key[name] for name in rule))]))
             probe_ids += [probe_id] * len(found)
             rows.append(found.astype(np.int64))
         if probe_ids:
@@ -335,15 +364,6 @@ def _decide(scored: list[CandidateScore], threshold: float, filled: list[str],
     return LookupResult(outcome, customers, candidates_scored, filled)
 
 
-def _rule_sql(rule: tuple[str, ...]) -> str:
-    """A rule's keys as one value (null when any key is), what the index is built on."""
-    parts = [f"({spec.key(name).sql})::varchar" for name in rule]
-    if len(parts) == 1:
-        return parts[0]
-    nulls = " or ".join(f"{p} is null" for p in parts)
-    return f"case when {nulls} then null else concat_ws('\x1f', {', '.join(parts)}) end"
-
-
 def prepare_lookup(records_std: pd.DataFrame, customer_keys: pd.DataFrame,
                    model: dict[str, Any], threshold: float = DEFAULT_THRESHOLD) -> LookupIndex:
     """Build the index over the customers' standardised records (``STANDARD_COLUMNS``, as the
@@ -381,33 +401,31 @@ def prepare_lookup(records_std: pd.DataFrame, customer_keys: pd.DataFrame,
     con.execute("drop table customer_records")
     con.unregister("records_input")
     con.unregister("keys_input")
+    key_names = sorted({name for rule in rules for name in rule})
+    found = con.sql(f"select {_keys_select(key_names)} from lookup_records order by unique_id"
+                    ).fetchnumpy()
     rule_keys = []
     for rule in rules:
-        found = con.sql(f"""
-            select hash(key) as key_hash, row from (
-                select {_rule_sql(rule)} as key, row_number() over (order by unique_id) - 1 as row
-                from lookup_records)
-            where key is not null""").fetchnumpy()
-        order = np.lexsort((found["row"], found["key_hash"]))
-        rule_keys.append(RuleKeys(found["key_hash"][order], found["row"][order].astype(np.int64)))
+        parts = [key_names.index(name) for name in rule]
+        rows = np.flatnonzero(np.logical_and.reduce([found[f"p_{n}"] for n in parts]))
+        hashes = _mixed([found[f"h_{n}"][rows] for n in parts])
+        order = np.lexsort((rows, hashes))
+        rule_keys.append(RuleKeys(hashes[order], rows[order].astype(np.int64)))
+    del found
     # one chunk: taking a contact's candidates from it is a memory copy of their rows
     records = con.sql("select * from lookup_records order by unique_id").to_arrow_table() \
         .combine_chunks()
     con.execute("drop table lookup_records")
-    return LookupIndex(con, model, rules, records, rule_keys,
-                       _statements(linker, tf_names, rules), columns, _level_labels(linker),
-                       threshold)
+    return LookupIndex(con, model, rules, records, rule_keys, key_names,
+                       _statements(linker, tf_names, key_names), columns,
+                       _level_labels(linker), threshold)
 
 
-def _statements(linker: Linker, tf_names: list[str], rules: list[tuple[str, ...]]
-                ) -> dict[str, str]:
-    """The two statements a cursor prepares: each contact's key of every rule (its hash, and
-    whether it has one), and Splink's scoring SQL for the contacts in ``lookup_probes`` against
-    their candidates in ``lookup_candidates``."""
-    keys = [_rule_sql(rule) for rule in rules]
-    hashes = ", ".join(f"hash({key})" for key in keys)
-    present = ", ".join(f"{key} is not null" for key in keys)
-    return {"lookup_probe_keys": f"select unique_id, [{hashes}], [{present}] from lookup_probes",
+def _statements(linker: Linker, tf_names: list[str], key_names: list[str]) -> dict[str, str]:
+    """The two statements a cursor prepares: each contact's blocking keys (their hashes, and
+    whether it has each; the rules' keys are mixed from them), and Splink's scoring SQL for the
+    contacts in ``lookup_probes`` against their candidates in ``lookup_candidates``."""
+    return {"lookup_probe_keys": f"select unique_id, {_keys_select(key_names)} from lookup_probes",
             "lookup_score": _score_sql(linker, tf_names)}
 
 
