@@ -242,8 +242,12 @@ class LookupIndex:
                 if all(has_key[name] for name in rule))]))
             probe_ids += [probe_id] * len(found)
             rows.append(found.astype(np.int64))
+        key_of: dict[str, str] = {}
         if probe_ids:
-            cursor.from_arrow(self._records.take(pa.array(np.concatenate(rows))).append_column(
+            candidates = self._records.take(pa.array(np.concatenate(rows)))
+            key_of = dict(zip(candidates["unique_id"].to_pylist(),
+                              candidates["customer_key"].to_pylist(), strict=True))
+            cursor.from_arrow(candidates.append_column(
                 "probe_id", pa.array(probe_ids, pa.string()))).insert_into("lookup_candidates")
             result = cursor.execute("execute lookup_score")
             columns = [d[0] for d in result.description]
@@ -254,6 +258,7 @@ class LookupIndex:
         candidates: dict[str, int] = {}
         for row in scored_rows:
             record = dict(zip(columns, row, strict=True))
+            record["customer_key_r"] = key_of[record["unique_id_r"]]
             scored.setdefault(record["unique_id_l"], []).append(self._candidate(record))
             candidates[record["unique_id_l"]] = record["candidates_scored"]
         results = {}
@@ -438,11 +443,11 @@ def _score_sql(linker: Linker, tf_names: list[str]) -> str:
     ctes = [
         ("l", f"select p.*{tf_select} from lookup_probes p {tf_joins}"),
         ("blocked", f"select {', '.join(settings._columns_to_select_for_blocking)},"
-                    " r.customer_key as customer_key_r, 0 as match_key"
+                    " 0 as match_key"
                     " from lookup_candidates r inner join l on l.unique_id = r.probe_id"),
         ("__splink__df_comparison_vectors",
-         f"select {', '.join(settings._columns_to_select_for_comparison_vector_values)},"
-         " customer_key_r from blocked"),
+         f"select {', '.join(settings._columns_to_select_for_comparison_vector_values)}"
+         " from blocked"),
     ]
     for step in predict_from_comparison_vectors_sqls_using_settings(settings):
         ctes.append((step["output_table_name"], step["sql"]))
@@ -454,15 +459,13 @@ def _score_sql(linker: Linker, tf_names: list[str]) -> str:
     wanted = ", ".join([*(f"p.gamma_{c}, p.mw_{c}" for c in comparisons), *tf_weights])
     # Only what the answer uses: the candidates a lookup answers (at or above the floor) and
     # each contact's best, with how many were scored; Python would spend more time building
-    # the rows of the rest than DuckDB spends scoring them. The prediction keeps Splink's
-    # columns only: the candidate's key comes back by its id.
+    # the rows of the rest than DuckDB spends scoring them. The candidate's customer key is
+    # looked up by its id in Python (a join back to the comparison vectors would have DuckDB
+    # plan Splink's chain of steps twice).
     return (f"with {with_clause}\n"
             f"select p.unique_id_l, p.unique_id_r, p.match_probability, p.match_weight,"
-            f" {wanted}, v.customer_key_r,"
-            f" count(*) over (partition by p.unique_id_l) as candidates_scored"
+            f" {wanted}, count(*) over (partition by p.unique_id_l) as candidates_scored"
             f" from {last_name} p"
-            " inner join __splink__df_comparison_vectors v"
-            " on p.unique_id_l = v.unique_id_l and p.unique_id_r = v.unique_id_r"
             f" qualify p.match_probability >= {ANSWER_FLOOR!r} or row_number() over"
             " (partition by p.unique_id_l order by p.match_probability desc) = 1")
 
