@@ -11,14 +11,22 @@ PostgreSQL of a throw-away state folder) runs in a process of its own on 127.0.0
 threads send the held-back records' raw fields as lookups, keep-alive, for ``--requests`` in
 all. Prints p50/p95/p99 latency, throughput, the service's resident memory, the share of
 held-back records whose right customer ranks first, and of strangers answered "no match".
+
+``--keep DIR`` keeps what was prepared (records, keys, model, queries) in DIR and reuses it on
+the next run with the same options, so that two versions of the service can be measured on the
+same data back to back (run the bench with the other checkout's Python: the service process is
+started with the same interpreter).
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import os
+import pickle
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -78,7 +86,7 @@ def prepare(customers: int, seed: int, held_back: int, strangers: int, workdir: 
     keys = keys.merge(kept[["unique_id", "person_id"]], on="unique_id")
 
     data = workdir / "service"
-    data.mkdir()
+    data.mkdir(parents=True)
     records_std.to_parquet(data / "records.parquet", index=False)
     keys[["unique_id", "customer_key"]].to_parquet(data / "keys.parquet", index=False)
     save_model(model, data / "model.json")
@@ -136,9 +144,13 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return (int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024)
 
 
-def load(port: int, token: str, queries: list, clients: int, requests: int) -> list:
-    results: list = [None] * requests
-    counter = iter(range(requests))
+def load(port: int, token: str, queries: list, clients: int, requests: int,
+         seconds: float | None = None) -> list:
+    """``requests`` lookups from ``clients`` keep-alive clients, or as many as they send in
+    ``seconds`` when given."""
+    results: list = []
+    deadline = None if seconds is None else time.perf_counter() + seconds
+    sent = itertools.count()
     lock = threading.Lock()
 
     def client() -> None:
@@ -146,8 +158,8 @@ def load(port: int, token: str, queries: list, clients: int, requests: int) -> l
         headers = {"Authorization": f"Bearer {token}"}
         while True:
             with lock:
-                n = next(counter, None)
-            if n is None:
+                n = next(sent)
+            if (n >= requests) if deadline is None else time.perf_counter() >= deadline:
                 break
             kind, person, fields = queries[n % len(queries)]
             started = time.perf_counter()
@@ -155,7 +167,9 @@ def load(port: int, token: str, queries: list, clients: int, requests: int) -> l
                          headers=headers)
             response = conn.getresponse()
             body = json.loads(response.read())
-            results[n] = (kind, person, response.status, body, time.perf_counter() - started)
+            with lock:
+                results.append((kind, person, response.status, body,
+                                time.perf_counter() - started))
         conn.close()
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
@@ -174,9 +188,12 @@ def main() -> None:
     parser.add_argument("--strangers", type=int, default=500)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--seconds", type=float,
+                        help="send lookups for this long instead of --requests of them")
     parser.add_argument("--port", type=int, default=8799)
     # at a million customers two years of web events overflow the generator's Arrow strings
     parser.add_argument("--days", type=int, default=730, help="days of history generated")
+    parser.add_argument("--keep", type=Path, help="keep the prepared data here and reuse it")
     parser.add_argument("--serve-from", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_from:
@@ -185,9 +202,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-frontline-") as tmp:
         workdir = Path(tmp)
-        prepared = prepare(args.customers, args.seed, args.held_back, args.strangers, workdir,
-                           args.days)
+        prepared = prepared_data(args, workdir)
         data = prepared["data"]
+        (data / "ready.json").unlink(missing_ok=True)
         env = {**os.environ, "ONETOONE_HOME": str(workdir / "home")}
         env.pop("ONETOONE_WAREHOUSE_URL", None)
         child = subprocess.Popen([sys.executable, __file__, "--serve-from", str(data),
@@ -203,9 +220,12 @@ def main() -> None:
             token = ready["token"]
             queries = prepared["queries"]
             load(args.port, token, queries, args.clients, min(200, args.requests))  # warm-up
+            load_before = os.getloadavg()
             started = time.perf_counter()
-            results = load(args.port, token, queries, args.clients, args.requests)
+            results = load(args.port, token, queries, args.clients, args.requests,
+                           args.seconds)
             elapsed = time.perf_counter() - started
+            load_after = os.getloadavg()
             rss, peak = rss_mb(child.pid)
             conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=60)
             conn.request("GET", "/health")
@@ -216,9 +236,37 @@ def main() -> None:
             child.terminate()
             child.wait(60)
         report(results, elapsed, rss, peak, ready["prepare_seconds"], prepared, args)
+        print("load average (1, 5, 15 min) before the run "
+              f"{' '.join(f'{x:.2f}' for x in load_before)}, after "
+              f"{' '.join(f'{x:.2f}' for x in load_after)} ({os.cpu_count()} cores)")
         # the service's embedded PostgreSQL ran under the throw-away home
         subprocess.run([str(Path(sys.executable).parent / "onetoone"), "warehouse", "stop"],
                        env=env, capture_output=True)
+
+
+def prepared_data(args: argparse.Namespace, workdir: Path) -> dict:
+    """``prepare``'s result, from ``--keep`` when it holds one made with the same options."""
+    if args.keep is None:
+        return prepare(args.customers, args.seed, args.held_back, args.strangers, workdir,
+                       args.days)
+    options = {"customers": args.customers, "seed": args.seed, "held_back": args.held_back,
+               "strangers": args.strangers, "days": args.days}
+    saved = args.keep / "prepared.pickle"
+    if saved.exists():
+        with saved.open("rb") as f:
+            kept = pickle.load(f)
+        if kept["options"] == options:
+            print(f"reusing the data prepared in {args.keep}", flush=True)
+            return {**kept["prepared"], "data": args.keep / "service"}
+    shutil.rmtree(args.keep, ignore_errors=True)
+    args.keep.mkdir(parents=True)
+    prepared = prepare(args.customers, args.seed, args.held_back, args.strangers, args.keep,
+                       args.days)
+    shutil.rmtree(args.keep / "generated")
+    with saved.open("wb") as f:
+        pickle.dump({"options": options, "prepared": {k: v for k, v in prepared.items()
+                                                       if k != "data"}}, f)
+    return prepared
 
 
 def _wait_listening(port: int, child: subprocess.Popen) -> None:

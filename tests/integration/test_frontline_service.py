@@ -6,6 +6,7 @@ shows personal fields only to a front-line token that looked that customer up; b
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -103,10 +104,11 @@ def served(warehouse, tmp_path_factory) -> Iterator[dict]:
                       for role in frontline.ROLES}
             tokens["other_frontline"] = frontline.issue_token(conn, "another agent",
                                                               frontline.FRONTLINE)
-    context = load_context(url)
+    landing = tmp_path_factory.mktemp("landing")
+    context = dataclasses.replace(load_context(url), landing=landing)
     app = create_app(context)
     with TestClient(app, raise_server_exceptions=False) as client:
-        yield {"url": url, "app": app, "client": client, "tokens": tokens}
+        yield {"url": url, "app": app, "client": client, "tokens": tokens, "landing": landing}
     context.index.close()
     patch.undo()
 
@@ -278,3 +280,122 @@ def test_a_refused_lookup_is_audited_too_without_its_values(served):
     assert "Zacarias" not in text and "1931" not in text
     get(served, "/customers/lookup", "bi", phone="11987654321")
     assert audit_rows(served["url"], served["tokens"]["bi"])[-1]["outcome"] == "forbidden"
+
+
+# --- Write-back: a caller recorded by the front line, ingested and linked by the next run ------
+
+# Ana (K01) calls and the agent records her as a new caller, with her phone and an email of
+# hers the warehouse does not know yet
+ANA_CALLING = {"first_name": "Ana", "last_name": "Souza", "phone": "11 98765 4321",
+               "email": "ana.souza.nova@example.org"}
+
+
+def post(served: dict, role: str | None, body: object = None, raw: str | None = None):
+    headers = {"Authorization": f"Bearer {served['tokens'][role]}"} if role else {}
+    if raw is not None:
+        return served["client"].post("/customers", content=raw,
+                                     headers={**headers, "Content-Type": "application/json"})
+    return served["client"].post("/customers", json=body, headers=headers)
+
+
+def capture_rows(url: str, token: str) -> list[dict]:
+    with psycopg.connect(url) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        cur.execute("select * from audit.frontline_captures where token_id = %s"
+                    " order by capture_id", (token.split(".")[1],))
+        return cur.fetchall()
+
+
+@pytest.mark.parametrize(("role", "body", "raw", "status", "says"), [
+    (None, ANA_CALLING, None, 401, "missing bearer token"),
+    ("bi", ANA_CALLING, None, 403, "may not record callers"),
+    ("frontline", None, "{not json", 422, "JSON"),
+    ("frontline", ["Ana"], None, 422, "expected a JSON object"),
+    ("frontline", {**ANA_CALLING, "shoe_size": "42"}, None, 422, "unknown field 'shoe_size'"),
+    ("frontline", {**ANA_CALLING, "birth_date": "1988-04-12"}, None, 422,
+     "carries no birth_date"),
+    ("frontline", {"phone": "11 98765 4321"}, None, 422, "give the caller's name"),
+    ("frontline", {"first_name": "Ana", "last_name": "Souza"}, None, 422, "phone or an email"),
+    ("frontline", {"first_name": "Ana", "email": "no-at-sign"}, None, 422, "email: no usable"),
+    ("frontline", {"first_name": "Ana", "phone": 11987654321}, None, 422, "phone: expected text"),
+    ("frontline", {"first_name": "Ana\nSouza", "phone": "11987654321"}, None, 422,
+     "first_name: contains a control character"),
+    ("frontline", {"first_name": "A" * 201, "phone": "11987654321"}, None, 422, "longer than"),
+])
+def test_bad_callers_get_a_one_line_error_and_nothing_is_written(served, role, body, raw, status,
+                                                                 says):
+    before = sorted(served["landing"].rglob("*.csv"))
+    answer = post(served, role, body, raw)
+    assert answer.status_code == status, answer.text
+    error = answer.json()["error"]
+    assert says in error and "\n" not in error and "Traceback" not in answer.text
+    assert sorted(served["landing"].rglob("*.csv")) == before
+    if role is not None and raw is None:  # a body that is not JSON reaches no endpoint
+        row = capture_rows(served["url"], served["tokens"][role])[-1]
+        assert row["outcome"] == ("forbidden" if role == "bi" else "refused")
+        assert "Souza" not in json.dumps(row, default=str)
+
+
+def test_a_recorded_caller_is_ingested_and_linked_by_the_next_run(served):
+    from datetime import UTC, datetime, time, timedelta
+
+    from onetoone.stages.identity.step import identify
+    from onetoone.stages.ingest import ingest_source
+
+    answer = post(served, "frontline", ANA_CALLING)
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    written = served["landing"] / body["landing_file"]
+    assert written.parent.name == "callcenter"
+    assert written.name == f"calls_{datetime.now(UTC).date().isoformat()}.frontline.csv"
+    assert post(served, "frontline", {"first_name": "Zacarias", "last_name": "Quintal",
+                                      "phone": "(85) 93333-1212"}).status_code == 201
+    assert len(written.read_text().splitlines()) == 3  # the header and both callers
+
+    [row, _] = capture_rows(served["url"], served["tokens"]["frontline"])[-2:]
+    assert (row["outcome"], row["source_record"], row["landing_file"]) == (
+        "recorded", body["source_record"], body["landing_file"])
+    assert row["fields_given"] == sorted(ANA_CALLING) and len(row["contact_hash"]) == 64
+    text = json.dumps(row, default=str)
+    assert not any(value in text for value in ANA_CALLING.values()), text
+
+    # the next run: ingest the day's files, build the customer records, identify
+    until = datetime.combine(datetime.now(UTC).date() + timedelta(days=1), time(), UTC)
+    with psycopg.connect(served["url"], autocommit=True) as conn:
+        ingested = ingest_source("callcenter", warehouse=conn, until=until,
+                                 landing=served["landing"], run_id="frontline-test")
+    assert [(b.source_ref, b.status, b.rows_loaded, b.rows_quarantined)
+            for b in ingested.batches] == [(body["landing_file"], "loaded", 2, 0)]
+    previous = os.environ.get("ONETOONE_WAREHOUSE_URL")
+    os.environ["ONETOONE_WAREHOUSE_URL"] = served["url"]
+    try:
+        assert run_dbt(["run", "--quiet", "--no-use-colors",
+                        "--select", "+int_customer_records_unioned"]) == 0
+    finally:
+        if previous is None:
+            os.environ.pop("ONETOONE_WAREHOUSE_URL", None)
+        else:
+            os.environ["ONETOONE_WAREHOUSE_URL"] = previous
+    with psycopg.connect(served["url"]) as conn:
+        with conn.transaction():
+            identify(conn, run_id="frontline-test", as_of=until)
+        keyed = dict(conn.execute(
+            "select source_record_id, customer_key from identity.customer_keys"
+            " where source = 'callcenter' and source_record_id like 'FL-%'").fetchall())
+        review = conn.execute(
+            "select record_a, record_b, match_probability from identity.review_queue"
+            " where run_id = 'frontline-test'").fetchall()
+        anas = {f"{source}:{record}" for source, record in conn.execute(
+            "select source, source_record_id from identity.customer_keys"
+            " where customer_key = 'K01' and source_record_id not like 'FL-%'")}
+    ana = body["contact_id"]
+    assert ana in keyed and len(keyed) == 2  # both callers are customer records now
+    [stranger] = [record for record in keyed if record != ana]
+    assert keyed[stranger] not in (keyed[ana], "K01")  # a new customer
+
+    def probable_matches(record: str) -> set[str]:
+        return {b if a == record else a for a, b, _ in review if record in (a, b)} & anas
+
+    # Ana's new record is Ana's: linked to K01, or (name and phone count less than a birth
+    # date with this model: 0.91) put to the stewards as a probable match of K01's records
+    assert keyed[ana] == "K01" or probable_matches(f"callcenter:{ana}"), review
+    assert not probable_matches(f"callcenter:{stranger}")

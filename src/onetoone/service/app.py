@@ -4,7 +4,9 @@ Prepared once at start-up (``load_context``): identity's lookup index over the l
 the marts' personal columns from dbt's manifest. Every request authenticates with a bearer
 token (``serving.frontline``); lookups are for the front-line role only, and a front-line
 token sees a customer's personal fields only after a lookup of its own answered that customer.
-Every lookup and view is audited without the searched values. Errors are one-line JSON
+Every lookup and view is audited without the searched values. ``POST /customers`` records a
+new caller as a call-center record of the front line's own (``capture``), audited the same way.
+Errors are one-line JSON
 (``{"error": ...}``), never a traceback; logs carry no query string and no personal value.
 """
 
@@ -16,16 +18,19 @@ import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib.resources import files
+from pathlib import Path
 from typing import Annotated, Any
 
 import psycopg
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Body, Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from onetoone.foundation.config import paths
 from onetoone.runtime.dbt import MartColumns, mart_columns
+from onetoone.service.capture import CallerWriter, CaptureRefused, checked_caller
 from onetoone.stages.identity.lookup import (
     LOOKUP_FIELDS,
     LookupBatcher,
@@ -50,6 +55,7 @@ class ServiceContext:
     index: LookupIndex
     marts: dict[str, MartColumns]
     audit_key: bytes
+    landing: Path | None = None  # where new callers are written; the state's landing folder
 
 
 def load_context(warehouse_url: str) -> ServiceContext:
@@ -83,6 +89,7 @@ def create_app(context: ServiceContext) -> FastAPI:
                   openapi_url=None, lifespan=lifespan)
     connections = threading.local()
     bearer = HTTPBearer(auto_error=False)
+    writer = CallerWriter(context.landing or paths().landing)
 
     def connection() -> psycopg.Connection:
         """This worker thread's connection to the warehouse (autocommit: each statement is
@@ -173,6 +180,38 @@ def create_app(context: ServiceContext) -> FastAPI:
         answered = result.customers[:CUSTOMERS_ANSWERED]
         audited(result.outcome, answered)
         return _lookup_answer(result, answered, context.index.model_version)
+
+    @app.post("/customers", status_code=201)
+    def record_caller(body: Annotated[Any, Body()],
+                      who: Annotated[frontline.Principal, Depends(principal)]) -> dict[str, Any]:
+        """A caller who is not yet a customer (or gives new details), recorded as a new
+        call-center record: the next run ingests it and identity links it or keys it anew."""
+        started = time.perf_counter()
+        given = {name: value for name, value in body.items() if name in LOOKUP_FIELDS
+                 and isinstance(value, str) and value.strip()} if isinstance(body, dict) else {}
+
+        def audited(outcome: str, captured=None) -> None:
+            frontline.record_capture(
+                connection(), who, fields_given=list(given),
+                contact_digest=frontline.contact_hash(context.audit_key, given)
+                if given else None, outcome=outcome,
+                source_record=captured.source_record if captured else None,
+                landing_file=captured.landing_file if captured else None,
+                latency_ms=(time.perf_counter() - started) * 1000)
+
+        if who.role != frontline.FRONTLINE:
+            audited("forbidden")
+            raise HTTPException(403, f"the {who.role} role may not record callers")
+        try:
+            caller = checked_caller(body)
+        except CaptureRefused as error:
+            audited("refused")
+            raise HTTPException(422, str(error)) from None
+        captured = writer.write(caller, agent_id=f"frontline:{who.token_id}")
+        audited("recorded", captured)
+        return {"source_record": captured.source_record, "contact_id": captured.contact_id,
+                "landing_file": captured.landing_file,
+                "linked": "by the next run's ingest and identity steps"}
 
     @app.get("/customers/{customer_key}")
     def customer(customer_key: str,

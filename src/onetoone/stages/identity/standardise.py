@@ -6,15 +6,21 @@ Output: one row per record with the columns in ``STANDARD_COLUMNS``.
 Speed (1M records well under a minute): columns of mostly distinct values (addresses, emails,
 codes) go through Arrow's vectorised string kernels; columns that repeat (names, cities) and
 phone parsing run once per distinct value and are mapped back.
+
+``standardise_record`` is the same for one record without pandas (the front line's lookups):
+the same per-value functions, the same patterns, Arrow's kernels where case or whitespace is
+Unicode's; a test holds it equal to ``standardise`` on a broad sample.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 
@@ -152,6 +158,14 @@ _NON_ALPHA = re.compile(r"[^a-z]+")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 _NAME_PARTS_SEPARATOR = "\x1f"
 _SAME_DIGIT = "|".join(f"{digit}*" for digit in "0123456789")  # "00000": a placeholder
+# The patterns both paths apply (Arrow's RE2 in ``standardise``, Python's re for one record;
+# they are ASCII, where the two engines agree).
+_EMAIL_SPACE = r"[ \t\r\n\f\v]+"
+_EMAIL_SHAPE = r"[^@]+@[^@]+\.[^@]+"
+_EMAIL_DOMAIN = r"@.*"
+_PHONE_NOISE = r"[^0-9+]"
+_CODE_NOISE = r"[^0-9A-Z]"
+_ADDRESS_NUMBER = r"(?:^| )([0-9]+)(?: |$)"
 _CALLING_CODE_REGIONS = {
     str(code): regions[0] for code, regions in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.items()
 }
@@ -178,14 +192,14 @@ def standardise(records: pd.DataFrame, default_region: str = DEFAULT_PHONE_REGIO
 
     out["birth_date"] = standardise_birth_date(df["birth_date"])
     out["email"] = standardise_email(df["email"])
-    out["email_local"] = out["email"].str.replace(r"@.*", "", regex=True)
+    out["email_local"] = out["email"].str.replace(_EMAIL_DOMAIN, "", regex=True)
     out["country"] = _map_distinct(_text(df["country"]), _country_code)
     out["phone_e164"] = standardise_phone(df["phone"], out["country"], default_region)
     out["phone_last8"] = out["phone_e164"].str.slice(-8)
     out["address"] = standardise_address(df["address_line"])
     # blocking keys from the address: a moved record still shares neither, a typo in the
     # street leaves the number, a typo in the number leaves the street
-    out["address_number"] = out["address"].str.extract(r"(?:^| )([0-9]+)(?: |$)", expand=False)
+    out["address_number"] = out["address"].str.extract(_ADDRESS_NUMBER, expand=False)
     out["address_street"] = _map_distinct(out["address"], address_street_word)
     out["city"] = _map_distinct(_text(df["city"]), _clean_words)
     out["postcode"] = _clean_code(df["postcode"])
@@ -270,7 +284,7 @@ def standardise_phone(
     vectorised steps per region; the rest go through ``_parse_phone`` once per distinct value.
     The result equals ``_parse_phone``'s for every input (see the tests).
     """
-    digits = _text(phones).str.replace(r"[^0-9+]", "", regex=True)
+    digits = _text(phones).str.replace(_PHONE_NOISE, "", regex=True)
     digits = digits.where(digits.str.len() > 0)
     if countries is None:
         regions = pd.Series(default_region, index=digits.index, dtype=_TEXT)
@@ -308,8 +322,8 @@ def standardise_phone(
 
 def standardise_email(emails: pd.Series) -> pd.Series:
     """Lowercase, whitespace removed; null unless it looks like ``local@domain.tld``."""
-    cleaned = _text(emails).str.lower().str.replace(r"[ \t\r\n\f\v]+", "", regex=True)
-    return cleaned.where(cleaned.str.fullmatch(r"[^@]+@[^@]+\.[^@]+").fillna(False).astype(bool))
+    cleaned = _text(emails).str.lower().str.replace(_EMAIL_SPACE, "", regex=True)
+    return cleaned.where(cleaned.str.fullmatch(_EMAIL_SHAPE).fillna(False).astype(bool))
 
 
 def standardise_address(lines: pd.Series) -> pd.Series:
@@ -382,7 +396,7 @@ def _clean_words(value: object) -> str | None:
 
 def _clean_code(values: pd.Series) -> pd.Series:
     """Postcodes and national ids: digits and uppercase letters only; "00000" is no value."""
-    code = _text(values).str.upper().str.replace(r"[^0-9A-Z]", "", regex=True)
+    code = _text(values).str.upper().str.replace(_CODE_NOISE, "", regex=True)
     degenerate = code.str.fullmatch(_SAME_DIGIT)
     return code.mask(degenerate.fillna(True).astype(bool))
 
@@ -530,6 +544,148 @@ def _region_plan(region: str) -> _RegionPlan | None:
         prefix_rules=tuple(rule for rule in rules if rule),
         lengths=frozenset((*general.possible_length, *(general.possible_length_local_only or ()))),
     )
+
+
+# --- One record, without pandas ---------------------------------------------------------------
+# What ``standardise`` makes of one record, value by value, with the same per-value functions
+# (names, soundex, phones, addresses, cities, countries) and the same patterns. Case mapping and
+# whitespace of non-ASCII text go through the Arrow kernels pandas calls, since Python's differ
+# on a few characters ("ß".upper()); on ASCII the two agree. Dates are read by Python's strptime,
+# which pandas' parser follows (they differ only on dates before 1900, which are rejected).
+# tests/unit/test_identity_standardise.py holds the two paths equal.
+
+
+def standardise_record(record: Mapping[str, object],
+                       default_region: str = DEFAULT_PHONE_REGION) -> dict[str, str | None]:
+    """``standardise`` of one record (a mapping of ``INPUT_COLUMNS``; missing ones are null):
+    its row as a dict of ``STANDARD_COLUMNS``, in a fraction of a millisecond."""
+    value = {column: _text_value(record.get(column)) for column in INPUT_COLUMNS}
+    out: dict[str, str | None] = {
+        column: None if _missing(record.get(column)) else str(record.get(column))
+        for column in ("source", "source_record_id")}
+    out["unique_id"] = None if None in (out["source"], out["source_record_id"]) \
+        else f"{out['source']}:{out['source_record_id']}"
+    given, surname_1, surname_2 = _record_names(
+        value["first_name"], value["last_name"], value["full_name"])
+    out.update(given_name=given, surname_1=surname_1, surname_2=surname_2)
+    out["name_key"] = f"{given} {surname_1}" if given is not None and surname_1 is not None \
+        else None
+    out["given_phonetic"] = None if given is None else soundex(given)
+    out["surname_phonetic"] = None if surname_1 is None else soundex(surname_1)
+    out["birth_date"] = _birth_date_value(value["birth_date"])
+    email = _email_value(value["email"])
+    out["email"] = email
+    out["email_local"] = None if email is None else re.sub(_EMAIL_DOMAIN, "", email)
+    country = None if value["country"] is None else _country_code(value["country"])
+    out["country"] = country
+    phone = _phone_value(value["phone"], country, default_region)
+    out["phone_e164"] = phone
+    out["phone_last8"] = None if phone is None else phone[-8:]
+    address = _address_value(value["address_line"])
+    out["address"] = address
+    number = None if address is None else re.search(_ADDRESS_NUMBER, address)
+    out["address_number"] = number[1] if number else None
+    out["address_street"] = None if address is None else address_street_word(address)
+    out["city"] = None if value["city"] is None else _clean_words(value["city"])
+    out["postcode"] = _code_value(value["postcode"])
+    out["national_id"] = _code_value(value["national_id"])
+    return {column: out[column] for column in STANDARD_COLUMNS}
+
+
+def _arrow_text(kernel: Callable[[pa.Array], pa.Array], text: str) -> object:
+    """An Arrow string kernel (the one pandas applies to a column) on one value."""
+    return kernel(pa.array([text], pa.string()))[0].as_py()
+
+
+def _trimmed(text: str) -> str:
+    return text.strip() if text.isascii() else _arrow_text(pc.utf8_trim_whitespace, text)
+
+
+def _lower(text: str) -> str:
+    return text.lower() if text.isascii() else _arrow_text(pc.utf8_lower, text)
+
+
+def _upper(text: str) -> str:
+    return text.upper() if text.isascii() else _arrow_text(pc.utf8_upper, text)
+
+
+def _words(text: str) -> list[str]:
+    return text.split() if text.isascii() else _arrow_text(pc.utf8_split_whitespace, text)
+
+
+def _text_value(value: object) -> str | None:
+    """``_text`` of one value: the value as text, null when missing or blank."""
+    if _missing(value):
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text if _trimmed(text) else None
+
+
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _record_names(first: str | None, last: str | None,
+                  full: str | None) -> tuple[str | None, str | None, str | None]:
+    """``standardise_names`` of one record."""
+    given = None if first is None else _split_full_name(_name_tokens(first))[0]
+    surnames = None if last is None else (*_name_tokens(last)[-2:], None)[:2]
+    if given is not None and surnames is not None and surnames[0] is not None:
+        return given, surnames[0], surnames[1]
+    given, surname_1, surname_2 = _split_name_parts(first or "", last or "", full or "")
+    return given, surname_1, surname_2
+
+
+def _birth_date_value(text: str | None) -> str | None:
+    """``standardise_birth_date`` of one value: each format in turn (an ISO date's first ten
+    characters), the first that reads it wins."""
+    if text is None:
+        return None
+    text = _trimmed(text)
+    for n, date_format in enumerate(BIRTH_DATE_FORMATS):
+        try:
+            parsed = datetime.strptime(text[:10] if n == 0 else text, date_format)
+        except ValueError:
+            continue
+        if not datetime(1900, 1, 1) <= parsed <= datetime.now():
+            return None
+        return parsed.strftime("%Y-%m-%d")
+    return None
+
+
+def _email_value(text: str | None) -> str | None:
+    if text is None:
+        return None
+    cleaned = re.sub(_EMAIL_SPACE, "", _lower(text))
+    return cleaned if re.fullmatch(_EMAIL_SHAPE, cleaned) else None
+
+
+def _phone_value(text: str | None, country: str | None, default_region: str) -> str | None:
+    """``standardise_phone`` of one number: its slow path, which the column version equals."""
+    if text is None:
+        return None
+    digits = re.sub(_PHONE_NOISE, "", text)
+    if not digits:
+        return None
+    if country in phonenumbers.SUPPORTED_REGIONS:
+        return _parse_phone(country, digits)
+    return _parse_phone(default_region, digits, fallback=True)
+
+
+def _address_value(line: str | None) -> str | None:
+    """``standardise_address`` of one line."""
+    if line is None:
+        return None
+    joined = re.sub(" +", " ", " ".join(_address_word(word) for word in _words(_lower(line))))
+    return _trimmed(joined) or None
+
+
+def _code_value(text: str | None) -> str | None:
+    """``_clean_code`` of one value."""
+    if text is None:
+        return None
+    code = re.sub(_CODE_NOISE, "", _upper(text))
+    return None if re.fullmatch(_SAME_DIGIT, code) else code
 
 
 # --- Reusing the previous run's work ---------------------------------------------------------

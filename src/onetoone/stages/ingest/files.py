@@ -65,7 +65,9 @@ CALLCENTER_CALLS = FileSource(
     source="callcenter",
     entity="calls",
     folder="callcenter",
-    pattern=re.compile(r"^calls_(\d{4}-\d{2}-\d{2})\.csv$"),
+    # calls_<day>.csv from the call-center system; calls_<day>.<writer>.csv from another writer
+    # of call-center records (the front line's), so that each owns its day's file
+    pattern=re.compile(r"^calls_(\d{4}-\d{2}-\d{2})(?:\.[a-z][a-z0-9-]*)?\.csv$"),
     parser=parse_calls_csv,
     table="raw.callcenter_calls",
     columns=CALL_COLUMNS,

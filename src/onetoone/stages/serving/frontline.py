@@ -134,6 +134,18 @@ def record_access(conn: psycopg.Connection, principal: Principal, *, kind: str,
          model_version))
 
 
+def record_capture(conn: psycopg.Connection, principal: Principal, *, fields_given: list[str],
+                   contact_digest: str | None, outcome: str, source_record: str | None,
+                   landing_file: str | None, latency_ms: float) -> None:
+    """Audit a caller recorded by the front line (``audit.frontline_captures``), no value."""
+    conn.execute(
+        "insert into audit.frontline_captures (token_id, role, fields_given, contact_hash,"
+        " outcome, source_record, landing_file, latency_ms)"
+        " values (%s, %s, %s, %s, %s, %s, %s, %s)",
+        (principal.token_id, principal.role, sorted(fields_given), contact_digest, outcome,
+         source_record, landing_file, latency_ms))
+
+
 def has_looked_up(conn: psycopg.Connection, principal: Principal, customer_key: str) -> bool:
     """Whether this token's lookups answered this customer within ``CONTACT_DATA_WINDOW``."""
     row = conn.execute(

@@ -31,3 +31,19 @@ create table if not exists audit.frontline_lookups (
 );
 create index if not exists frontline_lookups_token_key
     on audit.frontline_lookups (token_id, occurred_at);
+
+-- One row per caller the front line recorded as a new call-center record (POST /customers):
+-- the names of the fields given, a keyed hash of their values, the record and file written;
+-- never a value in clear.
+create table if not exists audit.frontline_captures (
+    capture_id     bigint generated always as identity primary key,
+    occurred_at    timestamptz not null default now(),
+    token_id       text not null references audit.frontline_tokens (token_id),
+    role           text not null,
+    fields_given   text[] not null,
+    contact_hash   text,                          -- keyed HMAC-SHA256, as in frontline_lookups
+    outcome        text not null check (outcome in ('recorded', 'refused', 'forbidden')),
+    source_record  text,                          -- callcenter:<contact_id> of the record
+    landing_file   text,                          -- relative to the landing folder
+    latency_ms     double precision not null
+);
