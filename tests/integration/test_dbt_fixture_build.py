@@ -11,7 +11,7 @@ import pytest
 from fixture_database import create_fixture_database
 
 from onetoone.foundation import config
-from onetoone.runtime.dbt import run_dbt
+from onetoone.runtime.dbt import mart_columns, run_dbt
 from onetoone.stages.serving.publish import publish_marts
 
 FIXTURE_DB = "onetoone_dbt_fixture"
@@ -156,3 +156,27 @@ def test_households_are_published_with_their_key_and_all_their_columns_for_bi(
     assert columns["bi", "dim_households"] == columns["marts", "dim_households"]
     assert "household_key" in columns["bi", "dim_customers"]
     assert not {"address_line", "postcode", "full_name"} & set(columns["bi", "dim_customers"])
+
+
+def test_every_published_mart_gets_its_primary_key_and_indexes(
+        fixture_warehouse: str, fixture_build: list[dict]) -> None:
+    """Publish gives each table of `marts` the primary key its dbt YAML declares (composite
+    ones too) and its declared indexes. Rolled back: the other tests read the build."""
+    marts = mart_columns()
+    with psycopg.connect(fixture_warehouse) as conn:
+        published = {table.name for table in publish_marts(conn)}
+        keys = dict(conn.execute(
+            "select conrelid::regclass::text, pg_get_constraintdef(oid) from pg_constraint"
+            " where contype = 'p' and connamespace = 'marts'::regnamespace").fetchall())
+        indexes = {(table, definition.split(" USING btree ")[1]) for table, definition in
+                   conn.execute("select tablename, indexdef from pg_indexes where schemaname ="
+                                " 'marts' and indexdef not like 'CREATE UNIQUE%'").fetchall()}
+        conn.rollback()
+    assert published == set(marts) and len(published) >= 17
+    assert set(keys) == {f"marts.{name}" for name in published}
+    assert keys == {f"marts.{name}": f"PRIMARY KEY ({', '.join(spec.primary_key)})"
+                    for name, spec in marts.items()}
+    assert keys["marts.mart_customer_offer_modules"] == "PRIMARY KEY (customer_key, module_type)"
+    assert indexes == {(name, f"({', '.join(index.columns)})")
+                       for name, spec in marts.items() for index in spec.indexes}
+    assert ("fct_orders", "(customer_key)") in indexes
