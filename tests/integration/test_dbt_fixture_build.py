@@ -158,10 +158,11 @@ def test_households_are_published_with_their_key_and_all_their_columns_for_bi(
     assert not {"address_line", "postcode", "full_name"} & set(columns["bi", "dim_customers"])
 
 
-def test_every_published_mart_gets_its_primary_key_and_indexes(
+def test_every_published_mart_gets_its_primary_key_and_indexes_and_bi_its_descriptions(
         fixture_warehouse: str, fixture_build: list[dict]) -> None:
     """Publish gives each table of `marts` the primary key its dbt YAML declares (composite
-    ones too) and its declared indexes. Rolled back: the other tests read the build."""
+    ones too) and its declared indexes, and BI's views the tables' and columns' descriptions.
+    Rolled back: the other tests read the build."""
     marts = mart_columns()
     with psycopg.connect(fixture_warehouse) as conn:
         published = {table.name for table in publish_marts(conn)}
@@ -171,6 +172,15 @@ def test_every_published_mart_gets_its_primary_key_and_indexes(
         indexes = {(table, definition.split(" USING btree ")[1]) for table, definition in
                    conn.execute("select tablename, indexdef from pg_indexes where schemaname ="
                                 " 'marts' and indexdef not like 'CREATE UNIQUE%'").fetchall()}
+        undescribed = conn.execute(
+            "select c.relname, count(*) filter (where col_description(c.oid, a.attnum) is null),"
+            " obj_description(c.oid, 'pg_class') is null from pg_class c"
+            " join pg_attribute a on a.attrelid = c.oid and a.attnum > 0"
+            " where c.relnamespace = 'bi'::regnamespace and c.relkind = 'v'"
+            " group by c.relname, c.oid").fetchall()
+        history = conn.execute(
+            "select obj_description('bi.mart_customer_value_history'::regclass, 'pg_class')"
+        ).fetchone()[0]
         conn.rollback()
     assert published == set(marts) and len(published) >= 17
     assert set(keys) == {f"marts.{name}" for name in published}
@@ -180,3 +190,8 @@ def test_every_published_mart_gets_its_primary_key_and_indexes(
     assert indexes == {(name, f"({', '.join(index.columns)})")
                        for name, spec in marts.items() for index in spec.indexes}
     assert ("fct_orders", "(customer_key)") in indexes
+    assert len(undescribed) == len(published)
+    assert all(columns == 0 and not table for _, columns, table in undescribed), undescribed
+    # A view has no constraints: its description names the key.
+    assert history.startswith("One row per customer x as_of date")
+    assert history.endswith(" Primary key: customer_key, as_of_date.")
