@@ -54,7 +54,8 @@ expectation_groups as (
         min(started_at) as checked_at,
         count(*) as suites,
         count(*) filter (where verdict = 'no data') as suites_without_data,
-        sum(rows_checked) as rows_checked,
+        -- A sum of bigint is numeric in PostgreSQL; a count of rows stays bigint.
+        sum(rows_checked)::bigint as rows_checked,
         coalesce(sum(evaluated) filter (where verdict <> 'no data'), 0) as checks,
         coalesce(sum(successful) filter (where verdict <> 'no data'), 0) as checks_passed,
         0::bigint as checks_skipped,

@@ -217,13 +217,24 @@ def manifest_for_rendering() -> Path:
 
 
 @dataclass(frozen=True)
+class MartIndex:
+    """An index a mart declares in its dbt config (dbt-postgres ``indexes``)."""
+
+    columns: tuple[str, ...]
+    unique: bool = False
+    method: str | None = None  # dbt's ``type``: btree, hash, gin, ...
+
+
+@dataclass(frozen=True)
 class MartColumns:
-    """What dbt's manifest says about one mart: its documented columns and the personal ones."""
+    """What dbt's manifest says about one mart: its documented columns and the personal ones,
+    its primary key and its indexes."""
 
     documented: frozenset[str]
     personal: frozenset[str]
     tags: frozenset[str]
     primary_key: tuple[str, ...] = ()
+    indexes: tuple[MartIndex, ...] = ()
 
     @property
     def readable(self) -> frozenset[str]:
@@ -256,6 +267,7 @@ def mart_columns(manifest_path: Path | None = None) -> dict[str, MartColumns]:
                                if _column_meta(column).get("pii") is True),
             tags=frozenset(node.get("tags", [])),
             primary_key=_primary_key(node),
+            indexes=_indexes(node),
         )
     return marts
 
@@ -268,6 +280,14 @@ def _primary_key(node: dict) -> tuple[str, ...]:
             return tuple(c.lower() for c in constraint.get("columns") or [])
     return tuple(name.lower() for name, column in node.get("columns", {}).items()
                  if any(c.get("type") == "primary_key" for c in column.get("constraints") or []))
+
+
+def _indexes(node: dict) -> tuple[MartIndex, ...]:
+    """The indexes of the model's ``indexes`` config (dbt builds them in marts_build)."""
+    return tuple(
+        MartIndex(columns=tuple(c.lower() for c in index.get("columns") or []),
+                  unique=bool(index.get("unique")), method=index.get("type") or None)
+        for index in (node.get("config") or {}).get("indexes") or [] if index.get("columns"))
 
 
 def _column_meta(column: dict) -> dict:

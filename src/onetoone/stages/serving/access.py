@@ -161,11 +161,40 @@ def grant_published_marts(conn: psycopg.Connection,
         view = sql.Identifier(BI_SCHEMA, table)
         conn.execute(sql.SQL("create view {} as select {} from {}").format(
             view, column_list, target))
+        _comment_view(conn, table, readable, marts[table].primary_key)
         conn.execute(sql.SQL("grant select on {} to {}").format(view, sql.Identifier(BI)))
         if QUALITY_TAG in marts[table].tags:
             conn.execute(sql.SQL("grant select ({}) on {} to {}").format(
                 column_list, target, sql.Identifier(AUDITOR)))
     return granted
+
+
+def _comment_view(conn: psycopg.Connection, table: str, readable: list[str],
+                  primary_key: tuple[str, ...]) -> None:
+    """Give BI's view the published table's description and its columns' (dbt's docs, which
+    BI tools show): a view does not inherit its table's comments. A view has no constraints
+    either, so its description ends with the table's primary key."""
+    rows = conn.execute(
+        """
+        select a.attname, d.description
+          from pg_description d
+          left join pg_attribute a on a.attrelid = d.objoid and a.attnum = d.objsubid
+         where d.classoid = 'pg_class'::regclass
+           and d.objoid = format('%%I.%%I', %s::text, %s::text)::regclass
+        """,
+        (PUBLISHED_SCHEMA, table),
+    ).fetchall()
+    view = sql.Identifier(BI_SCHEMA, table)
+    described = [description for column, description in rows if column is None]
+    if primary_key:
+        described.append(f"Primary key: {', '.join(primary_key)}.")
+    if described:
+        conn.execute(sql.SQL("comment on view {} is {}").format(
+            view, sql.Literal(" ".join(described))))
+    for column, description in rows:
+        if column is not None and column in readable:
+            conn.execute(sql.SQL("comment on column {}.{} is {}").format(
+                view, sql.Identifier(column), sql.Literal(description)))
 
 
 def drop_bi_views(conn: psycopg.Connection) -> None:

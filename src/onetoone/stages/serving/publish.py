@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 
 from onetoone.foundation.config import BUILD_SCHEMA, PUBLISHED_SCHEMA
-from onetoone.runtime.dbt import mart_columns
+from onetoone.runtime.dbt import MartColumns, mart_columns
 from onetoone.stages.serving import access
 
 log = logging.getLogger(__name__)
@@ -58,9 +58,8 @@ def publish_marts(conn: psycopg.Connection) -> list[PublishedTable]:
             target, sql.Identifier(BUILD_SCHEMA, name)))
         _copy_comments(conn, name)
         spec = marts.get(name)
-        if spec is not None and spec.primary_key:
-            conn.execute(sql.SQL("alter table {} add primary key ({})").format(
-                target, sql.SQL(", ").join(map(sql.Identifier, spec.primary_key))))
+        if spec is not None:
+            _create_keys(conn, target, spec)
         rows = conn.execute(sql.SQL("select count(*) from {}").format(target)).fetchone()[0]
         published.append(PublishedTable(name, rows))
     _drop_retired(conn, tables)
@@ -68,6 +67,24 @@ def publish_marts(conn: psycopg.Connection) -> list[PublishedTable]:
     for table in published:
         log.info("published %s.%s (%d rows)", PUBLISHED_SCHEMA, table.name, table.rows)
     return published
+
+
+def _columns(names: tuple[str, ...]) -> sql.Composable:
+    return sql.SQL(", ").join(map(sql.Identifier, names))
+
+
+def _create_keys(conn: psycopg.Connection, target: sql.Identifier, spec: MartColumns) -> None:
+    """`create table as` copies rows only: give the published table the primary key (one
+    column or several) and the indexes that the mart declares in its dbt YAML."""
+    if spec.primary_key:
+        conn.execute(sql.SQL("alter table {} add primary key ({})").format(
+            target, _columns(spec.primary_key)))
+    for index in spec.indexes:
+        conn.execute(sql.SQL("create {}index on {}{} ({})").format(
+            sql.SQL("unique " if index.unique else ""), target,
+            sql.SQL(" using {}").format(sql.Identifier(index.method)) if index.method
+            else sql.SQL(""),
+            _columns(index.columns)))
 
 
 def _copy_comments(conn: psycopg.Connection, name: str) -> None:
