@@ -290,6 +290,8 @@ def measure(customers: int, seed: int, days: int, home: Path, *, increment: bool
         for label, day in days_to_run:
             print(f"== {customers:,} customers: {label} ({day}), {load_averages()}", flush=True)
             size.runs.append(run_day(label, day, sampler, log_dir))
+            # As soon as it is known: a long run stopped later still leaves its figures.
+            print_run(size, size.runs[-1], days)
     finally:
         sampler.stop()
     print(f"state folder: {config.paths().home}")
@@ -408,6 +410,7 @@ def main(argv: list[str] | None = None) -> None:
                           increment=False)
         _stop_server(compare_home)
     main_size = measure(args.customers, args.seed, args.days, home, increment=args.increment)
+    print("\n\n== all runs, for reading together ==")
     if compare is not None:
         print_run(compare, compare.runs[0], args.days)
     for run in main_size.runs:
