@@ -306,8 +306,9 @@ def _erase_golden_values(conn: psycopg.Connection, subject: _Subject,
     emails = sorted(subject.emails | subject.requested_emails)
     # The table is incremental by customer: a null fingerprint makes the next run rebuild these
     # customers from the erased records (int_customer_golden_values, drop_changed_golden_values).
-    fingerprint = (sql.SQL(", records_fingerprint = null")
-                   if has_column(conn, *GOLDEN_VALUES_TABLE, "records_fingerprint") else sql.SQL(""))
+    fingerprint = sql.SQL("")
+    if has_column(conn, *GOLDEN_VALUES_TABLE, "records_fingerprint"):
+        fingerprint = sql.SQL(", records_fingerprint = null")
     rows = conn.execute(
         sql.SQL("update {} set attribute_value = null{} where customer_key = any(%s)"
                 " or (attribute_name = 'email' and lower(trim(attribute_value)) = any(%s))"
