@@ -7,6 +7,10 @@ UV := .tools/bin/uv
 VENV := .venv
 CUSTOMERS ?= 3000
 SEED ?= 42
+# make bench: a second, smaller size for the linearity goal (empty: none), and whether to run
+# the next day's increment after the full day.
+COMPARE_CUSTOMERS ?=
+INCREMENT ?= 1
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
@@ -30,7 +34,9 @@ test: install
 	$(VENV)/bin/python -m pytest
 
 bench: install
-	$(VENV)/bin/python bench/bench_pipeline.py --customers $(CUSTOMERS) --seed $(SEED)
+	$(VENV)/bin/python bench/bench_pipeline.py --customers $(CUSTOMERS) --seed $(SEED) \
+		$(if $(COMPARE_CUSTOMERS),--compare-customers $(COMPARE_CUSTOMERS)) \
+		$(if $(filter 1,$(INCREMENT)),--increment,--no-increment)
 
 # Mutation testing of the modules that guard data against their fast unit tests (pyproject
 # [tool.mutmut]; README, "Mutation testing"). Slow, so not part of `make test`; it resumes

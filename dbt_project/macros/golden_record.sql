@@ -128,3 +128,25 @@
         false
     )
 {%- endmacro %}
+
+
+{#- int_customer_golden_values' pre-hook on an incremental run: delete the customers whose
+    records fingerprint (int_customer_records_fingerprinted) is not the one their rows were
+    built from: their records or settings changed, they are gone (merged, erased), or forget
+    nulled it. A table built before the fingerprint column existed is emptied (rebuilt whole). -#}
+{% macro drop_changed_golden_values() -%}
+  {%- if is_incremental() -%}
+    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+    {%- if 'records_fingerprint' not in columns -%}
+      delete from {{ this }}
+    {%- else -%}
+      delete from {{ this }} as golden_values
+      where not exists (
+          select 1
+          from {{ ref('int_customer_records_fingerprinted') }} as fingerprinted
+          where fingerprinted.customer_key = golden_values.customer_key
+              and fingerprinted.records_fingerprint = golden_values.records_fingerprint
+      )
+    {%- endif -%}
+  {%- endif -%}
+{%- endmacro %}

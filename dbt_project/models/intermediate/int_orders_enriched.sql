@@ -1,4 +1,11 @@
 -- One row per order: the header with its lines' totals and whether a web coupon was redeemed on it.
+--
+-- Incremental: a daily run rebuilds only the orders whose header, one of whose lines
+-- (int_order_lines_enriched) or a coupon redemption naming them was loaded after the latest load
+-- this table has seen (loaded_at), from all their lines and coupons, and merges them in by
+-- order_id. The ERP deletes nothing and an order holds nothing personal, so no row ever has to
+-- leave. After a change to this model's logic, rebuild it: dbt build --full-refresh -s <model>.
+{{ config(materialized='incremental', unique_key='order_id', on_schema_change='fail') }}
 
 with
 
@@ -14,12 +21,35 @@ order_lines as (
 
 ),
 
-web_events as (
+coupon_redemptions as (
 
     select * from {{ ref('stg_web__events') }}
+    where event_type = 'coupon_redemption' and coupon_order_id is not null
 
 ),
 
+{% if is_incremental() %}
+{#- The latest raw load this table has seen: what was loaded after it has changed. #}
+already_loaded as (
+
+    select coalesce(max(loaded_at), '-infinity') as loaded_at from {{ this }}
+
+),
+
+changed_orders as (
+
+    select order_id from orders
+    where loaded_at > (select loaded_at from already_loaded)
+    union
+    select order_id from order_lines
+    where loaded_at > (select loaded_at from already_loaded)
+    union
+    select coupon_order_id from coupon_redemptions
+    where loaded_at > (select loaded_at from already_loaded)
+
+),
+
+{% endif %}
 line_totals as (
 
     select
@@ -31,9 +61,13 @@ line_totals as (
         sum(net_revenue) as net_revenue,
         sum(cost) as cost,
         sum(gross_margin) as gross_margin,
-        bool_or(not has_known_product) as has_unknown_product
+        bool_or(not has_known_product) as has_unknown_product,
+        max(loaded_at) as loaded_at
 
     from order_lines
+    {% if is_incremental() %}
+    where order_id in (select order_id from changed_orders)
+    {% endif %}
     group by order_id
 
 ),
@@ -43,10 +77,13 @@ coupons as (
     select
         coupon_order_id as order_id,
         min(coupon_code) as coupon_code,
-        count(*) as coupon_redemption_count
+        count(*) as coupon_redemption_count,
+        max(loaded_at) as loaded_at
 
-    from web_events
-    where event_type = 'coupon_redemption' and coupon_order_id is not null
+    from coupon_redemptions
+    {% if is_incremental() %}
+    where coupon_order_id in (select order_id from changed_orders)
+    {% endif %}
     group by coupon_order_id
 
 ),
@@ -72,13 +109,17 @@ final as (
         coalesce(line_totals.has_unknown_product, false) as has_unknown_product,
         coupons.order_id is not null as has_coupon,
         coupons.coupon_code,
-        orders.updated_at
+        orders.updated_at,
+        greatest(orders.loaded_at, line_totals.loaded_at, coupons.loaded_at) as loaded_at
 
     from orders
     left join line_totals
         on orders.order_id = line_totals.order_id
     left join coupons
         on orders.order_id = coupons.order_id
+    {% if is_incremental() %}
+    where orders.order_id in (select order_id from changed_orders)
+    {% endif %}
 
 )
 

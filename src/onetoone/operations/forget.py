@@ -69,7 +69,8 @@ RECORDS_PERSONAL = ("first_name", "last_name", "full_name", "birth_date", "email
 STANDARDISED_TABLE = ("identity", "standardised_records")
 STANDARDISED_PERSONAL = ("first_name", "last_name", "birth_date", "email", "phone", "postcode",
                          "national_id", "address", "surname_1", "surname_2")
-# The golden record's candidates, one row per customer and attribute, the value as text.
+# The golden record's candidates, one row per customer and attribute, the value as text; an
+# incremental table (by customer), rebuilt for a customer whose records_fingerprint changed.
 GOLDEN_VALUES_TABLE = ("intermediate", "int_customer_golden_values")
 MIN_TEXT_VALUE = 4
 
@@ -303,10 +304,15 @@ def _erase_golden_values(conn: psycopg.Connection, subject: _Subject,
     if not relation_exists(conn, *GOLDEN_VALUES_TABLE):
         return {}
     emails = sorted(subject.emails | subject.requested_emails)
+    # The table is incremental by customer: a null fingerprint makes the next run rebuild these
+    # customers from the erased records (int_customer_golden_values, drop_changed_golden_values).
+    fingerprint = sql.SQL("")
+    if has_column(conn, *GOLDEN_VALUES_TABLE, "records_fingerprint"):
+        fingerprint = sql.SQL(", records_fingerprint = null")
     rows = conn.execute(
-        sql.SQL("update {} set attribute_value = null where customer_key = any(%s)"
+        sql.SQL("update {} set attribute_value = null{} where customer_key = any(%s)"
                 " or (attribute_name = 'email' and lower(trim(attribute_value)) = any(%s))"
-                ).format(sql.Identifier(*GOLDEN_VALUES_TABLE)),
+                ).format(sql.Identifier(*GOLDEN_VALUES_TABLE), fingerprint),
         (sorted(subject.customer_keys), emails)).rowcount
     return {".".join(GOLDEN_VALUES_TABLE): rows}
 

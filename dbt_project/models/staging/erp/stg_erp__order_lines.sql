@@ -20,7 +20,8 @@ renamed as (
         coalesce(discount, 0) as discount,
         updated_at,
         _extracted_at as extracted_at,
-        _batch_id as load_batch_id
+        _batch_id as load_batch_id,
+        _loaded_at as loaded_at
 
     from source
     where order_id is not null and line_number is not null

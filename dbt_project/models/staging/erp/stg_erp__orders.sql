@@ -18,7 +18,8 @@ renamed as (
         lower(status) as status,
         updated_at,
         _extracted_at as extracted_at,
-        _batch_id as load_batch_id
+        _batch_id as load_batch_id,
+        _loaded_at as loaded_at
 
     from source
     where order_id is not null

@@ -17,7 +17,8 @@ renamed as (
         unit_price,
         updated_at,
         _extracted_at as extracted_at,
-        _batch_id as load_batch_id
+        _batch_id as load_batch_id,
+        _loaded_at as loaded_at
 
     from source
     where product_id is not null

@@ -41,7 +41,8 @@ renamed as (
         account_id is null as is_anonymous,
         _batch_id as load_batch_id,
         _source_file as source_file,
-        _line_number as source_line_number
+        _line_number as source_line_number,
+        _loaded_at as loaded_at
 
     from source
     where event_id is not null

@@ -158,6 +158,10 @@ def write_run(conn: psycopg.Connection, assignment: KeyAssignment, review: pd.Da
                                 float(row.density), int(row.bridges),
                                 None if pd.isna(row.review_reason) else row.review_reason,
                                 run_id))
+    # dbt reads these tables right after this run: plan it with their new statistics, not the
+    # ones autovacuum would gather some time later (or none, on a new warehouse).
+    conn.execute("analyze identity.customer_keys, identity.standardised_records,"
+                 " identity.cluster_metrics")
     return {"records": len(keys), "events": len(assignment.events),
             "retired": len(assignment.retired), "review_queue": len(review),
             "cluster_metrics": 0 if cluster_metrics is None else len(cluster_metrics),

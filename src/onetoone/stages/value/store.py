@@ -64,6 +64,8 @@ def score_customers(conn: psycopg.Connection, *, run_id: str, as_of: datetime) -
             copy.write_row((row.customer_id, as_of.date(), float(row.expected_purchases),
                             float(row.expected_value), None if math.isnan(alive) else alive,
                             float(row.clv), run_id, scored_at))
+    # the marts read it next: plan them with its new statistics
+    conn.execute("analyze value.customer_strategic_values")
     winner = (next(s for s in backtest.scores if s.name == backtest.winner) if backtest
               else None)
     purchase_params = asdict(model.purchases) | (
