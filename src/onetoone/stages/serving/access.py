@@ -169,12 +169,11 @@ def grant_published_marts(conn: psycopg.Connection,
     return granted
 
 
-def _comment_view(conn: psycopg.Connection, table: str, readable: list[str],
-                  primary_key: tuple[str, ...]) -> None:
-    """Give BI's view the published table's description and its columns' (dbt's docs, which
-    BI tools show): a view does not inherit its table's comments. A view has no constraints
-    either, so its description ends with the table's primary key."""
-    rows = conn.execute(
+def relation_comments(conn: psycopg.Connection, schema: str, name: str
+                      ) -> list[tuple[str | None, str]]:
+    """The comments on a table or view and its columns: (column, description) pairs, column
+    None for the relation's own."""
+    return conn.execute(
         """
         select a.attname, d.description
           from pg_description d
@@ -182,8 +181,16 @@ def _comment_view(conn: psycopg.Connection, table: str, readable: list[str],
          where d.classoid = 'pg_class'::regclass
            and d.objoid = format('%%I.%%I', %s::text, %s::text)::regclass
         """,
-        (PUBLISHED_SCHEMA, table),
+        (schema, name),
     ).fetchall()
+
+
+def _comment_view(conn: psycopg.Connection, table: str, readable: list[str],
+                  primary_key: tuple[str, ...]) -> None:
+    """Give BI's view the published table's description and its columns' (dbt's docs, which
+    BI tools show): a view does not inherit its table's comments. A view has no constraints
+    either, so its description ends with the table's primary key."""
+    rows = relation_comments(conn, PUBLISHED_SCHEMA, table)
     view = sql.Identifier(BI_SCHEMA, table)
     described = [description for column, description in rows if column is None]
     if primary_key:

@@ -90,16 +90,7 @@ def _create_keys(conn: psycopg.Connection, target: sql.Identifier, spec: MartCol
 def _copy_comments(conn: psycopg.Connection, name: str) -> None:
     """`create table as` drops the table and column comments that dbt's persist_docs wrote on
     the build; BI tools show them as descriptions."""
-    rows = conn.execute(
-        """
-        select a.attname, d.description
-          from pg_description d
-          left join pg_attribute a on a.attrelid = d.objoid and a.attnum = d.objsubid
-         where d.classoid = 'pg_class'::regclass
-           and d.objoid = format('%%I.%%I', %s::text, %s::text)::regclass
-        """,
-        (BUILD_SCHEMA, name),
-    ).fetchall()
+    rows = access.relation_comments(conn, BUILD_SCHEMA, name)
     target = sql.Identifier(PUBLISHED_SCHEMA, name)
     for column, description in rows:
         if column is None:
