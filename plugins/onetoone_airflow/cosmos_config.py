@@ -51,12 +51,12 @@ def render_config(*select: str, exclude: list[str] | None = None):
         load_method=LoadMode.DBT_MANIFEST,
         select=list(select),
         exclude=exclude or [],
-        # One task per model running `dbt build` (model + its tests): half the tasks of
-        # AFTER_EACH and the same guarantee that a failed test stops what depends on it.
-        test_behavior=TestBehavior.BUILD,
-        # A test reading several models (relationships, capacity) runs as its own task after
-        # all of them; inline it would run before its other parent exists.
-        should_detach_multiple_parents_tests=True,
+        # One task per model (`dbt run`, `seed`, `snapshot`), then one `dbt test` of the whole
+        # group. Each dbt task pays ~15 s of start-up (Python, dbt, the project's parse) on top
+        # of its work; a test task per model, or per test reading several models, doubled the
+        # DAG's dbt tasks for a second or less of testing each. A failed test still fails its
+        # group, and nothing after the group runs: no mart is published from it.
+        test_behavior=TestBehavior.AFTER_ALL,
         # Per-model postgres:// assets need a network host; the embedded warehouse listens on a
         # socket. Downstream DAGs schedule on the published-marts asset instead.
         emit_datasets=False,
@@ -68,7 +68,7 @@ def record_dbt_test_results(project_dir: str, context, **_) -> None:
     (before Cosmos raises for a failed test, so failures are kept too): the invocation's tests
     into ``audit.dbt_test_results`` under the run's day. The copy is deleted when the task ends;
     afterwards only this record and the task log say how the tests went."""
-    from onetoone.operations import pipeline
+    from onetoone.operations.dbt_audit import record_dbt_test_results as record
     from onetoone_airflow.connections import conninfo
 
     run_results = Path(project_dir) / TASK_TARGET_PATH / "run_results.json"
@@ -76,5 +76,4 @@ def record_dbt_test_results(project_dir: str, context, **_) -> None:
         # dbt stopped before running anything (its error follows from Cosmos): nothing to keep.
         log.warning("no dbt run results at %s: no test results recorded", run_results)
         return
-    pipeline.record_dbt_test_results(conninfo(AIRFLOW_CONN_ID), run_results,
-                                     as_of=context["data_interval_end"])
+    record(conninfo(AIRFLOW_CONN_ID), run_results, as_of=context["data_interval_end"])

@@ -169,7 +169,7 @@ def test_the_ui_shows_the_runs_task_logs_and_its_true_duration(timed_daily_run, 
         assert started <= run.start_date <= run.end_date <= finished
         tasks = {ti.task_id: ti for ti in run.get_task_instances(session=session)}
         expected = {"migrate": "Done. Returned value was", "ingest_erp": "ingested erp",
-                    "dbt_staging.stg_erp__customers_model_build": "Running with dbt=",
+                    "dbt_staging.stg_erp__customers_run": "Running with dbt=",
                     "check_marts": "Done. Returned value was"}
         reader = TaskLogReader()
         for task_id, line in expected.items():

@@ -113,3 +113,21 @@ def test_a_dbt_task_that_wrote_no_run_results_records_nothing(tmp_path, caplog):
 
     record_dbt_test_results(str(tmp_path), context={"data_interval_end": None})
     assert "no dbt run results" in caplog.text
+
+
+def test_each_dbt_group_ends_in_one_test_of_all_its_models(dagbag):
+    """A group's models run one task each, then one `dbt test` of the whole group; what follows
+    the group waits for that test, so a failed test stops the run before the next stage."""
+    from cosmos.operators.local import DbtRunLocalOperator, DbtTestLocalOperator
+
+    dag = dagbag.dags["onetoone_daily"]
+    for group in ("dbt_staging", "dbt_keyed", "dbt_marts", "dbt_after_audit"):
+        tasks = [t for t in dag.tasks if t.task_id.startswith(group + ".")]
+        tests = [t for t in tasks if isinstance(t, DbtTestLocalOperator)]
+        assert len(tests) == 1, (group, [t.task_id for t in tests])
+        test = tests[0]
+        models = {t.task_id for t in tasks if isinstance(t, DbtRunLocalOperator)}
+        assert models <= test.get_flat_relative_ids(upstream=True), group
+        after = {t for t in test.downstream_task_ids}
+        assert after and not any(t.startswith(group + ".") for t in after), group
+        assert "--exclude-resource-type" in test.dbt_cmd_flags, group

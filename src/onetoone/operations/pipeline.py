@@ -12,6 +12,8 @@ from pathlib import Path
 import psycopg
 
 from onetoone.foundation.config import paths
+from onetoone.foundation.runs import interval_run_id
+from onetoone.operations.dbt_audit import record_dbt_test_results
 from onetoone.operations.migrate import migrate_warehouse
 from onetoone.operations.report import write_report
 from onetoone.stages.identity import step as identity_step
@@ -22,7 +24,7 @@ from onetoone.stages.ingest.ledger import (
     batches_of_run,
     record_raw_gate,
 )
-from onetoone.stages.quality import record_dbt_tests, run_layer
+from onetoone.stages.quality import run_layer
 from onetoone.stages.quality.audit import latest_gate
 from onetoone.stages.serving.publish import publish_marts
 from onetoone.stages.value.store import score_customers
@@ -33,12 +35,6 @@ __all__ = ["PublishRefused", "check_quality", "identify", "ingest", "interval_ru
            "migrate_warehouse", "publish", "record_dbt_test_results", "report",
            "train_identity_model", "value"]
 
-
-def interval_run_id(until: datetime) -> str:
-    """The id under which a run's rows are written: the data interval it covers, not the
-    clock. Rerunning a day (a retry, `airflow dags test`, `make demo` again) replaces that day's
-    review queue, quality results and value model run instead of adding another copy."""
-    return f"interval__{until.date().isoformat()}"
 
 
 def ingest(source: str, *, warehouse: str, until: datetime, erp: str | None = None,
@@ -129,16 +125,6 @@ def check_quality(layer: str, warehouse: str, *, as_of: datetime, run_id: str | 
             "warnings_failed": len(report.warning_failures),
             "data_docs": str(report.data_docs_index)}
 
-
-def record_dbt_test_results(warehouse: str, run_results: Path, *, as_of: datetime,
-                            run_id: str | None = None) -> dict:
-    """Keep the tests of one dbt invocation (its ``run_results.json``) in
-    ``audit.dbt_test_results`` under the run of ``as_of``'s day, failed ones included."""
-    run_id = run_id or interval_run_id(as_of)
-    with psycopg.connect(warehouse) as conn, conn.transaction():
-        tests = record_dbt_tests(conn, run_id=run_id, as_of=as_of, run_results=run_results)
-    log.info("recorded %d dbt test result(s) for run %s", tests, run_id)
-    return {"run_id": run_id, "tests": tests}
 
 
 def value(warehouse: str, *, as_of: datetime, run_id: str | None = None) -> dict:

@@ -2,8 +2,8 @@
 ``audit.dbt_test_results``, one row per test, keyed by the run (``interval__<day>``).
 
 dbt tests hold the key and relationship rules (README, "Data quality, for auditors"); their
-outcome otherwise lives only in the dbt target folder and the task log. The daily DAG runs dbt
-once per model (the model and its tests), so a run's tests come from many invocations: each
+outcome otherwise lives only in the dbt target folder and the task log. The daily DAG tests
+each of its four dbt task groups in one invocation, so a run's tests come from several: each
 replaces the rows of the tests it ran, and rerunning the day replaces that day's rows.
 """
 
