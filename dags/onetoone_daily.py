@@ -130,11 +130,7 @@ with DAG(
         DbtTaskGroup(group_id=group_id, project_config=project, profile_config=profile,
                      execution_config=execution, render_config=render,
                      # Every dbt task's tests (failed ones too) kept for auditors, by run day.
-                     # dbt's unit tests check the models' logic on fixed inputs, not the day's
-                     # data: they run in the test suite (tests/integration/
-                     # test_dbt_fixture_build.py), not in every daily task.
-                     operator_args={"vars": DBT_VARS, "callback": record_dbt_test_results,
-                                    "dbt_cmd_flags": ["--exclude-resource-type", "unit_test"]})
+                     operator_args={"vars": DBT_VARS, "callback": record_dbt_test_results})
         for group_id, render in dbt_groups.items()
     )
     migrated = migrate()

@@ -50,7 +50,10 @@ def render_config(*select: str, exclude: list[str] | None = None):
     return RenderConfig(
         load_method=LoadMode.DBT_MANIFEST,
         select=list(select),
-        exclude=exclude or [],
+        # dbt's unit tests check the models' logic on fixed inputs, not the day's data: they
+        # run in the test suite (tests/integration/test_dbt_fixture_build.py), not in the
+        # group's `dbt test`.
+        exclude=[*(exclude or []), "resource_type:unit_test"],
         # One task per model (`dbt run`, `seed`, `snapshot`), then one `dbt test` of the whole
         # group. Each dbt task pays ~15 s of start-up (Python, dbt, the project's parse) on top
         # of its work; a test task per model, or per test reading several models, doubled the

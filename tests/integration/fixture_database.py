@@ -3,7 +3,11 @@ migrate) and the dbt fixture's rows (``dbt_project/tests/fixtures/onetoone_fixtu
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import psycopg
+import pytest
 
 from onetoone.foundation import config
 from onetoone.operations.migrate import migrate_warehouse
@@ -27,3 +31,12 @@ def create_fixture_database(name: str) -> str:
 def drop_database(name: str) -> None:
     with psycopg.connect(config.embedded_url("postgres"), autocommit=True) as admin:
         admin.execute(f'drop database if exists "{name}" with (force)')
+
+
+@contextmanager
+def warehouse_url_set_to(url: str) -> Iterator[str]:
+    """Point ``ONETOONE_WAREHOUSE_URL`` (what dbt's profile and the CLI read) at ``url`` for the
+    block, and put back what it was."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ONETOONE_WAREHOUSE_URL", url)
+        yield url

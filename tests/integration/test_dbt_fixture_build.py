@@ -4,11 +4,10 @@ hand-made fixture (dbt_project/tests/fixtures/onetoone_fixture.sql) in a databas
 from __future__ import annotations
 
 import json
-import os
 
 import psycopg
 import pytest
-from fixture_database import create_fixture_database
+from fixture_database import create_fixture_database, warehouse_url_set_to
 
 from onetoone.foundation import config
 from onetoone.runtime.dbt import mart_columns, run_dbt
@@ -26,15 +25,8 @@ def fixture_warehouse(warehouse) -> str:
 @pytest.fixture(scope="module")
 def fixture_build(fixture_warehouse: str) -> list[dict]:
     """`dbt build` of the whole project on the fixture; dbt's run results, one per node."""
-    previous = os.environ.get("ONETOONE_WAREHOUSE_URL")
-    os.environ["ONETOONE_WAREHOUSE_URL"] = fixture_warehouse
-    try:
+    with warehouse_url_set_to(fixture_warehouse):
         returncode = run_dbt(["build", "--quiet", "--no-use-colors"])
-    finally:
-        if previous is None:
-            os.environ.pop("ONETOONE_WAREHOUSE_URL", None)
-        else:
-            os.environ["ONETOONE_WAREHOUSE_URL"] = previous
     results = json.loads((config.paths().dbt_target / "run_results.json").read_text())["results"]
     # Exposures (the marts' consumers) are part of the graph but build nothing: "no-op".
     failed = [(r["unique_id"], r["status"], r.get("message")) for r in results

@@ -6,12 +6,11 @@ to another customer, a customer merged away) give the tables a full refresh give
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import psycopg
 import pytest
-from fixture_database import create_fixture_database, drop_database
+from fixture_database import create_fixture_database, drop_database, warehouse_url_set_to
 
 from onetoone.foundation import config
 from onetoone.operations.forget import forget
@@ -32,15 +31,10 @@ SELECTION = ["--indirect-selection", "cautious", "--select",
 @pytest.fixture(scope="module")
 def fixture_url(warehouse) -> Iterator[str]:
     url = create_fixture_database(TEST_DB)
-    previous = os.environ.get("ONETOONE_WAREHOUSE_URL")
-    os.environ["ONETOONE_WAREHOUSE_URL"] = url
     try:
-        yield url
+        with warehouse_url_set_to(url):
+            yield url
     finally:
-        if previous is None:
-            os.environ.pop("ONETOONE_WAREHOUSE_URL", None)
-        else:
-            os.environ["ONETOONE_WAREHOUSE_URL"] = previous
         drop_database(TEST_DB)
 
 

@@ -6,14 +6,13 @@ database of its own, every source is fresh although its calls, events and orders
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
-from fixture_database import create_fixture_database, drop_database
+from fixture_database import create_fixture_database, drop_database, warehouse_url_set_to
 
 from onetoone.operations.migrate import migrate
 from onetoone.runtime.dbt import run_dbt
@@ -33,15 +32,8 @@ def fixture_db(warehouse) -> Iterator[str]:
 
 
 def _run_dbt(url: str, args: list[str]) -> int:
-    previous = os.environ.get("ONETOONE_WAREHOUSE_URL")
-    os.environ["ONETOONE_WAREHOUSE_URL"] = url
-    try:
+    with warehouse_url_set_to(url):
         return run_dbt([*args, "--quiet", "--no-use-colors"])
-    finally:
-        if previous is None:
-            os.environ.pop("ONETOONE_WAREHOUSE_URL", None)
-        else:
-            os.environ["ONETOONE_WAREHOUSE_URL"] = previous
 
 
 def _dbt_test(url: str, target: Path) -> int:

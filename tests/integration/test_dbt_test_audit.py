@@ -6,7 +6,6 @@ a test broken by a bad row recorded as failed, and ``mart_quality_summary`` coun
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from fixture_database import create_fixture_database, drop_database
+from fixture_database import create_fixture_database, drop_database, warehouse_url_set_to
 
 from onetoone.foundation import config
 from onetoone.operations import pipeline
@@ -45,15 +44,8 @@ def fixture_db(warehouse) -> Iterator[str]:
 
 def _dbt(url: str, target: Path, *args: str) -> tuple[int, Path]:
     """dbt against ``url`` with its artifacts in ``target``: its exit code and run results."""
-    previous = os.environ.get("ONETOONE_WAREHOUSE_URL")
-    os.environ["ONETOONE_WAREHOUSE_URL"] = url
-    try:
+    with warehouse_url_set_to(url):
         code = run_dbt([*args, "--quiet", "--no-use-colors", "--target-path", str(target)])
-    finally:
-        if previous is None:
-            os.environ.pop("ONETOONE_WAREHOUSE_URL", None)
-        else:
-            os.environ["ONETOONE_WAREHOUSE_URL"] = previous
     return code, target / "run_results.json"
 
 

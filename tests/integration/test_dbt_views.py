@@ -6,11 +6,11 @@ Works in a database of its own, migrated (the raw tables exist, empty)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import psycopg
 import pytest
+from fixture_database import drop_database, warehouse_url_set_to
 
 from onetoone.foundation import config
 from onetoone.operations.migrate import migrate_warehouse
@@ -33,17 +33,11 @@ def db_url(warehouse) -> Iterator[str]:
         admin.execute(f'create database "{TEST_DB}"')
     url = config.embedded_url(TEST_DB)
     migrate_warehouse(url)
-    previous = os.environ.get("ONETOONE_WAREHOUSE_URL")
-    os.environ["ONETOONE_WAREHOUSE_URL"] = url
     try:
-        yield url
+        with warehouse_url_set_to(url):
+            yield url
     finally:
-        if previous is None:
-            os.environ.pop("ONETOONE_WAREHOUSE_URL", None)
-        else:
-            os.environ["ONETOONE_WAREHOUSE_URL"] = previous
-        with psycopg.connect(config.embedded_url("postgres"), autocommit=True) as admin:
-            admin.execute(f'drop database if exists "{TEST_DB}" with (force)')
+        drop_database(TEST_DB)
 
 
 def dbt_run(*models: str) -> None:

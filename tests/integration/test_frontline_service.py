@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import socket
 import threading
 import time
@@ -19,7 +18,7 @@ import psycopg
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
-from fixture_database import create_fixture_database
+from fixture_database import create_fixture_database, warehouse_url_set_to
 
 from onetoone.runtime.dbt import run_dbt
 from onetoone.service.app import create_app, load_context
@@ -75,16 +74,9 @@ def served(warehouse, tmp_path_factory) -> Iterator[dict]:
     """The fixture warehouse built by dbt and published, the model and standardised records
     of an identity run in a private state, tokens of both roles, and the service's app."""
     url = create_fixture_database(TEST_DB)
-    previous = os.environ.get("ONETOONE_WAREHOUSE_URL")
-    os.environ["ONETOONE_WAREHOUSE_URL"] = url
-    try:
+    with warehouse_url_set_to(url):
         returncode = run_dbt(["build", "--quiet", "--no-use-colors",
                               "--exclude-resource-type", "test", "unit_test"])
-    finally:
-        if previous is None:
-            os.environ.pop("ONETOONE_WAREHOUSE_URL", None)
-        else:
-            os.environ["ONETOONE_WAREHOUSE_URL"] = previous
     assert returncode == 0
     with psycopg.connect(url) as conn, conn.transaction():
         publish_marts(conn)
@@ -368,16 +360,9 @@ def test_a_recorded_caller_is_ingested_and_linked_by_the_next_run(served):
                                  landing=served["landing"], run_id="frontline-test")
     assert [(b.source_ref, b.status, b.rows_loaded, b.rows_quarantined)
             for b in ingested.batches] == [(body["landing_file"], "loaded", 2, 0)]
-    previous = os.environ.get("ONETOONE_WAREHOUSE_URL")
-    os.environ["ONETOONE_WAREHOUSE_URL"] = served["url"]
-    try:
+    with warehouse_url_set_to(served["url"]):
         assert run_dbt(["run", "--quiet", "--no-use-colors",
                         "--select", "+int_customer_records_unioned"]) == 0
-    finally:
-        if previous is None:
-            os.environ.pop("ONETOONE_WAREHOUSE_URL", None)
-        else:
-            os.environ["ONETOONE_WAREHOUSE_URL"] = previous
     with psycopg.connect(served["url"]) as conn:
         with conn.transaction():
             identify(conn, run_id="frontline-test", as_of=until)

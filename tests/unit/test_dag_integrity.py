@@ -130,4 +130,4 @@ def test_each_dbt_group_ends_in_one_test_of_all_its_models(dagbag):
         assert models <= test.get_flat_relative_ids(upstream=True), group
         after = {t for t in test.downstream_task_ids}
         assert after and not any(t.startswith(group + ".") for t in after), group
-        assert "--exclude-resource-type" in test.dbt_cmd_flags, group
+        assert "resource_type:unit_test" in test.exclude, group
