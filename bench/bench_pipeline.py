@@ -338,10 +338,19 @@ def print_run(size: SizeRuns, run: DayRun, days: int) -> None:
           f" PSS: Airflow tree {run.memory.airflow_pss / GB:.2f} GB, PostgreSQL server"
           f" {run.memory.postgres_pss / GB:.2f} GB, together {run.memory.together_pss / GB:.2f}"
           " GB (peak of the sum)")
-    print("slowest dbt tasks (a model built and tested; one that grows faster than its input"
-          " shows here first):")
+    print("slowest dbt tasks (a model built, or a group's tests; a model that grows faster than"
+          " its input shows here first):")
     for task, seconds in slowest_tasks(run.windows, STAGES["dbt"], DBT_TASKS_SHOWN):
         print(f"  {task:<64}{seconds:>8.1f} s")
+
+
+def print_stage_ratios(run: DayRun, against: DayRun, *, as_share: bool) -> None:
+    """Each stage's seconds in ``run`` over those in ``against``: a ratio, or a share."""
+    for stage in STAGES:
+        part, whole = run.stage_seconds(stage), against.stage_seconds(stage)
+        if whole:
+            ratio = f"{part / whole:>6.1%}" if as_share else f"{part / whole:>6.2f}"
+            print(f"  {stage:<14}{part:>9.1f} s / {whole:>7.1f} s = {ratio}")
 
 
 def print_goals(main: SizeRuns, compare: SizeRuns | None) -> None:
@@ -362,10 +371,7 @@ def print_goals(main: SizeRuns, compare: SizeRuns | None) -> None:
         print(f"whole DAG {n} / {compare.customers:,}: {full.whole_dag:.1f} s / "
               f"{small.whole_dag:.1f} s = {growth:.2f} for {size_ratio:.1f} times the customers"
               f"  (goal <= {allowed:.1f}, 12 for 100,000 / 10,000): {verdict(growth <= allowed)}")
-        for stage in STAGES:
-            big, little = full.stage_seconds(stage), small.stage_seconds(stage)
-            if little:
-                print(f"  {stage:<14}{big:>9.1f} s / {little:>7.1f} s = {big / little:>6.2f}")
+        print_stage_ratios(full, small, as_share=False)
     peak = max(run.memory.together_pss for run in main.runs)
     print(f"peak memory, Airflow tree + PostgreSQL server (PSS): {peak / GB:.2f} GB (Airflow "
           f"{max(r.memory.airflow_pss for r in main.runs) / GB:.2f} GB, PostgreSQL "
@@ -381,10 +387,7 @@ def print_goals(main: SizeRuns, compare: SizeRuns | None) -> None:
               f" {share:.1%} (the increment loaded {loaded:,} rows, "
               f"{loaded / max(increment.rows['raw rows'], 1):.2%} of the raw layer)"
               f"  (goal <= {INCREMENT_SHARE:.0%}): {verdict(share <= INCREMENT_SHARE)}")
-        for stage in STAGES:
-            whole, part = full.stage_seconds(stage), increment.stage_seconds(stage)
-            if whole:
-                print(f"  {stage:<14}{part:>9.1f} s / {whole:>7.1f} s = {part / whole:>6.1%}")
+        print_stage_ratios(increment, full, as_share=True)
     print(f"({load_averages()} at the end)")
 
 

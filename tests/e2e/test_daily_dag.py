@@ -1,23 +1,19 @@
-"""The whole daily DAG through Airflow itself (`airflow dags test`) on a small generated sample,
-checked against the generator's ground truth; then the same run again, which must leave the
-same tables."""
+"""The whole daily DAG through Airflow itself (`airflow dags test`) on a small generated sample
+(the ``daily_run`` of conftest.py), checked against the generator's ground truth. The rerun of
+the same day, which must leave the same tables, is the real scheduler's (test_scheduled_run.py)."""
 
 from __future__ import annotations
 
 import csv
 import re
-from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
 
-from onetoone.operations.demo import prepare_sample, run_daily_dag
 from onetoone.operations.report import CHARTS
 
 pytestmark = pytest.mark.e2e
 
-END_DATE = date(2026, 10, 31)
-LOGICAL_DATE = END_DATE + timedelta(days=1)
 # Identity resolution on dirty data is not exact. It is tuned for precision (never merge two
 # people), so it misses some duplicates: measured pairwise recall is about 0.87, which leaves
 # roughly 10% more customers than people. These bounds state what the pipeline guarantees.
@@ -26,46 +22,8 @@ MIN_PAIRWISE_PRECISION = 0.97
 MIN_PAIRWISE_RECALL = 0.75
 
 
-@pytest.fixture(scope="module")
-def timed_daily_run(warehouse, dbt_manifest, onetoone_home):
-    landing = prepare_sample(customers=400, seed=11, days=120, end_date=END_DATE)
-    started = datetime.now(UTC)
-    run_id = run_daily_dag(LOGICAL_DATE)
-    return {"landing": landing, "run_id": run_id, "wall": (started, datetime.now(UTC))}
-
-
-@pytest.fixture(scope="module")
-def daily_run(timed_daily_run):
-    return timed_daily_run["landing"]
-
-
-# Columns that say when something ran, not what it produced: the only ones a rerun may change.
-WALL_CLOCK_COLUMNS = {"checked_at", "_extracted_at", "_loaded_at", "assigned_at", "started_at",
-                      "finished_at", "quarantined_at", "reprocessed_at"}
-
-
-def _fingerprint(conn: psycopg.Connection) -> dict[str, str]:
-    """A hash of every table in raw, identity and marts, row order independent, without the
-    wall-clock columns. What a run writes is keyed by the interval it covers, so quality
-    summaries, review queue and value runs of a rerun replace the first run's."""
-    tables = [f"{schema}.{name}" for schema, name in conn.execute(
-        "select table_schema, table_name from information_schema.tables"
-        " where table_schema in ('raw', 'identity', 'marts') order by 1, 2")]
-    fingerprint = {}
-    for table in tables:
-        columns = [r[0] for r in conn.execute(
-            "select column_name from information_schema.columns"
-            " where table_schema || '.' || table_name = %s and not (column_name = any(%s))"
-            " order by ordinal_position", (table, sorted(WALL_CLOCK_COLUMNS)))]
-        rows = conn.execute(
-            f"select count(*) || ':' || coalesce(md5(string_agg(t::text, '|' order by t::text)),"
-            f" '') from (select {', '.join(columns)} from {table}) t").fetchone()[0]
-        fingerprint[table] = rows
-    return fingerprint
-
-
 def test_every_source_record_gets_one_customer_key(daily_run, warehouse_url):
-    truth = list(csv.DictReader((daily_run / "truth" / "records.csv").open()))
+    truth = list(csv.DictReader((daily_run["landing"] / "truth" / "records.csv").open()))
     with psycopg.connect(warehouse_url) as conn:
         keyed = {(r[0], r[1]) for r in conn.execute(
             "select source, source_record_id from identity.customer_keys")}
@@ -77,7 +35,7 @@ def test_every_source_record_gets_one_customer_key(daily_run, warehouse_url):
 
 
 def test_customer_count_is_close_to_the_true_number_of_people(daily_run, warehouse_url):
-    truth = list(csv.DictReader((daily_run / "truth" / "records.csv").open()))
+    truth = list(csv.DictReader((daily_run["landing"] / "truth" / "records.csv").open()))
     people = len({t["person_id"] for t in truth})
     with psycopg.connect(warehouse_url) as conn:
         customers = conn.execute("select count(*) from marts.dim_customers").fetchone()[0]
@@ -89,7 +47,7 @@ def test_identity_pairwise_accuracy_against_the_truth(daily_run, warehouse_url):
 
     from onetoone.stages.identity.evaluation import pairwise_scores
 
-    truth = pd.read_csv(daily_run / "truth" / "records.csv", dtype=str)
+    truth = pd.read_csv(daily_run["landing"] / "truth" / "records.csv", dtype=str)
     truth["unique_id"] = truth["source"] + ":" + truth["source_record_id"]
     with psycopg.connect(warehouse_url) as conn:
         keys = pd.DataFrame(conn.execute(
@@ -129,7 +87,7 @@ def test_marts_are_published_and_checks_recorded(daily_run, warehouse_url):
 
 def test_the_run_report_renders_every_chart_in_a_real_browser(daily_run, onetoone_home,
                                                               rendered_dom):
-    report = onetoone_home / "reports" / f"report-{LOGICAL_DATE.isoformat()}.html"
+    report = onetoone_home / "reports" / f"report-{daily_run['logical_date'].isoformat()}.html"
     assert report.exists(), "the DAG's report task writes the run's report"
     page = report.read_text(encoding="utf-8")
     assert "<script src=" not in page, "the report must open offline"
@@ -155,7 +113,7 @@ def test_stewards_get_splinks_dashboards_private_and_rendering(daily_run, onetoo
         assert any('class="marks"' in dom for dom in renders), f"{name} did not render"
 
 
-def test_the_ui_shows_the_runs_task_logs_and_its_true_duration(timed_daily_run, onetoone_home):
+def test_the_ui_shows_the_runs_task_logs_and_its_true_duration(daily_run, onetoone_home):
     """What Airflow's UI shows of the run: every task's log, read for a task of each kind as the
     UI's log endpoint reads it (Airflow's TaskLogReader), and the run's own duration, not the
     month back to its logical date that `airflow dags test` records."""
@@ -163,7 +121,7 @@ def test_the_ui_shows_the_runs_task_logs_and_its_true_duration(timed_daily_run, 
     from airflow.utils.log.log_reader import TaskLogReader
     from airflow.utils.session import create_session
 
-    run_id, (started, finished) = timed_daily_run["run_id"], timed_daily_run["wall"]
+    run_id, (started, finished) = daily_run["run_id"], daily_run["wall"]
     with create_session() as session:
         run = session.query(DagRun).filter_by(dag_id="onetoone_daily", run_id=run_id).one()
         assert started <= run.start_date <= run.end_date <= finished
@@ -183,7 +141,7 @@ def test_the_ui_shows_the_runs_task_logs_and_its_true_duration(timed_daily_run, 
     assert set(logs) == set(tasks)
     assert all(path.stat().st_mode & 0o077 == 0 for path in run_logs.rglob("*"))
     personal = set()  # values the task logs must never quote
-    for extract in (timed_daily_run["landing"] / "callcenter").glob("*.csv"):
+    for extract in (daily_run["landing"] / "callcenter").glob("*.csv"):
         raw = extract.read_bytes()  # some extracts come in Latin-1, as real ones do
         try:
             text = raw.decode("utf-8")
@@ -196,13 +154,3 @@ def test_the_ui_shows_the_runs_task_logs_and_its_true_duration(timed_daily_run, 
     assert personal
     quoting = {task: sorted(v for v in personal if v in log)[:1] for task, log in logs.items()}
     assert not {task: values for task, values in quoting.items() if values}
-
-
-def test_rerunning_the_same_interval_gives_the_same_tables(daily_run, warehouse_url):
-    with psycopg.connect(warehouse_url) as conn:
-        before = _fingerprint(conn)
-    run_daily_dag(LOGICAL_DATE)
-    with psycopg.connect(warehouse_url) as conn:
-        after = _fingerprint(conn)
-    changed = [t for t in before if before[t] != after.get(t)]
-    assert not changed, f"tables changed on rerun: {changed}"

@@ -5,7 +5,9 @@ SQLite cannot serve parallel task processes). `airflow dags test` runs one task 
 hid that parallel dbt tasks rewrote the manifest the DAG file is parsed from.
 
 The DAG is unpaused at creation and catches up no history, so the scheduler itself starts the
-run of the latest complete day, exactly as on a new deployment; the sample ends that day."""
+run of the latest complete day, exactly as on a new deployment. That is the day the
+`airflow dags test` run of conftest.py covered, on the same warehouse: the scheduled run is
+also the rerun of a day, which must leave the same tables."""
 
 from __future__ import annotations
 
@@ -18,14 +20,14 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
 import pytest
+from warehouse_state import warehouse_fingerprint
 
-from onetoone.operations.demo import DAILY_DAG, prepare_sample
+from onetoone.operations.demo import DAILY_DAG
 
 pytestmark = pytest.mark.e2e
 
@@ -109,11 +111,9 @@ def _diagnosis(conn: psycopg.Connection, logs: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def scheduled_run(warehouse, dbt_manifest, onetoone_home, tmp_path_factory):
+def scheduled_run(daily_run, warehouse_url, dbt_manifest, onetoone_home, tmp_path_factory):
     from onetoone.foundation.config import embedded_url
 
-    today = datetime.now(UTC).date()
-    landing = prepare_sample(customers=300, seed=23, days=120, end_date=today - timedelta(days=1))
     with psycopg.connect(embedded_url("postgres"), autocommit=True) as conn:
         conn.execute(f'drop database if exists "{METADATA_DB}" with (force)')
         conn.execute(f'create database "{METADATA_DB}"')
@@ -144,11 +144,16 @@ def scheduled_run(warehouse, dbt_manifest, onetoone_home, tmp_path_factory):
             (run_id, run_type, state), = runs
             assert state == "success", _diagnosis(conn, logs)
             tasks = _task_instances(conn, run_id)
+            interval_end, = conn.execute(
+                "select data_interval_end from dag_run where run_id = %s", (run_id,)).fetchone()
     finally:
         for process in processes:
             _stop(process)
-    return {"run_type": run_type, "tasks": tasks, "landing": landing,
-            "manifest_before": manifest_before, "manifest": dbt_manifest}
+    with psycopg.connect(warehouse_url) as conn:
+        fingerprint = warehouse_fingerprint(conn)
+    return {"run_type": run_type, "tasks": tasks, "interval_end": interval_end.date(),
+            "fingerprint": fingerprint, "manifest_before": manifest_before,
+            "manifest": dbt_manifest}
 
 
 def test_the_scheduler_started_the_run_and_no_dbt_task_needed_a_retry(scheduled_run):
@@ -183,3 +188,11 @@ def test_the_marts_were_published(scheduled_run, warehouse_url):
     assert {"dim_customers", "fct_orders", "mart_customer_value", "mart_portfolios"} \
         <= published.keys()
     assert published["dim_customers"] > 0 and published["fct_orders"] > 0
+
+
+def test_the_scheduled_rerun_of_the_day_leaves_the_same_tables(scheduled_run, daily_run):
+    if scheduled_run["interval_end"] != daily_run["logical_date"]:
+        pytest.skip("midnight passed between the two runs: they covered different days")
+    before, after = daily_run["fingerprint"], scheduled_run["fingerprint"]
+    changed = sorted(t for t in before.keys() | after.keys() if before.get(t) != after.get(t))
+    assert not changed, f"tables changed on rerun: {changed}"
