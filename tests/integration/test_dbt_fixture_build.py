@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import psycopg
 import pytest
 from fixture_database import create_fixture_database, warehouse_url_set_to
@@ -12,6 +13,7 @@ from fixture_database import create_fixture_database, warehouse_url_set_to
 from onetoone.foundation import config
 from onetoone.runtime.dbt import mart_columns, run_dbt
 from onetoone.stages.serving.publish import publish_marts
+from onetoone.stages.value.store import events_summary, read_events
 
 FIXTURE_DB = "onetoone_dbt_fixture"
 
@@ -52,6 +54,7 @@ def test_every_dbt_unit_test_runs_and_passes(fixture_build: list[dict]) -> None:
             "test_mart_portfolios_manager_minimum",
             "test_mart_customer_offer_modules_assembles_with_reasons",
             "test_int_customer_households_group_by_standardised_address",
+            "test_int_customer_events_kinds_sessions_and_as_of",
             "test_dim_households_members_value_and_best_tier"} <= names
 
 
@@ -96,6 +99,35 @@ def test_marketer_marts_are_built_from_the_fixture_customers(fixture_build: list
                    " and module_id is null")[0] == 0
         assert one("select count(*) from marts_build.mart_portfolios"
                    " where (pooled_reason is null) <> (coverage = 'key_account')")[0] == 0
+
+
+def test_customer_events_are_keyed_and_read_as_the_value_step_reads_them(
+        fixture_warehouse: str, fixture_build: list[dict]) -> None:
+    """int_customer_events holds the fixture's calls, complaints, web sessions and returned or
+    cancelled orders before as_of (2025-06-21: Felipe's call of 06-25 is not there), keyed by
+    customer, and nothing personal; the value step's reader hands them to the model as
+    customer_id, event_date, event and counts them for value.model_runs."""
+    with psycopg.connect(fixture_warehouse) as conn:
+        columns = [row[0] for row in conn.execute(
+            "select column_name from information_schema.columns where table_schema ="
+            " 'intermediate' and table_name = 'int_customer_events' order by ordinal_position")]
+        bruno = conn.execute("select event_id, event_date::text, event"
+                             " from intermediate.int_customer_events"
+                             " where customer_key = 'K02' order by event_id").fetchall()
+        events = read_events(conn)
+    assert columns == ["event_id", "customer_key", "event_date", "event", "source"]
+    # two calls, the escalated complaint, the order completed and then returned
+    assert bruno == [("callcenter:CL002", "2025-04-03", "call"),
+                     ("callcenter:CL003", "2025-04-05", "complaint_unresolved"),
+                     ("callcenter:CL007", "2025-05-20", "call"),
+                     ("erp:O005", "2025-06-03", "order_returned")]
+    assert list(events.columns) == ["customer_id", "event_date", "event"]
+    assert events["event_date"].max() < pd.Timestamp("2025-06-21")
+    # 21 sessions of the six web accounts (anonymous ones have no customer)
+    assert events_summary(events) == {
+        "rows": 36, "customers": 11,
+        "kinds": {"call": 8, "complaint_unresolved": 3, "order_cancelled": 1,
+                  "order_returned": 3, "web_visit": 21}}
 
 
 def test_households_group_the_customers_at_one_standardised_address(

@@ -1,6 +1,7 @@
 """The pipeline's value step on a real warehouse: it records the backtest's winner and figures
-in value.model_runs, writes a probability_alive below 1 for one-time buyers, and the value DDL
-upgrades a warehouse made before those columns existed."""
+in value.model_runs, passes the customers' events on to the correction and records their counts,
+writes a probability_alive below 1 for one-time buyers, and the value DDL upgrades a warehouse
+made before those columns existed."""
 
 from __future__ import annotations
 
@@ -16,18 +17,24 @@ from onetoone.stages.value.store import score_customers
 
 @pytest.fixture
 def keyed_transactions(warehouse_url):
-    """intermediate.int_customer_transactions as dbt would leave it: two years of orders of
-    1,500 customers who buy as a Poisson process and drop out after a purchase."""
+    """intermediate.int_customer_transactions and int_customer_events as dbt would leave them:
+    two years of orders of 1,500 customers who buy as a Poisson process and drop out after a
+    purchase, most of them after an unresolved complaint, and calls of some of the others."""
     rng = np.random.default_rng(4)
-    rows = []
+    rows, events = [], []
     for customer in range(1_500):
+        key = f"K{customer:05d}"
         day = int(rng.integers(0, 400))
         rate, dropout = rng.gamma(0.6, 1 / 40), rng.beta(1.0, 3.0)
         while day < 730:
-            rows.append((f"K{customer:05d}", day, round(float(rng.gamma(3, 20)), 2)))
-            day += 1 + int(rng.exponential(1 / rate))
+            rows.append((key, day, round(float(rng.gamma(3, 20)), 2)))
+            if rng.random() < 0.2:
+                events.append((key, day + 1, "call"))
             if rng.random() < dropout:
+                if rng.random() < 0.7:
+                    events.append((key, day + 2, "complaint_unresolved"))
                 break
+            day += 1 + int(rng.exponential(1 / rate))
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         conn.execute("drop schema if exists value cascade")
         conn.execute("create schema if not exists intermediate")
@@ -37,10 +44,18 @@ def keyed_transactions(warehouse_url):
         with conn.cursor().copy("copy intermediate.int_customer_transactions from stdin") as copy:
             for key, day, amount in rows:
                 copy.write_row((key, date(2024, 1, 1) + timedelta(days=day), amount))
+        conn.execute("drop table if exists intermediate.int_customer_events")
+        conn.execute("create table intermediate.int_customer_events"
+                     " (customer_key text, event_date date, event text)")
+        with conn.cursor().copy("copy intermediate.int_customer_events from stdin") as copy:
+            for key, day, event in events:
+                if day < 730:
+                    copy.write_row((key, date(2024, 1, 1) + timedelta(days=day), event))
     migrate_warehouse(warehouse_url)
     yield warehouse_url
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         conn.execute("drop table intermediate.int_customer_transactions")
+        conn.execute("drop table intermediate.int_customer_events")
 
 
 def test_value_step_records_the_backtest_and_scores_one_time_buyers(keyed_transactions) -> None:
@@ -65,6 +80,16 @@ def test_value_step_records_the_backtest_and_scores_one_time_buyers(keyed_transa
         assert alive_model in ("MBG/NBD", "Pareto/NBD")  # BG/NBD cannot tell one-time buyers
         # the 365-day scoring horizon, at most half of the 729 days seen: 364
         assert days == 364 and rmse > 0 and candidates == 4  # three classic + the correction
+        # the events dbt keyed reached the correction, and the run says how many of each kind
+        offered, recorded, kinds = conn.execute(
+            "select backtest -> 'event_features', customer_events,"
+            " (select jsonb_object_agg(event, n) from (select event, count(*) as n"
+            "  from intermediate.int_customer_events group by event) k)"
+            " from value.model_runs where model_run_id = 'run-1'").fetchone()
+        assert offered == ["event_call", "event_complaint_unresolved", "event_call_90d",
+                           "event_complaint_unresolved_90d"]
+        assert recorded["kinds"] == kinds and recorded["rows"] == result["event_rows"] > 0
+        assert result["event_kinds"] == 2
         one_time = conn.execute(
             "select count(*), max(probability_alive) from value.customer_strategic_values v"
             " join (select customer_key from intermediate.int_customer_transactions"
@@ -100,6 +125,7 @@ def test_value_ddl_upgrades_an_older_warehouse(warehouse_url) -> None:
             " where table_schema = 'value'"
             " and table_name in ('model_runs', 'customer_strategic_values')").fetchall()}
         assert {"purchase_model", "alive_model", "backtest_calibration_end", "backtest_days",
-                "backtest_rmse", "backtest_aggregate_error", "backtest"} <= set(columns)
+                "backtest_rmse", "backtest_aggregate_error", "backtest",
+                "customer_events"} <= set(columns)
         assert columns["probability_alive"] == "YES"
         assert conn.execute("select count(*) from value.model_runs").fetchone()[0] == 1

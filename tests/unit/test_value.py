@@ -16,6 +16,7 @@ from onetoone.stages.value.io import ValueInputError, read_transactions
 from onetoone.stages.value.model import BetaGeometricNBD, GammaGamma, ValueModel
 from onetoone.stages.value.rfm import holdout_actuals, rfm_summary
 from onetoone.stages.value.scoring import score_transactions
+from onetoone.stages.value.store import events_summary
 
 CDNOW = Path(__file__).parents[1] / "fixtures" / "value" / "cdnow_summary.csv"
 CDNOW_BG_NBD = (0.243, 4.414, 0.793, 2.426)  # r, alpha, a, b: [FHL05] section 5, in weeks
@@ -317,3 +318,14 @@ def test_clv_discounts_each_month_at_its_end_with_the_effective_monthly_rate() -
     expected = sum((horizon[m] - horizon[m - 1]) / 1.25 ** (m / 12) for m in range(1, 13))
     clv = model.discounted_clv(rfm, months=12, annual_discount_rate=0.25)
     np.testing.assert_allclose(clv, expected, rtol=1e-9)
+
+
+def test_events_summary_counts_rows_customers_and_kinds_only() -> None:
+    events = pd.DataFrame({"customer_id": ["K1", "K1", "K2", "K3"],
+                           "event_date": pd.to_datetime(["2025-01-01"] * 4),
+                           "event": ["web_visit", "call", "web_visit", "order_returned"]})
+    assert events_summary(events) == {
+        "rows": 4, "customers": 3,
+        "kinds": {"call": 1, "order_returned": 1, "web_visit": 2}}
+    assert events_summary(events.iloc[:0]) == {"rows": 0, "customers": 0, "kinds": {}}
+    assert events_summary(None) is None  # dbt has not built the events: none recorded

@@ -61,6 +61,10 @@ def test_events_that_tell_who_left_make_the_backtest_keep_the_correction() -> No
     assert with_ev is not None and without is not None
     assert with_ev.correction is not None, with_ev.text()
     assert "event_complaint_unresolved" in with_ev.correction.events
+    # what the correction was offered is in the run's figures; nothing without events
+    assert with_ev.figures()["event_features"] == ["event_complaint_unresolved",
+                                                   "event_complaint_unresolved_90d"]
+    assert without.figures()["event_features"] == [] and "event features" not in without.text()
     rmse = {bt.winner: next(s.rmse for s in bt.scores if "correction" in s.name)
             for bt in (with_ev, without)}
     assert rmse[with_ev.winner] < 0.97 * min(s.rmse for s in without.scores)

@@ -26,7 +26,8 @@ declare
         'backtest_days', 'integer',
         'backtest_rmse', 'numeric',           -- the winner's, per customer, on the backtest
         'backtest_aggregate_error', 'numeric',  -- the winner's predicted / actual - 1
-        'backtest', 'jsonb'];                 -- every candidate's figures and the reason
+        'backtest', 'jsonb',                  -- every candidate's figures and the reason
+        'customer_events', 'jsonb'];          -- the events the run had: counts per kind only
 begin
     for i in 1 .. array_length(wanted, 1) by 2 loop
         if not exists (select 1 from information_schema.columns where table_schema = 'value'

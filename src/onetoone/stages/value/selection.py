@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from onetoone.stages.value.hybrid import (
+    EVENT_PREFIX,
     MIN_TRAINING_CUSTOMERS,
     SHRINK_WEIGHTS,
     BoostedCorrection,
@@ -64,6 +65,8 @@ class Backtest:
     purchase_model: type  # the winning classic model (the base of the correction)
     correction: BoostedCorrection | None  # trained on the whole split when it won
     alive_model: type | None  # the model for P(alive) when the winner keeps one-time buyers
+    # the event features the correction was offered (hybrid.event_features), none without events
+    event_features: tuple[str, ...] = ()
 
     def text(self) -> str:
         lines = [f"Model choice: backtest fitted on data up to {self.calibration_end.date()}, "
@@ -76,6 +79,9 @@ class Backtest:
             lines.append(f"  {score.name:<36}{score.rmse:>8.3f}{score.aggregate_error:>+11.1%}"
                          f"{score.correlation:>13.3f}{score.fit_seconds:>8.2f}{mark}")
         lines.append(f"  {self.reason}")
+        if self.event_features:
+            lines.append(f"  the correction was offered {len(self.event_features)} event "
+                         f"features: {', '.join(self.event_features)}")
         return "\n".join(lines)
 
     def figures(self) -> dict:
@@ -83,7 +89,8 @@ class Backtest:
         return {"calibration_end": self.calibration_end.date().isoformat(),
                 "holdout_days": self.holdout_days, "customers": self.customers,
                 "winner": self.winner, "reason": self.reason,
-                "scores": [score.__dict__ for score in self.scores]}
+                "scores": [score.__dict__ for score in self.scores],
+                "event_features": list(self.event_features)}
 
 
 def backtest_split(transactions: pd.DataFrame, calibration_end: pd.Timestamp,
@@ -184,8 +191,9 @@ def choose_model(transactions: pd.DataFrame, calibration_end: pd.Timestamp, hori
     else:
         reasons.append("too few customers to train the boosted correction")
     reason = "; ".join(reasons) + f"; a heavier model needs z >= {REQUIRED_Z:g}"
+    event_features = tuple(c for c in rfm.columns if c.startswith(EVENT_PREFIX))
     return Backtest(inner_end, days, len(rfm), tuple(scores), winner, reason, chosen_class,
-                    correction, alive_model)
+                    correction, alive_model, event_features)
 
 
 def _paired_z(current: np.ndarray, challenger: np.ndarray, actual: np.ndarray) -> float:

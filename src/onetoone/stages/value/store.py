@@ -1,6 +1,12 @@
 """The value step of the pipeline: choose and fit the strategic value model on the keyed
 transactions that dbt builds, check it on a holdout, and write every customer's strategic value
-for dbt to read, with the model that won the backtest and its figures in `value.model_runs`."""
+for dbt to read, with the model that won the backtest and its figures in `value.model_runs`.
+
+The customers' dated events that dbt builds beside the transactions (calls, complaints by
+resolution, web visits, returned and cancelled orders) are the boosted correction's extra
+features, in the holdout check and in the scoring alike; the backtest keeps the correction only
+when it helps. `value.model_runs.customer_events` records how many events of each kind the run
+had (counts only)."""
 
 from __future__ import annotations
 
@@ -13,13 +19,14 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import psycopg
 
-from onetoone.foundation.db import apply_ddl, read_query
+from onetoone.foundation.db import apply_ddl, read_query, relation_exists
 from onetoone.stages.value.model import DEFAULT_ANNUAL_DISCOUNT_RATE
 from onetoone.stages.value.scoring import score_transactions
 
 log = logging.getLogger(__name__)
 
 TRANSACTIONS_RELATION = "intermediate.int_customer_transactions"
+EVENTS_RELATION = ("intermediate", "int_customer_events")
 SCORING_HORIZON_DAYS = 365
 # The holdout check refits on the data before the last HOLDOUT_DAYS and compares predictions
 # with what happened; shorter histories use their last third.
@@ -31,6 +38,30 @@ def read_transactions(conn: psycopg.Connection) -> pd.DataFrame:
     frame = read_query(conn, query, dtype={"customer_id": str, "amount": float})
     frame["order_date"] = pd.to_datetime(frame["order_date"])
     return frame
+
+
+def read_events(conn: psycopg.Connection) -> pd.DataFrame | None:
+    """The customers' dated events (`customer_id`, `event_date`, `event`) as dbt keyed them;
+    None when dbt has not built them (a warehouse older than the model)."""
+    schema, name = EVENTS_RELATION
+    if not relation_exists(conn, schema, name):
+        log.warning("%s.%s does not exist: the value model runs without customer events",
+                    schema, name)
+        return None
+    frame = read_query(conn, f"select customer_key as customer_id, event_date, event"
+                             f" from {schema}.{name}",
+                       dtype={"customer_id": str, "event": str})
+    frame["event_date"] = pd.to_datetime(frame["event_date"])
+    return frame
+
+
+def events_summary(events: pd.DataFrame | None) -> dict | None:
+    """What the run knew as events, in counts only: rows, customers and rows per kind."""
+    if events is None:
+        return None
+    kinds = events["event"].value_counts().sort_index()
+    return {"rows": len(events), "customers": int(events["customer_id"].nunique()),
+            "kinds": {str(kind): int(count) for kind, count in kinds.items()}}
 
 
 def ensure_schema(conn: psycopg.Connection) -> None:
@@ -46,8 +77,10 @@ def score_customers(conn: psycopg.Connection, *, run_id: str, as_of: datetime) -
         log.warning("no completed orders before %s: no strategic values to write", as_of)
         conn.execute("delete from value.customer_strategic_values")
         return {"customers": 0}
-    holdout = _holdout_check(transactions, calibration_end)
-    scored = score_transactions(transactions, calibration_end, SCORING_HORIZON_DAYS)
+    events = read_events(conn)
+    holdout = _holdout_check(transactions, calibration_end, events)
+    scored = score_transactions(transactions, calibration_end, SCORING_HORIZON_DAYS,
+                                customer_events=events)
     predictions = scored.predictions.reset_index()
     model, backtest = scored.model, scored.backtest
     conn.execute("delete from value.customer_strategic_values")
@@ -71,14 +104,15 @@ def score_customers(conn: psycopg.Connection, *, run_id: str, as_of: datetime) -
     purchase_params = asdict(model.purchases) | (
         {"correction": model.correction.describe()} if model.correction else {})
     report = holdout.report if holdout else None
+    summary = events_summary(events)
     conn.execute("delete from value.model_runs where model_run_id = %s", (run_id,))
     conn.execute(
         "insert into value.model_runs (model_run_id, as_of, customers, purchase_params,"
         " spend_params, annual_discount_rate, holdout_calibration_end, holdout_days,"
         " holdout_purchases_ratio, holdout_revenue_ratio, holdout_report, purchase_model,"
         " alive_model, backtest_calibration_end, backtest_days, backtest_rmse,"
-        " backtest_aggregate_error, backtest)"
-        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        " backtest_aggregate_error, backtest, customer_events)"
+        " values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (run_id, as_of, len(predictions), json.dumps(purchase_params),
          json.dumps(asdict(model.spend)), DEFAULT_ANNUAL_DISCOUNT_RATE,
          report.calibration_end.date() if report else None,
@@ -92,27 +126,36 @@ def score_customers(conn: psycopg.Connection, *, run_id: str, as_of: datetime) -
          _finite(winner.rmse) if winner else None,
          _finite(winner.aggregate_error) if winner else None,
          json.dumps(backtest.figures(), allow_nan=False, default=_finite) if backtest
-         else None))
+         else None,
+         json.dumps(summary) if summary else None))
     result = {"customers": len(predictions), "fit_seconds": round(scored.fit_seconds, 3),
-              "purchase_model": model.name}
+              "purchase_model": model.name,
+              "event_rows": summary["rows"] if summary else 0,
+              "event_kinds": len(summary["kinds"]) if summary else 0,
+              "correction_uses_events": bool(model.correction and model.correction.events)}
     if holdout:
         result |= {"holdout_purchases_ratio": round(holdout.report.purchases_ratio, 3),
                    "holdout_revenue_ratio": round(holdout.report.revenue_ratio, 3)}
         log.info("value model holdout check:\n%s", holdout.report.text())
+    log.info("value model customer events (per kind): %s",
+             summary["kinds"] if summary else "none")
     if backtest:
         log.info("value model choice:\n%s", backtest.text())
     log.info("value step: %s", result)
     return result
 
 
-def _holdout_check(transactions: pd.DataFrame, calibration_end: pd.Timestamp):
+def _holdout_check(transactions: pd.DataFrame, calibration_end: pd.Timestamp,
+                   events: pd.DataFrame | None):
     span = (calibration_end - transactions["order_date"].min()).days
     holdout_days = min(HOLDOUT_DAYS, span // 3)
     if holdout_days < 7:
         log.warning("history of %d days is too short for a holdout check", span)
         return None
     seen = transactions[transactions["order_date"] <= calibration_end]
-    return score_transactions(seen, calibration_end - timedelta(days=holdout_days), holdout_days)
+    # Events after a cutoff never count at it (hybrid.event_features): no need to cut them.
+    return score_transactions(seen, calibration_end - timedelta(days=holdout_days), holdout_days,
+                              customer_events=events)
 
 
 def _finite(value: float) -> float | None:
