@@ -25,6 +25,7 @@ import pandas as pd
 
 from onetoone.stages.value.hybrid import (
     EVENT_PREFIX,
+    EVENT_WINDOW_DAYS,
     MIN_TRAINING_CUSTOMERS,
     SHRINK_WEIGHTS,
     BoostedCorrection,
@@ -81,7 +82,8 @@ class Backtest:
         lines.append(f"  {self.reason}")
         if self.event_features:
             lines.append(f"  the correction was offered {len(self.event_features)} event "
-                         f"features: {', '.join(self.event_features)}")
+                         f"features ({len(self.event_features) // 2} kinds of event: all of "
+                         f"them and those of the last {EVENT_WINDOW_DAYS} days)")
         return "\n".join(lines)
 
     def figures(self) -> dict:
