@@ -21,7 +21,11 @@ aggregate purchases error, correlation, revenue error and seconds to fit.
   events: the categories, channels and statuses of the ERP orders, and calls (complaints by
   resolution, low satisfaction) and web logins joined to the ERP customer through the
   generator's truth file, i.e. with a perfect identity resolution (the pipeline's own is
-  measured in the identity benchmarks). Rows marked "3 columns" use only the transactions.
+  measured in the identity benchmarks). Rows marked "3 columns" use only the transactions;
+  "events" the wide set above; "daily events" the vocabulary the daily run feeds the value
+  step (dbt's intermediate.int_customer_events: call, complaint_resolved,
+  complaint_unresolved, web_visit, order_returned, order_cancelled), derived here from the
+  same files by the model's rules, joined through the truth file likewise.
 """
 
 from __future__ import annotations
@@ -62,7 +66,8 @@ class Split:
     transactions: pd.DataFrame
     calibration_end: pd.Timestamp
     holdout_days: int
-    events: pd.DataFrame | None = None  # customer_id, event_date, event
+    # label -> customer_id, event_date, event: the correction's variants beside "3 columns"
+    events: dict[str, pd.DataFrame] | None = None
 
 
 def fetch_lifetimes_wheel(cache: Path) -> Path:
@@ -163,6 +168,62 @@ def linked_events(sample: Path) -> pd.DataFrame:
     return events.merge(erp, on="person_id")[["customer_id", "event_date", "event"]].dropna()
 
 
+def _to_erp_customers(events: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Events of source records (source, source_record_id) as events of the ERP customer
+    records of the same person (the generator's truth: a perfect identity resolution)."""
+    erp = truth[truth["source"] == "erp"][["person_id", "source_record_id"]].rename(
+        columns={"source_record_id": "customer_id"})
+    events = events.merge(truth[["source", "source_record_id", "person_id"]],
+                          on=["source", "source_record_id"])
+    return events.merge(erp, on="person_id")[["customer_id", "event_date", "event"]].dropna()
+
+
+def daily_events(sample: Path, before: pd.Timestamp) -> pd.DataFrame:
+    """The daily run's event vocabulary (dbt_project/models/intermediate/int_customer_events.sql)
+    from the generated files, before `before`: calls by whether they are complaints and put
+    right, web sessions of accounts dated by their first event, orders now returned or
+    cancelled dated by their last update; dates in UTC, the warehouse's time zone."""
+    truth = pd.read_csv(sample / "truth" / "records.csv", dtype=str)
+    calls = pd.concat([pd.read_csv(path, dtype=str, engine="python", on_bad_lines="skip",
+                                   encoding_errors="replace")
+                       for path in sorted((sample / "callcenter").glob("calls_*.csv"))],
+                      ignore_index=True)
+    complaint = calls["is_complaint"].str.lower() == "true"
+    resolved = calls["resolution"].str.lower() == "resolved"
+    calls = pd.DataFrame({
+        "source": "callcenter", "source_record_id": calls["contact_id"],
+        "event_date": pd.to_datetime(calls["called_at"].str.slice(0, 10), errors="coerce"),
+        "event": np.select([~complaint, resolved], ["call", "complaint_resolved"],
+                           "complaint_unresolved")})
+    sessions = {}
+    for path in sorted((sample / "web").glob("events_*.ndjson")):
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            if '"account_id":"' not in line:
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            key = (event.get("account_id"), event.get("session_id") or event.get("event_id"))
+            at = str(event.get("occurred_at"))
+            if key[0] and (key not in sessions or at < sessions[key]):
+                sessions[key] = at
+    visits = pd.DataFrame([(account, at) for (account, _), at in sessions.items()],
+                          columns=["source_record_id", "at"])
+    visits = pd.DataFrame({
+        "source": "web", "source_record_id": visits["source_record_id"],
+        "event_date": pd.to_datetime(visits["at"], utc=True, errors="coerce", format="ISO8601")
+        .dt.tz_localize(None).dt.normalize(), "event": "web_visit"})
+    orders = pd.read_csv(sample / "erp" / "orders.csv", dtype=str)
+    orders = orders[orders["status"].isin(["returned", "cancelled"])]
+    updated = pd.to_datetime(orders[["ordered_at", "updated_at"]].max(axis=1).str.slice(0, 10))
+    orders = pd.DataFrame({"source": "erp", "source_record_id": orders["customer_id"],
+                           "event_date": updated, "event": "order_" + orders["status"]})
+    events = pd.concat([calls, visits, orders], ignore_index=True)
+    events = events[events["event_date"] < before]
+    return _to_erp_customers(events, truth)
+
+
 def candidates(split: Split):
     """(name, fitted ValueModel, seconds, events used) for every classic model, with and
     without the boosted correction; the correction is trained on the same inner split the
@@ -173,8 +234,7 @@ def candidates(split: Split):
     inner = rfm_summary(seen, inner_end)
     inner_actual = (holdout_actuals(seen, inner_end, inner_days)["purchases"]
                     .reindex(inner.index, fill_value=0.0))
-    variants = [("3 columns", None)] + ([("events", split.events)]
-                                        if split.events is not None else [])
+    variants = [("3 columns", None), *(split.events or {}).items()]
     for model_class in PURCHASE_MODELS:
         started = time.perf_counter()
         classic = ValueModel.fit(rfm, purchase_model=model_class)
@@ -216,8 +276,7 @@ def bench(split: Split) -> None:
         scored = with_events(rfm, events, split.calibration_end)
         rows.append((name, figures(model.predict(scored, split.holdout_days), rfm, actual),
                      seconds))
-    runs = [("3 columns", None)] + ([("events", split.events)]
-                                    if split.events is not None else [])
+    runs = [("3 columns", None), *(split.events or {}).items()]
     chosen_runs = []
     for label, events in runs:
         started = time.perf_counter()
@@ -255,8 +314,13 @@ def main(argv: list[str] | None = None) -> None:
             sample = Path(tmp) / "sample"
             generate(sample, args.customers, args.seed, days=args.days)
             transactions = erp_transactions(sample / "erp")
-            events = pd.concat([erp_events(sample / "erp"), linked_events(sample)])
-        last = transactions["order_date"].max()
+            last = transactions["order_date"].max()
+            events = {"events": pd.concat([erp_events(sample / "erp"), linked_events(sample)]),
+                      "daily events": daily_events(sample, last + pd.Timedelta(days=1))}
+        for label, frame in events.items():
+            kinds = frame["event"].value_counts().sort_index()
+            print(f"{label}: {len(frame):,} rows, {kinds.size} kinds: "
+                  + ", ".join(f"{kind} {count:,}" for kind, count in kinds.items()))
         bench(Split(f"generated, {args.customers:,} customers, seed {args.seed}", transactions,
                     pd.Timestamp((last - pd.DateOffset(months=6)).date()), 180, events))
 
