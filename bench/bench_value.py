@@ -217,11 +217,12 @@ def daily_events(sample: Path, before: pd.Timestamp) -> pd.DataFrame:
     orders = pd.read_csv(sample / "erp" / "orders.csv", dtype=str)
     orders = orders[orders["status"].isin(["returned", "cancelled"])]
     updated = pd.to_datetime(orders[["ordered_at", "updated_at"]].max(axis=1).str.slice(0, 10))
-    orders = pd.DataFrame({"source": "erp", "source_record_id": orders["customer_id"],
-                           "event_date": updated, "event": "order_" + orders["status"]})
-    events = pd.concat([calls, visits, orders], ignore_index=True)
-    events = events[events["event_date"] < before]
-    return _to_erp_customers(events, truth)
+    # an order's events stay on its own ERP record, as its transactions do
+    orders = pd.DataFrame({"customer_id": orders["customer_id"], "event_date": updated,
+                           "event": "order_" + orders["status"]})
+    linked = _to_erp_customers(pd.concat([calls, visits], ignore_index=True), truth)
+    events = pd.concat([linked, orders], ignore_index=True)
+    return events[events["event_date"] < before]
 
 
 def candidates(split: Split):
