@@ -24,7 +24,7 @@ INCREMENTAL = {
     "int_orders_enriched": "order_id",
     "int_customer_golden_values": "customer_key, attribute_name",
 }
-SELECTION = ["--indirect-selection", "cautious", "--select",
+SELECTION = ["--select",
              *[f"+{model}" for model in INCREMENTAL]]
 
 
@@ -39,6 +39,8 @@ def fixture_url(warehouse) -> Iterator[str]:
 
 
 def dbt(*args: str) -> None:
+    """`dbt run` of the incremental models and what they read: their tests run in
+    test_dbt_fixture_build.py; here only the tables count."""
     assert run_dbt([*args, "--quiet", "--no-use-colors", *SELECTION]) == 0
 
 
@@ -49,11 +51,11 @@ def tables(url: str) -> dict[str, list[tuple]]:
 
 
 def test_incremental_models_match_a_full_refresh(fixture_url: str) -> None:
-    dbt("build", "--full-refresh")
+    dbt("run", "--full-refresh")
     built = tables(fixture_url)
     assert all(built.values())
 
-    dbt("build")
+    dbt("run")
     assert tables(fixture_url) == built, "a rerun on the same data changed an incremental table"
 
     with psycopg.connect(fixture_url) as conn:
@@ -94,10 +96,10 @@ def test_incremental_models_match_a_full_refresh(fixture_url: str) -> None:
              where source = 'web' and source_record_id = 'W002';
             update identity.customer_keys set customer_key = 'K08' where customer_key = 'K12';
         """)
-    dbt("build")
+    dbt("run")
     incremental = tables(fixture_url)
     assert incremental != built
-    dbt("build", "--full-refresh")
+    dbt("run", "--full-refresh")
     assert incremental == tables(fixture_url)
     with psycopg.connect(fixture_url) as conn:
         assert not conn.execute("select 1 from intermediate.int_customer_golden_values"
@@ -109,11 +111,11 @@ def test_incremental_models_match_a_full_refresh(fixture_url: str) -> None:
 
 def test_a_forgotten_customer_leaves_nothing_stale_in_the_golden_values(fixture_url: str
                                                                          ) -> None:
-    dbt("build", "--full-refresh")
+    dbt("run", "--full-refresh")
     report = forget(fixture_url, customer_key="K01", requested_by="dpo", reason="test",
                     manifest_path=state_manifest_path())
     assert report.counts["intermediate.int_customer_golden_values"] > 0
-    dbt("build")
+    dbt("run")
     incremental = tables(fixture_url)
     with psycopg.connect(fixture_url) as conn:
         erased = conn.execute(
@@ -127,6 +129,6 @@ def test_a_forgotten_customer_leaves_nothing_stale_in_the_golden_values(fixture_
             " where attribute_value ilike"
             " any(array['%ana.s%', '%souza%', '%11987654321%', '%98765-4321%'])"
         ).fetchall()
-    dbt("build", "--full-refresh")
+    dbt("run", "--full-refresh")
     assert incremental == tables(fixture_url)
     assert config.paths().dbt_target.exists()
