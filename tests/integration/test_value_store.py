@@ -129,3 +129,34 @@ def test_value_ddl_upgrades_an_older_warehouse(warehouse_url) -> None:
                 "customer_events"} <= set(columns)
         assert columns["probability_alive"] == "YES"
         assert conn.execute("select count(*) from value.model_runs").fetchone()[0] == 1
+
+
+def test_a_young_warehouse_gets_no_strategic_values_and_a_warning_not_a_failed_run(
+        warehouse_url, caplog) -> None:
+    """Three customers and one repeat buyer: nothing to fit spend from. The value step writes
+    no values and says why, so the day's marts are still published."""
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        conn.execute("create schema if not exists intermediate")
+        conn.execute("drop table if exists intermediate.int_customer_transactions")
+        conn.execute("create table intermediate.int_customer_transactions"
+                     " (customer_key text, order_date date, amount numeric)")
+        conn.execute("insert into intermediate.int_customer_transactions values"
+                     " ('K1', '2026-05-01', 10), ('K1', '2026-05-20', 20),"
+                     " ('K2', '2026-05-03', 30), ('K3', '2026-06-01', 40)")
+    migrate_warehouse(warehouse_url)
+    try:
+        with psycopg.connect(warehouse_url) as conn, conn.transaction():
+            conn.execute("insert into value.customer_strategic_values (customer_key,"
+                         " as_of_date, expected_purchases_12m, expected_revenue_12m, clv,"
+                         " model_run_id, scored_at) values ('K9', '2026-05-01', 1, 1, 1,"
+                         " 'earlier', now())")
+            result = score_customers(conn, run_id="young",
+                                     as_of=datetime(2026, 7, 1, tzinfo=UTC))
+            left = conn.execute("select count(*) from value.customer_strategic_values"
+                                ).fetchone()[0]
+    finally:
+        with psycopg.connect(warehouse_url, autocommit=True) as conn:
+            conn.execute("drop table intermediate.int_customer_transactions")
+    assert result["customers"] == 0 and "Gamma-Gamma" in result["not_fitted"]
+    assert left == 0, "yesterday's values must not pass for today's"
+    assert "no strategic values this run" in caplog.text

@@ -20,7 +20,7 @@ import pandas as pd
 import psycopg
 
 from onetoone.foundation.db import apply_ddl, read_query, relation_exists
-from onetoone.stages.value.model import DEFAULT_ANNUAL_DISCOUNT_RATE
+from onetoone.stages.value.model import DEFAULT_ANNUAL_DISCOUNT_RATE, ModelFitError
 from onetoone.stages.value.scoring import score_transactions
 
 log = logging.getLogger(__name__)
@@ -79,8 +79,16 @@ def score_customers(conn: psycopg.Connection, *, run_id: str, as_of: datetime) -
         return {"customers": 0}
     events = read_events(conn)
     holdout = _holdout_check(transactions, calibration_end, events)
-    scored = score_transactions(transactions, calibration_end, SCORING_HORIZON_DAYS,
-                                customer_events=events)
+    try:
+        scored = score_transactions(transactions, calibration_end, SCORING_HORIZON_DAYS,
+                                    customer_events=events)
+    except ModelFitError as error:
+        # A young warehouse (a few days of orders, hardly a repeat buyer) has nothing to fit:
+        # its marts are published without strategic values rather than not at all.
+        log.warning("no strategic values this run, the history before %s cannot fit the value"
+                    " model: %s", as_of.date(), error)
+        conn.execute("delete from value.customer_strategic_values")
+        return {"customers": 0, "not_fitted": str(error)}
     predictions = scored.predictions.reset_index()
     model, backtest = scored.model, scored.backtest
     conn.execute("delete from value.customer_strategic_values")
@@ -154,8 +162,13 @@ def _holdout_check(transactions: pd.DataFrame, calibration_end: pd.Timestamp,
         return None
     seen = transactions[transactions["order_date"] <= calibration_end]
     # Events after a cutoff never count at it (hybrid.event_features): no need to cut them.
-    return score_transactions(seen, calibration_end - timedelta(days=holdout_days), holdout_days,
-                              customer_events=events)
+    try:
+        return score_transactions(seen, calibration_end - timedelta(days=holdout_days),
+                                  holdout_days, customer_events=events)
+    except ModelFitError as error:
+        log.warning("no holdout check: the history before its cutoff cannot fit the model: %s",
+                    error)
+        return None
 
 
 def _finite(value: float) -> float | None:
