@@ -80,3 +80,22 @@ def record_dbt_test_results(project_dir: str, context, **_) -> None:
         log.warning("no dbt run results at %s: no test results recorded", run_results)
         return
     record(conninfo(AIRFLOW_CONN_ID), run_results, as_of=context["data_interval_end"])
+
+
+def keep_only_the_test_results(group) -> None:
+    """In each dbt task group, only the test task writes dbt's JSON artifacts and records its
+    tests for auditors. A model, seed or snapshot task has no test results to keep, and writing
+    a manifest and run results it never reads is half of a warm dbt invocation (0.8 of 1.6 s);
+    its callback would only import the audit code to find nothing."""
+    from cosmos.operators.local import DbtTestLocalOperator
+
+    for task in _tasks(group):
+        if isinstance(task, DbtTestLocalOperator):
+            task.callback = record_dbt_test_results
+        else:
+            task.dbt_cmd_flags = [*(task.dbt_cmd_flags or []), "--no-write-json"]
+
+
+def _tasks(group):
+    for child in group.children.values():
+        yield from _tasks(child) if hasattr(child, "children") else [child]

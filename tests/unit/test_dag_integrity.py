@@ -91,19 +91,23 @@ def test_the_run_report_is_written_after_publishing(dagbag):
     assert "publish" in dag.get_task("report").get_flat_relative_ids(upstream=True)
 
 
-def test_every_dbt_task_records_its_test_results_for_auditors(dagbag):
+def test_every_dbt_test_task_records_its_test_results_for_auditors(dagbag):
     """Cosmos calls the callback in the task's copy of the project, before it raises for a failed
-    test: without it a dbt task's results vanish with that copy."""
-    from cosmos.operators.local import DbtLocalBaseOperator
+    test: without it a dbt task's results vanish with that copy. The other dbt tasks hold no
+    tests and skip dbt's JSON artifacts."""
+    from cosmos.operators.local import DbtLocalBaseOperator, DbtTestLocalOperator
 
     from onetoone_airflow.cosmos_config import record_dbt_test_results
 
     dbt_tasks = [t for t in dagbag.dags["onetoone_daily"].tasks
                  if isinstance(t, DbtLocalBaseOperator)]
-    assert dbt_tasks
-    for task in dbt_tasks:
-        callbacks = task.callback if isinstance(task.callback, list) else [task.callback]
-        assert record_dbt_test_results in callbacks, task.task_id
+    tests = [t for t in dbt_tasks if isinstance(t, DbtTestLocalOperator)]
+    assert len(tests) == 4
+    for task in tests:
+        assert task.callback == record_dbt_test_results, task.task_id
+        assert "--no-write-json" not in (task.dbt_cmd_flags or []), task.task_id
+    for task in set(dbt_tasks) - set(tests):
+        assert not task.callback and "--no-write-json" in task.dbt_cmd_flags, task.task_id
 
 
 def test_a_dbt_task_that_wrote_no_run_results_records_nothing(tmp_path, caplog):
