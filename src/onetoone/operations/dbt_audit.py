@@ -1,6 +1,6 @@
-"""dbt's test results into the audit schema, on their own: every dbt task of the daily DAG
-calls this from its Cosmos callback, so it imports only the quality stage (about 1 s) and not
-the whole pipeline (about 3.5 s, once per task)."""
+"""dbt's test results into the audit schema, on their own: the test task of each dbt group of
+the daily DAG calls this from its Cosmos callback, in a task process of its own, so it imports
+only the quality stage (about 1 s), not the whole pipeline (about 3.5 s)."""
 
 from __future__ import annotations
 

@@ -36,7 +36,6 @@ __all__ = ["PublishRefused", "check_quality", "identify", "ingest", "interval_ru
            "train_identity_model", "value"]
 
 
-
 def ingest(source: str, *, warehouse: str, until: datetime, erp: str | None = None,
            run_id: str | None = None, landing: Path | None = None) -> IngestSummary:
     run_id = run_id or interval_run_id(until)
@@ -124,7 +123,6 @@ def check_quality(layer: str, warehouse: str, *, as_of: datetime, run_id: str | 
     return {"layer": layer, "passed": report.passed_count, "checks": len(report.checks),
             "warnings_failed": len(report.warning_failures),
             "data_docs": str(report.data_docs_index)}
-
 
 
 def value(warehouse: str, *, as_of: datetime, run_id: str | None = None) -> dict:
