@@ -1,6 +1,6 @@
 -- One row per customer (customer_key): the household it belongs to, the customers whose golden
--- address is the same in identity's standardised form (the matching form of the address line,
--- plus the postcode, or the city where the record has no postcode). Identity keeps relatives
+-- address is the same in identity's standardised form (the matching form of the address line in
+-- the same city, and the same postcode where one is given; see address_places). Identity keeps relatives
 -- apart; this groups them again, as a household rather than one person.
 -- The address comes from the record the golden address_line came from, its postcode or city from
 -- that same record, so that a household never mixes one record's street with another's postcode.
@@ -54,19 +54,40 @@ golden_address_records as (
 
 ),
 
-{#- Without postcode and city, a street address alone would join strangers in other towns. #}
+{#- The same address in the same city is one home when the postcodes given there agree: a record
+    without a postcode (5% of ERP records leave it out) joins the one postcode given. Where two
+    postcodes are given, each is a home of its own (a street name can repeat in one city), and a
+    record without one keys by its city. Without a city, address and postcode; with neither, a
+    street address alone would join strangers in other towns: no household. #}
+address_places as (
+
+    select
+        customer_key,
+        address,
+        postcode,
+        lower(city) as city,
+        min(postcode) over (partition by address, lower(city)) as lowest_postcode_given,
+        max(postcode) over (partition by address, lower(city)) as highest_postcode_given
+
+    from golden_address_records
+    where address is not null
+        and (postcode is not null or city is not null)
+
+),
+
 customer_address_keys as (
 
     select
         customer_key,
         address || '|' || case
+            when city is null then 'postcode:' || postcode
+            when lowest_postcode_given = highest_postcode_given
+                then 'postcode:' || lowest_postcode_given
             when postcode is not null then 'postcode:' || postcode
-            else 'city:' || lower(city)
+            else 'city:' || city
         end as address_key
 
-    from golden_address_records
-    where address is not null
-        and (postcode is not null or city is not null)
+    from address_places
 
 ),
 
