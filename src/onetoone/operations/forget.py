@@ -45,7 +45,7 @@ from psycopg import sql
 
 from onetoone.foundation import erasures
 from onetoone.foundation.config import BUILD_SCHEMA, PUBLISHED_SCHEMA
-from onetoone.foundation.db import has_column, nulls, relation_exists
+from onetoone.foundation.db import has_column, nulls, relation_exists, vacuum_away_dead_rows
 from onetoone.foundation.erasures import ERASED_REASON, normalise_email, subject_hash
 from onetoone.runtime.dbt import MartColumns, manifest_file, mart_columns
 from onetoone.stages.identity import store as identity_store
@@ -170,10 +170,7 @@ def vacuum_and_analyse(conninfo: str, tables: set[str]) -> None:
     """VACUUM (ANALYZE) these ``schema.table``s once an erasure committed: VACUUM cannot run in
     a transaction, and before the commit the old rows are still live."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        for table in sorted(tables):
-            schema, name = table.split(".", 1)
-            if relation_exists(conn, schema, name):
-                conn.execute(sql.SQL("vacuum (analyze) {}").format(sql.Identifier(schema, name)))
+        vacuum_away_dead_rows(conn, tables)
 
 
 def _resolve(conn: psycopg.Connection, customer_key: str | None,

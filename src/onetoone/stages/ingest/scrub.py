@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 from onetoone.foundation import erasures
-from onetoone.foundation.db import nulls, relation_exists, sha256_hex
+from onetoone.foundation.db import nulls, relation_exists, sha256_hex, vacuum_away_dead_rows
 
 # The raw layer's personal fields are declared in foundation, where quality reads them too.
 from onetoone.foundation.personal import SOURCE_TABLES, WEB_PERSONAL_KEYS, SourceTable
@@ -88,10 +88,7 @@ def vacuum_scrubbed(conn: psycopg.Connection, scrubbed: dict[str, int]) -> None:
     cannot run in one, and before the commit the loaded row versions are still live): the
     dead versions holding the erased values go, and the statistics are sampled again without
     them. ``conn`` must be in autocommit mode."""
-    for table in sorted(scrubbed):
-        schema, name = table.split(".", 1)
-        if relation_exists(conn, schema, name):
-            conn.execute(sql.SQL("vacuum (analyze) {}").format(sql.Identifier(schema, name)))
+    vacuum_away_dead_rows(conn, scrubbed)
 
 
 def _scrub_quarantine(conn: psycopg.Connection, batch_id: int, source: str) -> int:
