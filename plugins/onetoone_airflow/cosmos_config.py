@@ -89,13 +89,8 @@ def keep_only_the_test_results(group) -> None:
     its callback would only import the audit code to find nothing."""
     from cosmos.operators.local import DbtTestLocalOperator
 
-    for task in _tasks(group):
+    for task in group.iter_tasks():
         if isinstance(task, DbtTestLocalOperator):
             task.callback = record_dbt_test_results
         else:
             task.dbt_cmd_flags = [*(task.dbt_cmd_flags or []), "--no-write-json"]
-
-
-def _tasks(group):
-    for child in group.children.values():
-        yield from _tasks(child) if hasattr(child, "children") else [child]
