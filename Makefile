@@ -40,9 +40,10 @@ bench: install
 
 # Mutation testing of the modules that guard data against their fast unit tests (pyproject
 # [tool.mutmut]; README, "Mutation testing"). Slow, so not part of `make test`; it resumes
-# where it stopped (`rm -rf mutants` starts afresh).
+# where it stopped (`rm -rf mutants` starts afresh). One OpenMP thread: mutmut forks its workers
+# from a process that has already run scikit-learn, and OpenMP's thread pool hangs in a fork.
 mutate: install
-	$(VENV)/bin/mutmut run --max-children 2
+	OMP_NUM_THREADS=1 $(VENV)/bin/mutmut run --max-children 2
 	$(VENV)/bin/mutmut export-cicd-stats
 	$(VENV)/bin/python tests/mutation_score.py
 
