@@ -10,7 +10,12 @@ import re
 import pandas as pd
 import pytest
 
-from onetoone.stages.identity.keys import assign_customer_keys, assign_keys, new_key
+from onetoone.stages.identity.keys import (
+    assign_customer_keys,
+    assign_keys,
+    keep_erased_records,
+    new_key,
+)
 
 
 def _clusters(assignment: dict[str, str]) -> pd.DataFrame:
@@ -252,3 +257,59 @@ def test_a_new_key_skips_every_taken_derivation_in_turn():
     taken = [new_key("erp:E1"), new_key("erp:E1", 1)]
     keys = _by_record(assign_customer_keys(_clusters({"erp:E1": "a"}), None, taken))
     assert keys["erp:E1"] == new_key("erp:E1", 2)
+
+
+def test_forgotten_records_keep_their_key_and_change_nothing_else():
+    assignment = assign_keys(_clusters(FIRST_RUN), None)
+    erased = pd.DataFrame({"source": ["erp", "web", "erp"],
+                           "source_record_id": ["E7", "W7", "E8"],
+                           "customer_key": ["CUST-00000000000A", "CUST-00000000000A",
+                                            "CUST-00000000000B"],
+                           "erased_at": ["2026-01-01"] * 3})
+    kept = keep_erased_records(assignment, erased)
+    assert list(kept.keys.columns) == ["source", "source_record_id", "customer_key",
+                                       "cluster_size"]
+    assert kept.keys.iloc[:len(assignment.keys)].equals(assignment.keys)
+    added = kept.keys.iloc[len(assignment.keys):]
+    assert added.to_dict("records") == [
+        {"source": "erp", "source_record_id": "E7", "customer_key": "CUST-00000000000A",
+         "cluster_size": 2},
+        {"source": "web", "source_record_id": "W7", "customer_key": "CUST-00000000000A",
+         "cluster_size": 2},
+        {"source": "erp", "source_record_id": "E8", "customer_key": "CUST-00000000000B",
+         "cluster_size": 1}]
+    assert list(kept.keys.index) == list(range(len(kept.keys)))
+    assert kept.events is assignment.events and kept.retired is assignment.retired
+    assert list(erased.columns) == ["source", "source_record_id", "customer_key", "erased_at"]
+
+
+def test_no_forgotten_records_leave_the_assignment_as_it_is():
+    assignment = assign_keys(_clusters(FIRST_RUN), None)
+    empty = pd.DataFrame(columns=["source", "source_record_id", "customer_key"])
+    assert keep_erased_records(assignment, empty) is assignment
+
+
+def _frame_shapes(result) -> list[tuple[list[str], list[int]]]:
+    return [(list(frame.columns), list(frame.index))
+            for frame in (result.keys, result.events, result.retired)]
+
+
+def test_every_frame_of_an_assignment_has_its_columns_and_a_plain_index():
+    """The store writes these frames as they are; a quiet rerun still has every column."""
+    first = assign_keys(_clusters(FIRST_RUN))
+    quiet = assign_keys(_clusters(FIRST_RUN), first.keys)
+    assert len(quiet.events) == len(quiet.retired) == 0
+    busy = assign_keys(_clusters({"erp:E1": "a", "web:W1": "a", "callcenter:C1": "b",
+                                  "erp:E2": "b", "web:W2": "b", "web:W3": "d"}), first.keys)
+    assert sorted(busy.events["event_type"]) == ["created", "merged"] and len(busy.retired) == 1
+    for result in (first, quiet, busy):
+        (keys_columns, keys_index), (events_columns, events_index), (retired_columns,
+                                                                      retired_index) = \
+            _frame_shapes(result)
+        assert keys_columns == ["source", "source_record_id", "customer_key", "cluster_size"]
+        assert events_columns == ["event_type", "customer_key", "related_key", "records",
+                                  "details"]
+        assert retired_columns == ["customer_key", "merged_into"]
+        assert keys_index == list(range(len(result.keys)))
+        assert events_index == list(range(len(result.events)))
+        assert retired_index == list(range(len(result.retired)))
