@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from onetoone.stages.ingest.parsers import (
     CALL_COLUMNS,
     MAX_LINE_BYTES,
+    FileRefused,
     parse_calls_csv,
     parse_web_ndjson,
 )
@@ -62,3 +65,67 @@ def test_a_quarantined_call_keeps_its_line_number():
     [good, quarantined] = list(parse_calls_csv(f"{HEADER}\n{GOOD_CALL}\n{bad}\n".encode()))
     assert good.problem is None and good.line_number == 2
     assert quarantined.line_number == 3 and quarantined.problem.line_number == 3
+
+
+def _call(contact_id: str, caller_name: str) -> str:
+    """A good call line whose caller name is ``caller_name`` (quoted as given)."""
+    return GOOD_CALL.replace("CL1", contact_id).replace("José Pérez García", caller_name)
+
+
+def test_a_quoted_line_break_after_escaped_quotes_joins_one_record():
+    # the first physical line holds three quotes (an odd count other than one)
+    name = '"José ""Pepe\nPérez"""'
+    [call, after] = list(parse_calls_csv(
+        f"{HEADER}\n{_call('CL1', name)}\n{_call('CL2', 'Ana')}\n".encode()))
+    assert call.problem is None and call.line_number == 2
+    assert call.row[CALL_COLUMNS.index("caller_name")] == 'José "Pepe\nPérez"'
+    assert after.problem is None and after.line_number == 4
+
+
+def test_a_record_joined_to_exactly_the_limit_is_read():
+    first = 'CL1,2025-03-01 10:00:00,CC1,"José'
+    rest = ('Pérez",(11) 98765-4321,,billing,120,4,false,resolved,AG001')
+    pad = MAX_LINE_BYTES - len((first + "\n" + rest).encode())
+    first = first + "x" * pad
+    assert len((first + "\n" + rest).encode()) == MAX_LINE_BYTES
+    [call] = list(parse_calls_csv(f"{HEADER}\n{first}\n{rest}\n".encode()))
+    assert call.problem is None
+    assert call.row[CALL_COLUMNS.index("caller_name")] == "José" + "x" * pad + "\nPérez"
+
+
+def test_an_open_quote_longer_than_the_limit_stands_alone_and_the_lines_after_it_are_read():
+    stray = 'CL1,2025-03-01 10:00:00,CC1,"José' + "x" * MAX_LINE_BYTES
+    lines = [stray, _call("CL2", "Ana"), _call("CL3", "Bia")]
+    parsed = list(parse_calls_csv(("\n".join([HEADER, *lines]) + "\n").encode()))
+    assert [p.line_number for p in parsed] == [2, 3, 4]
+    assert parsed[0].problem is not None
+    assert [p.problem for p in parsed[1:]] == [None, None]
+
+
+def test_a_header_after_a_byte_order_mark_is_the_contracts():
+    [call] = list(parse_calls_csv(f"\ufeff{HEADER}\n{GOOD_CALL}\n".encode()))
+    assert call.problem is None
+
+
+def test_a_drifted_header_names_only_what_is_missing_or_unexpected():
+    missing = ",".join(c for c in CALL_COLUMNS if c != "agent_id")
+    with pytest.raises(FileRefused) as refused:
+        list(parse_calls_csv(f"{missing}\n".encode()))
+    assert str(refused.value) == ("header does not match the call-center contract;"
+                                  " missing columns: agent_id")
+    with pytest.raises(FileRefused) as refused:
+        list(parse_calls_csv(f"{HEADER},mood\n".encode()))
+    assert str(refused.value) == ("header does not match the call-center contract;"
+                                  " unexpected columns: mood")
+
+
+def test_an_undecodable_call_names_its_line_and_a_nul_names_its_first_position():
+    latin1 = GOOD_CALL.encode("cp1252")
+    nul = GOOD_CALL.replace("Pérez", "P\x00r\x00z")
+    [good, undecodable, with_nul] = list(parse_calls_csv(
+        f"{HEADER}\n{GOOD_CALL}\n".encode() + latin1 + f"\n{nul}\n".encode()))
+    assert undecodable.line_number == 3 and undecodable.problem.line_number == 3
+    assert "re-export the file as UTF-8 (it looks like Latin-1/cp1252)" in \
+        undecodable.problem.reason
+    position = nul.index("\x00")
+    assert f"a NUL byte (0x00) at position {position}" in with_nul.problem.reason

@@ -401,6 +401,7 @@ def test_a_repeated_call_id_is_quarantined_on_the_call_id_field():
 @pytest.mark.parametrize(("values", "typed"), [
     ({"satisfaction": "1"}, {"satisfaction": 1}),
     ({"satisfaction": "5"}, {"satisfaction": 5}),
+    ({"satisfaction": ""}, {"satisfaction": None}),  # not asked, or not given
     ({"duration_seconds": "0"}, {"duration_seconds": 0}),
     ({"duration_seconds": str(INTEGER_MAX)}, {"duration_seconds": INTEGER_MAX}),
     ({"is_complaint": "true", "email": "a@b.io", "phone": "", "resolution": "", "agent_id": ""},
@@ -442,6 +443,10 @@ SURROGATE = ("a lone UTF-16 surrogate escape (\\ud800-\\udfff), not a character;
     (event(email=[1]), "email", "email must be a JSON string or null, found an array"),
     (LOGIN.replace("}", ', "x": {"a": {"b": ["x", "\\ud800"]}}}'), "x", "x.a.b[1]: " + SURROGATE),
     (LOGIN.replace("}", ', "x": [["ok"], ["\\udfff"]]}'), "x", "x[1][0]: " + SURROGATE),
+    # a key is named in the reason with its own lone surrogates escaped, both ends of the range
+    (LOGIN.replace("}", ', "\\ud800": 1}'), "\\ud800", "\\ud800: " + SURROGATE),
+    (LOGIN.replace("}", ', "x\\udfff": 1}'), "x\\udfff", "x\\udfff: " + SURROGATE),
+    (LOGIN.replace("}", ', "x": {"\\ud7ff": "\\udfff"}}'), "x", "x.\ud7ff: " + SURROGATE),
     # a bad value before a nested one is still found
     (LOGIN.replace("}", ', "note": "\\udfff", "x": {"a": [1, {"b": 2}]}}'), "note",
      "note: " + SURROGATE),
