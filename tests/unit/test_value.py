@@ -13,7 +13,7 @@ import pytest
 
 from onetoone.cli import value as value_cli
 from onetoone.stages.value.io import ValueInputError, read_transactions
-from onetoone.stages.value.model import BetaGeometricNBD, GammaGamma, ValueModel
+from onetoone.stages.value.model import BetaGeometricNBD, GammaGamma, ModelFitError, ValueModel
 from onetoone.stages.value.rfm import holdout_actuals, rfm_summary
 from onetoone.stages.value.scoring import score_transactions
 from onetoone.stages.value.store import events_summary
@@ -101,6 +101,24 @@ def test_gamma_gamma_recovers_simulated_parameters() -> None:
     assert model.p * model.v / (model.q - 1) == pytest.approx(p * v / (q - 1), rel=0.05)
 
 
+def test_gamma_gamma_learns_spend_only_from_customers_with_repeats_of_positive_value() -> None:
+    cdnow = pd.read_csv(CDNOW)
+    fitted = GammaGamma.fit(cdnow["x"], cdnow["zbar"], penalizer=0)
+    # no repeat (x = 0, whatever its value), or repeats worth nothing (a refund, a gift):
+    # neither says anything about the spend per occasion; a value of 1 does
+    x = np.r_[cdnow["x"], 0, 0, 3, 2]
+    m = np.r_[cdnow["zbar"], 50.0, 0.0, 0.0, 0.5]
+    assert GammaGamma.fit(x[:-1], m[:-1], penalizer=0) == fitted
+    assert GammaGamma.fit(x, m, penalizer=0) != fitted
+
+
+def test_gamma_gamma_needs_two_customers_with_repeats() -> None:
+    two = GammaGamma.fit([1, 3, 0], [20.0, 35.0, 0.0])
+    assert two.q > 1
+    with pytest.raises(ModelFitError, match="^Gamma-Gamma: fewer than 2 customers with a repeat"):
+        GammaGamma.fit([1, 0, 0], [20.0, 0.0, 0.0])
+
+
 def test_expected_purchases_grow_with_the_horizon() -> None:
     model = BetaGeometricNBD(0.243, 4.414, 0.793, 2.426)
     x, t_x, T = np.array([0, 1, 2, 7, 25]), np.array([0, 5, 30.4, 20, 38]), np.full(5, 38.9)
@@ -122,7 +140,8 @@ def test_rfm_merges_same_day_purchases_and_ignores_later_data() -> None:
         ("A", "2024-02-05", 99), ("C", "2024-02-03", 7),  # after the calibration end
     ])
     rfm = rfm_summary(data, pd.Timestamp("2024-01-31"))
-    assert list(rfm.index) == ["A", "B"]
+    assert list(rfm.index) == ["A", "B"] and rfm.index.name == "customer_id"
+    assert (rfm[["frequency", "recency", "T"]].dtypes == "float64").all()  # the models' input
     assert rfm.loc["A"].drop("gap_cv").to_dict() == {"frequency": 2, "recency": 30, "T": 30,
                                                      "monetary_value": 27, "first_amount": 15}
     assert rfm.loc["B"].drop("gap_cv").to_dict() == {"frequency": 0, "recency": 0, "T": 10,
@@ -150,7 +169,7 @@ def test_holdout_is_the_horizon_days_after_the_calibration_end_both_edges_includ
 
 def test_data_after_the_calibration_end_do_not_change_the_fit() -> None:
     rng = np.random.default_rng(11)
-    n = 3_000
+    n = 800  # enough for the backtest to run; the size is not the point
     first = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 180, n), unit="D")
     repeat_owner = rng.integers(0, n, 4 * n)
     repeat_at = first[repeat_owner] + pd.to_timedelta(rng.integers(1, 600, 4 * n), unit="D")
@@ -163,6 +182,7 @@ def test_data_after_the_calibration_end_do_not_change_the_fit() -> None:
     assert full.model == cut.model
     pd.testing.assert_frame_equal(full.predictions, cut.predictions)
     assert full.report is not None and cut.report is None
+    assert full.backtest is not None  # the backtest ran and chose the model
 
 
 def write_csv(path: Path, text: str) -> Path:

@@ -13,6 +13,7 @@ import pytest
 from onetoone.stages.value.model import (
     DEFAULT_ANNUAL_DISCOUNT_RATE,
     DEFAULT_CLV_MONTHS,
+    DEFAULT_PENALIZER,
     BetaGeometricNBD,
     GammaGamma,
     ModifiedBetaGeometricNBD,
@@ -21,7 +22,7 @@ from onetoone.stages.value.model import (
 )
 from onetoone.stages.value.rfm import holdout_actuals, rfm_summary
 from onetoone.stages.value.scoring import score_transactions
-from onetoone.stages.value.selection import backtest_split, choose_model
+from onetoone.stages.value.selection import backtest_split
 
 CDNOW = Path(__file__).parents[1] / "fixtures" / "value" / "cdnow_summary.csv"
 # Fader & Hardie (2005), "A Note on Deriving the Pareto/NBD Model", CDNOW sample in weeks.
@@ -204,13 +205,13 @@ def test_without_a_signal_beyond_rfm_the_lightest_model_stays() -> None:
     frame = pd.DataFrame(rows, columns=["customer_id", "day", "amount"])
     data = frame.assign(order_date=pd.Timestamp("2023-01-01")
                         + pd.to_timedelta(frame.pop("day"), "D"))
-    backtest = choose_model(data, pd.Timestamp("2024-03-31"), 180)
+    run = score_transactions(data, pd.Timestamp("2024-03-31"), 180)
+    backtest = run.backtest  # the run's own choose_model
     assert backtest is not None
     assert backtest.winner == "BG/NBD", backtest.text()
     assert backtest.correction is None
     # BG/NBD keeps one-time buyers alive, so P(alive) comes from another fitted model.
     assert backtest.alive_model in (ModifiedBetaGeometricNBD, ParetoNBD)
-    run = score_transactions(data, pd.Timestamp("2024-03-31"), 180)
     rfm = rfm_summary(data, pd.Timestamp("2024-03-31"))
     one_time = run.predictions.loc[rfm.index[rfm["frequency"] == 0], "probability_alive"]
     assert len(one_time) and (one_time < 1).all()
@@ -224,3 +225,38 @@ def test_the_backtest_split_stays_inside_the_calibration_window() -> None:
     # At most half the window: the candidates see as much history as they must predict.
     assert backtest_split(data, end, 365) == (end - pd.Timedelta(days=182), 182)
     assert backtest_split(data, pd.Timestamp("2024-01-10"), 90) is None
+
+
+def test_value_model_fit_is_the_two_sub_models_fitted_on_the_same_summary() -> None:
+    x, t_x, T, _ = simulate(600, "mbg", (0.8, 6.0, 1.2, 3.5), 20.0, seed=5)
+    rfm = pd.DataFrame({"frequency": x, "recency": t_x, "T": T,
+                        "monetary_value": np.where(x > 0, 40.0 + 3.0 * x, 0.0)})
+    for purchase_model, penalizer in ((BetaGeometricNBD, 0.0), (ModifiedBetaGeometricNBD, 0.1)):
+        model = ValueModel.fit(rfm, penalizer, purchase_model=purchase_model)
+        assert model.purchases == purchase_model.fit(x, t_x, T, penalizer)
+        assert model.spend == GammaGamma.fit(rfm["frequency"], rfm["monetary_value"], penalizer)
+        assert model.correction is None and model.alive is None
+    assert isinstance(ValueModel.fit(rfm).purchases, BetaGeometricNBD)
+    assert ValueModel.fit(rfm) == ValueModel.fit(rfm, DEFAULT_PENALIZER, BetaGeometricNBD)
+
+
+def test_mbg_nbd_probability_alive_is_the_published_closed_form() -> None:
+    r, alpha, a, b = 0.4, 60.0, 1.1, 4.5
+    x, t_x = np.array([0.0, 1, 4, 4]), np.array([0.0, 20, 90, 30])
+    T = np.array([50.0, 80, 100, 100])
+    expected = 1 / (1 + a / (b + x) * ((alpha + T) / (alpha + t_x)) ** (r + x))
+    np.testing.assert_allclose(
+        ModifiedBetaGeometricNBD(r, alpha, a, b).probability_alive(x, t_x, T), expected,
+        rtol=1e-12)
+
+
+def test_the_model_describes_itself_with_its_parameters_and_mean_spend() -> None:
+    purchases = BetaGeometricNBD(0.4, 60.0, 1.1, 4.5)
+    spend = GammaGamma(4.2, 4.0, 57.0)  # mean spend p v / (q - 1) = 79.80
+    assert ValueModel(purchases, spend).describe() == (
+        "purchases: BG/NBD: BG/NBD (days) r=0.4 alpha=60 a=1.1 b=4.5\n"
+        "Gamma-Gamma: p=4.2 q=4 v=57  (mean spend per occasion 79.80)")
+    alive = ModifiedBetaGeometricNBD(0.5, 70.0, 1.2, 4.0)
+    assert ValueModel(purchases, spend, alive=alive).describe().splitlines()[1] == (
+        "probability_alive: MBG/NBD (days) r=0.5 alpha=70 a=1.2 b=4"
+        " (BG/NBD keeps every one-time buyer alive)")
