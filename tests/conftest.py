@@ -3,7 +3,6 @@ folder (and so its own Airflow home and embedded PostgreSQL server), removed at 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -28,17 +27,6 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, value in airflow_environment().items():
         if not name.startswith("AIRFLOW_CONN_"):
             os.environ[name] = value
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `make mutate`, run a mutant's tests fastest first: pytest stops at the first
-    failure, so a killed mutant costs its quickest test instead of whichever came first."""
-    mutant = os.environ.get("MUTANT_UNDER_TEST", "")
-    stats = Path("mutmut-stats.json")
-    if "__mutmut_" not in mutant or not stats.exists():
-        return
-    seconds = json.loads(stats.read_text())["duration_by_test"]
-    items.sort(key=lambda item: seconds.get(item.nodeid, float("inf")))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
