@@ -152,6 +152,21 @@ def test_rfm_merges_same_day_purchases_and_ignores_later_data() -> None:
     assert actuals.to_dict("index") == {"C": {"purchases": 1, "revenue": 7}}
 
 
+def test_rfm_and_holdout_do_not_depend_on_the_order_of_the_rows() -> None:
+    rows = [("B", "2024-01-21", 50), ("A", "2024-01-31", 30), ("A", "2024-01-11", 20),
+            ("A", "2024-01-01", 10), ("C", "2024-02-03", 7), ("A", "2024-01-11", 4),
+            ("B", "2024-01-05", 8), ("A", "2024-02-02", 3), ("A", "2024-01-01", 5)]
+    shuffled, ordered = transactions(rows), transactions(sorted(rows))
+    end = pd.Timestamp("2024-01-31")
+    rfm = rfm_summary(shuffled, end)
+    pd.testing.assert_frame_equal(rfm, rfm_summary(ordered, end))
+    assert rfm["first_amount"].to_dict() == {"A": 15, "B": 8}  # the earliest day's, not row 1's
+    actuals = holdout_actuals(shuffled, end, horizon_days=5)
+    pd.testing.assert_frame_equal(actuals, holdout_actuals(ordered, end, horizon_days=5))
+    assert list(actuals.index) == ["A", "C"] and actuals.index.name == "customer_id"
+    assert actuals["purchases"].dtype == "float64"
+
+
 def test_holdout_is_the_horizon_days_after_the_calibration_end_both_edges_included() -> None:
     # calibration end 2024-01-31, horizon 4: the holdout is Feb 1 to Feb 4, the whole last day.
     data = transactions([

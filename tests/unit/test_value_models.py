@@ -4,6 +4,7 @@ of one-time buyers, the discounting of lifetime value, and the backtest that cho
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from pathlib import Path
 
 import numpy as np
@@ -260,3 +261,38 @@ def test_the_model_describes_itself_with_its_parameters_and_mean_spend() -> None
     assert ValueModel(purchases, spend, alive=alive).describe().splitlines()[1] == (
         "probability_alive: MBG/NBD (days) r=0.5 alpha=70 a=1.2 b=4"
         " (BG/NBD keeps every one-time buyer alive)")
+
+
+def _penalised_objective(model_class, data, penalised: tuple[int, ...], penalizer: float):
+    """The documented objective of each fit: minus the mean log-likelihood per customer plus
+    ``penalizer`` times the squared logs of the unit-free parameters, over the customers."""
+    def objective(log_params: np.ndarray) -> float:
+        model = model_class(*np.exp(log_params))
+        penalty = sum(log_params[i] ** 2 for i in penalised)
+        return -model.log_likelihood(*data).mean() + penalizer * penalty / len(data[0])
+    return objective
+
+
+@pytest.mark.parametrize(("model_class", "penalised"), [
+    (BetaGeometricNBD, (0, 2, 3)),  # r, a, b: alpha has the time unit
+    (ModifiedBetaGeometricNBD, (0, 2, 3)),
+    (ParetoNBD, (0, 2)),  # r, s
+    (GammaGamma, (0, 1)),  # p, q: v has the money unit
+])
+def test_each_fit_is_the_minimum_of_its_documented_penalised_objective(model_class, penalised):
+    cdnow = pd.read_csv(CDNOW)
+    if model_class is GammaGamma:
+        repeat = cdnow[(cdnow["x"] > 0) & (cdnow["zbar"] > 0)]
+        data = (repeat["x"].to_numpy(float), repeat["zbar"].to_numpy(float))
+    else:
+        data = tuple(cdnow[c].to_numpy(float) for c in ("x", "t_x", "T"))
+    penalizer = 0.05 * len(data[0])  # strong, so that a wrong penalty moves the optimum
+    fitted = model_class.fit(*data, penalizer=penalizer)
+    objective = _penalised_objective(model_class, data, penalised, penalizer)
+    at_fit = np.log(astuple(fitted))
+    best = objective(at_fit)
+    for i in range(at_fit.size):
+        for step in (-0.01, 0.01):
+            moved = at_fit.copy()
+            moved[i] += step
+            assert objective(moved) > best - 1e-7, (i, step)
