@@ -296,3 +296,51 @@ def test_each_fit_is_the_minimum_of_its_documented_penalised_objective(model_cla
             moved = at_fit.copy()
             moved[i] += step
             assert objective(moved) > best - 1e-7, (i, step)
+
+
+def test_mbg_nbd_expected_purchases_at_a_equal_one_and_at_no_time() -> None:
+    x, t_x = np.array([0.0, 2, 5]), np.array([0.0, 30, 80])
+    T = np.array([90.0, 90, 90])
+    at_one = ModifiedBetaGeometricNBD(0.4, 60.0, 1.0, 4.5).expected_purchases(60, x, t_x, T)
+    # the formula's 0/0 at a = 1 is taken by continuity: the values either side agree
+    for near in (1 - 1e-6, 1 + 1e-6):
+        np.testing.assert_allclose(
+            ModifiedBetaGeometricNBD(0.4, 60.0, near, 4.5).expected_purchases(60, x, t_x, T),
+            at_one, rtol=1e-5)
+    model = ModifiedBetaGeometricNBD(0.4, 60.0, 1.1, 4.5)
+    none = model.expected_purchases(0, x, t_x, T)
+    assert none.shape == (3,) and not none.any()
+    assert (model.expected_purchases(0.5, x, t_x, T) > 0).all()  # half a day is some time
+
+
+def test_gamma_gamma_expected_spend_is_the_published_weighted_mean() -> None:
+    p, q, v = 6.25, 3.74, 15.44
+    x, m = np.array([0.0, 1, 4, 10]), np.array([0.0, 20.0, 35.0, 12.0])
+    np.testing.assert_allclose(GammaGamma(p, q, v).expected_spend(x, m),
+                               p * (v + x * m) / (p * x + q - 1), rtol=1e-12)
+
+
+def test_bg_nbd_alone_leaves_only_one_time_buyers_alive_unknown() -> None:
+    rfm = pd.DataFrame({"frequency": [0.0, 1, 3], "recency": [0.0, 40, 80], "T": [90.0] * 3,
+                        "monetary_value": [0.0, 30, 25]})
+    alive = ValueModel(BetaGeometricNBD(0.4, 60.0, 1.1, 4.5),
+                       GammaGamma(4.2, 4.0, 57.0)).probability_alive(rfm)
+    assert np.isnan(alive[0]) and np.isfinite(alive[1:]).all()
+
+
+class _Doubled:
+    """A correction that doubles every customer's expected purchases."""
+
+    def factor(self, rfm: pd.DataFrame, purchases) -> np.ndarray:
+        return np.full(len(rfm), 2.0)
+
+
+def test_a_correction_scales_expected_purchases_value_and_clv_alike() -> None:
+    rfm = pd.DataFrame({"frequency": [0.0, 1, 3], "recency": [0.0, 40, 80], "T": [90.0] * 3,
+                        "monetary_value": [0.0, 30, 25]})
+    purchases, spend = BetaGeometricNBD(0.4, 60.0, 1.1, 4.5), GammaGamma(4.2, 4.0, 57.0)
+    plain = ValueModel(purchases, spend).predict(rfm, 90)
+    doubled = ValueModel(purchases, spend, correction=_Doubled()).predict(rfm, 90)
+    for column in ("expected_purchases", "expected_value", "clv"):
+        np.testing.assert_allclose(doubled[column], 2 * plain[column], rtol=1e-12)
+    pd.testing.assert_series_equal(doubled["probability_alive"], plain["probability_alive"])
