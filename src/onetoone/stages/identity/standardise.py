@@ -745,8 +745,10 @@ def _standardise_reusing(con: duckdb.DuckDBPyConnection, records: pd.DataFrame,
     fresh = standardise(df.iloc[changed["input_row"]], default_region).astype("str")
     fresh[INPUT_FINGERPRINT] = changed[INPUT_FINGERPRINT]
     fresh["input_row"] = changed["input_row"]
+    # pragma: no mutate start
     log.info("standardised %d of %d records; the others are unchanged since the last run",
              len(fresh), len(df))
+    # pragma: no mutate end
     con.register("fresh", fresh)
     text = ", ".join(f'"{c}"::varchar as "{c}"' for c in STANDARD_COLUMNS)
     return con.sql(f"""
