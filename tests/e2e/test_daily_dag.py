@@ -80,18 +80,23 @@ def test_marts_are_published_and_checks_recorded(daily_run, warehouse_url):
         layers = {r[0] for r in conn.execute("select distinct layer from audit.validation_runs")}
         value_tiers = {r[0] for r in conn.execute(
             "select distinct value_tier from marts.mart_customer_value")}
-        mvc, customers, lowest_mvc, highest_other = conn.execute(
+        mvc, customers, positive, lowest_mvc, highest_other = conn.execute(
             "select count(*) filter (where value_tier = 'MVC'), count(*),"
+            " count(*) filter (where actual_value > 0),"
             " min(actual_value) filter (where value_tier = 'MVC'),"
             " max(actual_value) filter (where value_tier <> 'MVC' and has_purchased)"
             " from marts.mart_customer_value").fetchone()
+        tied_at_threshold = conn.execute(
+            "select count(*) from marts.mart_customer_value where actual_value = %s",
+            (lowest_mvc,)).fetchone()[0]
     assert {"dim_customers", "fct_orders", "fct_interactions", "mart_customer_value",
             "mart_portfolios"} <= published
     assert layers == {"raw", "identity", "marts"}
     assert value_tiers <= {"MVC", "MGC", "BZ", "other", "prospect"} and "MVC" in value_tiers
-    # MVC is the top fifth (the shipped mvc_top_share) by actual value; a tie at the threshold
-    # keeps every tied customer in, so there may be more, never fewer, and none below another
-    assert mvc >= math.ceil(customers * 0.2) and lowest_mvc > highest_other
+    # MVC is the top fifth (the shipped mvc_top_share) of customers by positive actual value,
+    # none below a customer left out; a tie at the threshold keeps every tied customer in
+    top = min(math.ceil(customers * 0.2), positive)
+    assert top <= mvc <= top - 1 + tied_at_threshold and lowest_mvc > highest_other
 
 
 def test_the_run_report_renders_every_chart_in_a_real_browser(daily_run, onetoone_home,
