@@ -104,11 +104,13 @@ def test_one_time_buyers_can_be_gone_except_under_bg_nbd() -> None:
 
 
 def test_bg_nbd_alone_leaves_one_time_buyers_unknown_not_safe() -> None:
-    rfm = pd.DataFrame({"frequency": [0.0, 3.0], "recency": [0.0, 200.0], "T": [300.0, 300.0],
-                        "monetary_value": [0.0, 40.0], "first_amount": [20.0, 30.0]})
+    # one repeat purchase is enough to be known: only the one-time buyer's P(alive) is NaN
+    rfm = pd.DataFrame({"frequency": [0.0, 3.0, 1.0], "recency": [0.0, 200.0, 40.0],
+                        "T": [300.0, 300.0, 90.0], "monetary_value": [0.0, 40.0, 30.0],
+                        "first_amount": [20.0, 30.0, 25.0]})
     bg = BetaGeometricNBD(0.4, 60.0, 1.1, 4.5)
     alone = ValueModel(bg, GammaGamma(4.2, 4.0, 57.0)).predict(rfm, 90)["probability_alive"]
-    assert np.isnan(alone.iloc[0]) and 0 < alone.iloc[1] < 1
+    assert np.isnan(alone.iloc[0]) and 0 < alone.iloc[1] < 1 and 0 < alone.iloc[2] < 1
     helped = ValueModel(bg, GammaGamma(4.2, 4.0, 57.0),
                         alive=ModifiedBetaGeometricNBD(0.5, 60.0, 0.9, 2.0)).predict(rfm, 90)
     assert 0 < helped["probability_alive"].iloc[0] < 1
@@ -318,14 +320,6 @@ def test_gamma_gamma_expected_spend_is_the_published_weighted_mean() -> None:
     x, m = np.array([0.0, 1, 4, 10]), np.array([0.0, 20.0, 35.0, 12.0])
     np.testing.assert_allclose(GammaGamma(p, q, v).expected_spend(x, m),
                                p * (v + x * m) / (p * x + q - 1), rtol=1e-12)
-
-
-def test_bg_nbd_alone_leaves_only_one_time_buyers_alive_unknown() -> None:
-    rfm = pd.DataFrame({"frequency": [0.0, 1, 3], "recency": [0.0, 40, 80], "T": [90.0] * 3,
-                        "monetary_value": [0.0, 30, 25]})
-    alive = ValueModel(BetaGeometricNBD(0.4, 60.0, 1.1, 4.5),
-                       GammaGamma(4.2, 4.0, 57.0)).probability_alive(rfm)
-    assert np.isnan(alive[0]) and np.isfinite(alive[1:]).all()
 
 
 class _Doubled:
