@@ -289,11 +289,6 @@ def test_no_forgotten_records_leave_the_assignment_as_it_is():
     assert keep_erased_records(assignment, empty) is assignment
 
 
-def _frame_shapes(result) -> list[tuple[list[str], list[int]]]:
-    return [(list(frame.columns), list(frame.index))
-            for frame in (result.keys, result.events, result.retired)]
-
-
 def test_every_frame_of_an_assignment_has_its_columns_and_a_plain_index():
     """The store writes these frames as they are; a quiet rerun still has every column."""
     first = assign_keys(_clusters(FIRST_RUN))
@@ -303,13 +298,10 @@ def test_every_frame_of_an_assignment_has_its_columns_and_a_plain_index():
                                   "erp:E2": "b", "web:W2": "b", "web:W3": "d"}), first.keys)
     assert sorted(busy.events["event_type"]) == ["created", "merged"] and len(busy.retired) == 1
     for result in (first, quiet, busy):
-        (keys_columns, keys_index), (events_columns, events_index), (retired_columns,
-                                                                      retired_index) = \
-            _frame_shapes(result)
-        assert keys_columns == ["source", "source_record_id", "customer_key", "cluster_size"]
-        assert events_columns == ["event_type", "customer_key", "related_key", "records",
-                                  "details"]
-        assert retired_columns == ["customer_key", "merged_into"]
-        assert keys_index == list(range(len(result.keys)))
-        assert events_index == list(range(len(result.events)))
-        assert retired_index == list(range(len(result.retired)))
+        for frame, columns in (
+            (result.keys, ["source", "source_record_id", "customer_key", "cluster_size"]),
+            (result.events, ["event_type", "customer_key", "related_key", "records", "details"]),
+            (result.retired, ["customer_key", "merged_into"]),
+        ):
+            assert list(frame.columns) == columns
+            assert list(frame.index) == list(range(len(frame)))

@@ -430,6 +430,10 @@ def test_header_drift_names_every_missing_and_unexpected_column():
         list(parse_calls_csv(calls(header="\ufeff" + HEADER + ",channel")))
     assert str(refused.value) == ("header does not match the call-center contract;"
                                   " unexpected columns: channel")
+    with pytest.raises(FileRefused) as refused:
+        list(parse_calls_csv(calls(header=HEADER.replace(",agent_id", ""))))
+    assert str(refused.value) == ("header does not match the call-center contract;"
+                                  " missing columns: agent_id")
     assert list(parse_calls_csv(calls(header="\ufeff" + HEADER))) == []
 
 
