@@ -139,7 +139,7 @@ class BetaGeometricNBD:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             log_odds = np.log(a) - np.log(b + x - 1) + (r + x) * (np.log(alpha + T)
                                                                   - np.log(alpha + t_x))
-        return np.where(x > 0, np.exp(log_odds), 0.0)
+            return np.where(x > 0, np.exp(log_odds), 0.0)
 
 
 @dataclass(frozen=True)
