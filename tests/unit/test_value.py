@@ -344,19 +344,6 @@ def test_the_holdout_check_counts_the_last_day_the_data_cover() -> None:
     assert report.actual_revenue == pytest.approx(holdout["amount"].sum())
 
 
-def test_clv_discounts_each_month_at_its_end_with_the_effective_monthly_rate() -> None:
-    rfm = pd.DataFrame({"frequency": [0.0, 3.0], "recency": [0.0, 200.0], "T": [250.0, 260.0],
-                        "monetary_value": [0.0, 42.0]})
-    model = ValueModel(BetaGeometricNBD(0.4, 60.0, 1.1, 4.5), GammaGamma(4.2, 4.0, 57.0))
-    # Written out month by month: month m's expected revenue, discounted m twelfths of a year
-    # at 25 % a year (so month 12 is discounted exactly 1.25).
-    horizon = [model.predict(rfm, horizon_days=m * 365.25 / 12)["expected_value"].to_numpy()
-               for m in range(13)]
-    expected = sum((horizon[m] - horizon[m - 1]) / 1.25 ** (m / 12) for m in range(1, 13))
-    clv = model.discounted_clv(rfm, months=12, annual_discount_rate=0.25)
-    np.testing.assert_allclose(clv, expected, rtol=1e-9)
-
-
 def test_events_summary_counts_rows_customers_and_kinds_only() -> None:
     events = pd.DataFrame({"customer_id": ["K1", "K1", "K2", "K3"],
                            "event_date": pd.to_datetime(["2025-01-01"] * 4),

@@ -143,6 +143,13 @@ def test_clv_discounts_each_month_at_its_end_with_the_effective_monthly_rate() -
     # Twelve effective months compound to the annual rate: a revenue at month 12 is worth
     # 1 / 1.1 today.
     assert (1 + effective) ** -12 == pytest.approx(1 / (1 + annual), rel=1e-12)
+    # Other terms, through predict's horizons: month m's expected revenue, discounted m twelfths
+    # of a year at 25 % a year (so month 12 is discounted exactly 1.25).
+    horizon = [model.predict(rfm, horizon_days=m * 365.25 / 12)["expected_value"].to_numpy()
+               for m in range(13)]
+    expected = sum((horizon[m] - horizon[m - 1]) / 1.25 ** (m / 12) for m in range(1, 13))
+    clv = model.discounted_clv(rfm, months=12, annual_discount_rate=0.25)
+    np.testing.assert_allclose(clv, expected, rtol=1e-9)
 
 
 def customers_whose_first_order_tells(n: int, seed: int) -> pd.DataFrame:
