@@ -113,8 +113,11 @@ def rendered_dom() -> Callable[[Path | str], str]:
 
     def render(page: Path | str) -> str:
         result = subprocess.run(
+            # every compositor stage before each frame: pages that schedule their work on
+            # requestAnimationFrame (Splink's dashboards run on Observable's runtime) get their
+            # frames within the virtual time budget even when the machine is busy
             [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--virtual-time-budget=60000", "--dump-dom",
+             "--run-all-compositor-stages-before-draw", "--virtual-time-budget=60000", "--dump-dom",
              page if isinstance(page, str) else page.resolve().as_uri()],
             capture_output=True, text=True, timeout=120, check=True)
         return result.stdout
