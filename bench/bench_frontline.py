@@ -85,6 +85,9 @@ def prepare(customers: int, seed: int, held_back: int, strangers: int, workdir: 
     keys = clusters[["unique_id", "cluster_id"]].rename(columns={"cluster_id": "customer_key"})
     keys = keys.merge(kept[["unique_id", "person_id"]], on="unique_id")
 
+    ceiling = lookup_evidence_ceiling(
+        standardise(held.drop(columns=["person_id", "unique_id"])), records_std, records)
+
     data = workdir / "service"
     data.mkdir(parents=True)
     records_std.to_parquet(data / "records.parquet", index=False)
@@ -97,7 +100,28 @@ def prepare(customers: int, seed: int, held_back: int, strangers: int, workdir: 
           f"{len(stranger_queries):,} strangers; generate {generated:.0f}s, standardise + "
           f"train + resolve {prepared:.0f}s", flush=True)
     return {"data": data, "queries": [q for q in queries if q[2]],
-            "persons_of_key": keys.groupby("customer_key")["person_id"].agg(set).to_dict()}
+            "persons_of_key": keys.groupby("customer_key")["person_id"].agg(set).to_dict(),
+            "evidence_ceiling": ceiling}
+
+
+# What a lookup gives that can agree exactly with a record, besides the name.
+LOOKUP_EVIDENCE = ["phone_last8", "email", "birth_date", "national_id", "postcode"]
+
+
+def lookup_evidence_ceiling(held_std: pd.DataFrame, kept_std: pd.DataFrame,
+                            records: pd.DataFrame) -> float:
+    """The share of held-back records that agree exactly with one of their person's indexed
+    records on a phone, e-mail, birth date, national id or postcode: the rest share at most a
+    name with them, which a common name cannot tell from a namesake's."""
+    person_of = records.set_index("unique_id")["person_id"]
+    held_std = held_std.assign(person_id=held_std["unique_id"].map(person_of))
+    kept_std = kept_std.assign(person_id=kept_std["unique_id"].map(person_of))
+    agreeing: set = set()
+    for column in LOOKUP_EVIDENCE:
+        pairs = held_std[["person_id", column]].dropna().merge(
+            kept_std[["person_id", column]].dropna())
+        agreeing |= set(pairs["person_id"])
+    return len(agreeing) / max(held_std["person_id"].nunique(), 1)
 
 
 def _fields(row) -> dict[str, str]:
@@ -308,7 +332,9 @@ def report(results: list, elapsed: float, rss: float, peak: float, prepare_secon
     print(f"latency ms: p50 {p50:.0f}  p95 {p95:.0f}  p99 {p99:.0f}  max {latencies.max():.0f}")
     print(f"service RSS {rss:.0f} MB (peak {peak:.0f} MB)")
     print(f"held-back records whose customer ranks first: {first}/{held} = "
-          f"{first / max(held, 1):.3f}")
+          f"{first / max(held, 1):.3f} (evidence ceiling "
+          f"{prepared.get('evidence_ceiling', float('nan')):.3f}: the share that agrees with"
+          f" one of its person's records on more than a name)")
     print(f"strangers answered no match: {no_match}/{strangers} = "
           f"{no_match / max(strangers, 1):.3f}")
 
