@@ -11,8 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from onetoone.stages.identity import model as spec
 from onetoone.stages.identity.evaluation import household_false_pairs, pairwise_scores
 from onetoone.stages.identity.linker import (
+    explain_links,
     load_model,
     predict_pairs,
     resolve,
@@ -263,6 +265,71 @@ def test_explicit_household_stays_apart_and_its_duplicates_merge():
     clusters = result.loc[["erp:H0", "erp:H1", "erp:H2", "callcenter:HC0"], "cluster_id"]
     assert clusters.iloc[:3].nunique() == 3
     assert clusters["callcenter:HC0"] == clusters["erp:H0"]
+
+
+def _shop_customers() -> pd.DataFrame:
+    """Walk-in customers of one shop, written down by the staff with a name and the shop's
+    phone: eight people, two of them namesakes ("María Silva"), and one of the namesakes again,
+    as a web account, with her own e-mail on both records."""
+    shop_phone = "(11) 3030-4040"
+    people = [("María", "Silva"), ("María", "Silva"), ("João", "Pereira"), ("Ana", "Costa"),
+              ("Lucas", "Gomes"), ("Beatriz", "Lima"), ("Rafael", "Souza"), ("Camila", "Ribeiro")]
+    rows = [{"source": "erp", "source_record_id": f"SHOP{i}", "first_name": given,
+             "last_name": surname, "phone": shop_phone, "city": "São Paulo", "country": "BR",
+             "email": "maria.silva.1970@gmail.com" if i == 0 else None}
+            for i, (given, surname) in enumerate(people)]
+    rows.append({"source": "web", "source_record_id": "SHOPW0", "first_name": "Maria",
+                 "last_name": "Silva", "email": "maria.silva.1970@gmail.com",
+                 "city": "São Paulo", "country": "BR"})
+    return pd.DataFrame(rows)
+
+
+def test_only_phones_and_emails_that_many_differently_named_people_give_are_left_out():
+    def record(n: int, name_key: str | None, phone: str | None, email: str | None) -> dict:
+        return {"unique_id": f"r{n}", "name_key": name_key, "phone_last8": phone, "email": email}
+
+    shop = [record(n, f"person {n}", "30304040", None) for n in range(spec.SHARED_VALUE_PEOPLE)]
+    # one person's own phone on many of her records, under one name or two spellings of it
+    own = [record(100 + n, "maria silva" if n % 2 else "mara silva", "99887766", "m@x.com")
+           for n in range(spec.SHARED_VALUE_PEOPLE * 2)]
+    # a household's e-mail: one person fewer than the limit
+    family = [record(200 + n, f"relative {n}", None, "familia@x.com")
+              for n in range(spec.SHARED_VALUE_PEOPLE - 1)]
+    # records without a name count as people of their own
+    nameless = [record(300 + n, None, "11112222", None) for n in range(spec.SHARED_VALUE_PEOPLE)]
+    records = pd.DataFrame(shop + own + family + nameless)
+    cleared = spec.without_widely_shared_contacts(records).set_index("unique_id")
+    assert cleared.loc[[r["unique_id"] for r in shop + nameless], "phone_last8"].isna().all()
+    kept = cleared.loc[[r["unique_id"] for r in own]]
+    assert (kept["phone_last8"] == "99887766").all() and (kept["email"] == "m@x.com").all()
+    assert (cleared.loc[[r["unique_id"] for r in family], "email"] == "familia@x.com").all()
+    assert list(cleared.reset_index().columns) == list(records.columns)
+
+
+def _namesakes_pair(records_std: pd.DataFrame, model: dict) -> pd.DataFrame:
+    return explain_links(records_std, model, ["erp:SHOP0", "erp:SHOP1"])
+
+
+def test_a_phone_many_people_give_is_no_evidence_and_their_namesakes_stay_apart(monkeypatch):
+    records_std = standardise(pd.concat([build_population(seed=3), _shop_customers()],
+                                        ignore_index=True))
+    model = train(records_std)
+    result = resolve(records_std, model).set_index("unique_id")
+    assert result.loc["erp:SHOP0", "cluster_id"] != result.loc["erp:SHOP1", "cluster_id"]
+    # her own e-mail still links her web account to her
+    assert result.loc["web:SHOPW0", "cluster_id"] == result.loc["erp:SHOP0", "cluster_id"]
+    explained = _namesakes_pair(records_std, model)
+    # compared as if neither gave a phone: on the name and the city alone, not even for review
+    assert explained.loc[explained["comparison"] == "contact", "level"].tolist() == [
+        "Exact match on city"]
+    assert explained["match_probability"].iloc[0] < 0.5
+    # Counted as evidence, the shop's phone and a common name make the namesakes nearly one
+    # customer: what leaving it out prevents.
+    monkeypatch.setattr(spec, "SHARED_VALUE_PEOPLE", 1_000)
+    explained = _namesakes_pair(records_std, train(records_std))
+    assert explained.loc[explained["comparison"] == "contact", "level"].tolist() == [
+        "Same phone or email"]
+    assert explained["match_probability"].iloc[0] > 0.9
 
 
 def test_model_round_trips_and_version_is_deterministic(records_std, trained, tmp_path: Path):

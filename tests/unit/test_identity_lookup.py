@@ -20,6 +20,7 @@ from onetoone.stages.identity.lookup import (
     contact_record,
     prepare_lookup,
 )
+from onetoone.stages.identity.model import SHARED_VALUE_PEOPLE
 from onetoone.stages.identity.standardise import standardise
 
 GIVEN = ["Ana", "Bruno", "Carla", "Diego", "Elena", "Fábio", "Gisele", "Hugo", "Iara", "Jonas",
@@ -193,3 +194,29 @@ def test_the_batcher_answers_each_request_as_a_lookup_alone(prepared, customers)
             for r in together if not isinstance(r, Exception)] == [
         (r.outcome, [(c.customer_key, round(c.match_probability, 9)) for c in r.customers])
         for r in alone if not isinstance(r, Exception)]
+
+
+def test_a_caller_from_a_shops_phone_is_not_taken_for_its_customers():
+    """The shop's phone is on the records of many differently named walk-in customers: it finds
+    none of them, and a customer calling from it is found by who she says she is."""
+    shop_phone, shop_customers = "(11) 3030-4040", 8
+    assert shop_customers >= SHARED_VALUE_PEOPLE
+    walk_ins = pd.DataFrame([
+        {"source": "erp", "source_record_id": f"S{n}", "first_name": GIVEN[n],
+         "last_name": f"{SURNAMES[n]} {SURNAMES[-1 - n]}", "phone": shop_phone,
+         "birth_date": f"19{60 + n}-0{1 + n % 9}-1{n % 9}", "city": "Recife", "country": "BR",
+         "customer_key": f"KS{n}"}
+        for n in range(shop_customers)])
+    customers = pd.concat([population(people=120, seed=9), walk_ins], ignore_index=True)
+    records_std = standardise(customers)
+    keys = pd.DataFrame({"unique_id": records_std["unique_id"],
+                         "customer_key": customers["customer_key"].to_numpy()})
+    index = prepare_lookup(records_std, keys, train(records_std))
+    try:
+        assert index.score({"phone": shop_phone}).outcome == NO_MATCH
+        one = walk_ins.iloc[3]
+        found = index.score({"first_name": one["first_name"], "last_name": one["last_name"],
+                             "birth_date": one["birth_date"], "phone": shop_phone})
+        assert found.outcome == MATCH and found.customers[0].customer_key == one["customer_key"]
+    finally:
+        index.close()

@@ -494,7 +494,8 @@ def _resolve_incremental(backend: _Backend, records_std: pd.DataFrame,
     if scoring_backend == SPARK and (previous is None
                                      or previous.model_version != model["model_version"]):
         con.register("spark_pairs", predict_on_spark(
-            records_std, model["splink_settings"], PAIR_FLOOR, columns))
+            spec.without_widely_shared_contacts(records_std), model["splink_settings"],
+            PAIR_FLOOR, columns))
         con.execute(f"create table scored_pairs as select {', '.join(columns)} from spark_pairs")
         records_scored, pairs_kept = len(records_std), 0
     elif previous is None or previous.model_version != model["model_version"]:
@@ -639,11 +640,13 @@ class _Backend(NamedTuple):
 @contextmanager
 def _database(records_std: pd.DataFrame
               ) -> Iterator[tuple[duckdb.DuckDBPyConnection, DuckDBAPI, SplinkDataFrame]]:
-    """A fresh in-memory DuckDB holding ``records_std`` as the table ``customer_records``,
+    """A fresh in-memory DuckDB holding ``records_std`` as the table ``customer_records``
+    (phones and e-mails many people give left out: ``spec.without_widely_shared_contacts``),
     closed afterwards so that its memory is free for the next step."""
     with duckdb.connect() as con:
         # through Arrow, then a native table: DuckDB reads pandas' columns slower, and repeatedly
-        con.register("records_input", pa.Table.from_pandas(records_std, preserve_index=False))
+        prepared = spec.without_widely_shared_contacts(records_std)
+        con.register("records_input", pa.Table.from_pandas(prepared, preserve_index=False))
         con.execute("create table customer_records as select * from records_input")
         con.unregister("records_input")
         db_api = DuckDBAPI(con)
@@ -672,9 +675,11 @@ def pair_scorer(records_std: pd.DataFrame, model: dict[str, Any]
             linker.table_management.compute_tf_table(column.unquote().name)
 
         def score_among(table_name: str, unique_ids: Iterable[str]) -> SplinkDataFrame:
-            among = records_std[records_std["unique_id"].isin(list(unique_ids))]
-            con.register(f"{table_name}_input", pa.Table.from_pandas(among, preserve_index=False))
-            con.execute(f"create table {table_name} as select * from {table_name}_input")
+            # from the table of all records, as prepared from all of them
+            con.register(f"{table_name}_ids", pd.DataFrame({"unique_id": list(unique_ids)}))
+            con.execute(f"create table {table_name} as select * from"
+                        f" {backend.records.physical_name}"
+                        f" semi join {table_name}_ids using (unique_id)")
             subset = db_api.register(table_name)
             return linker.inference.score_pairs(subset, subset)
 

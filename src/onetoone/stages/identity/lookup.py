@@ -380,8 +380,8 @@ def prepare_lookup(records_std: pd.DataFrame, customer_keys: pd.DataFrame,
     rules = [tuple(rule["keys"]) for rule in blocking["rules"]]
     columns = [c for c in STANDARD_COLUMNS if c in records_std.columns]
     con = duckdb.connect()
-    con.register("records_input", pa.Table.from_pandas(records_std[columns],
-                                                       preserve_index=False))
+    con.register("records_input", pa.Table.from_pandas(
+        spec.without_widely_shared_contacts(records_std[columns]), preserve_index=False))
     con.register("keys_input", pa.Table.from_pandas(
         customer_keys[["unique_id", "customer_key"]], preserve_index=False))
     con.execute("create table customer_records as select r.* from records_input r"

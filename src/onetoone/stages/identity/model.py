@@ -10,6 +10,8 @@ Design (the tests and bench/bench_identity.py measure what each choice buys):
 - Names: one comparison over given name and up to two surnames, with levels for swapped names,
   a dropped second surname, typos and short forms, a conflicting second surname (a cousin), and
   "surname in common, given name differs" (a relative), whose weights EM learns.
+- A phone or email that many differently named people give (a shop's phone) is compared and
+  blocked on as if missing (``without_widely_shared_contacts``).
 - Email is compared exactly: fuzzy email levels mostly re-measure the name the address was made
   from.
 - Term frequencies on the exact name level, so that common names ("maria silva") count less.
@@ -29,6 +31,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
@@ -158,6 +161,28 @@ _NO_CONTACT = " AND ".join(
 )
 
 _PHONE, _EMAIL, _ADDRESS, _POSTCODE, _CITY = "phone_last8", "email", "address", "postcode", "city"
+
+# A phone or e-mail that this many differently named people give is not one person's, nor one
+# household's (few households have more than five members): a shop's phone written down
+# for walk-in customers, an office switchboard, a placeholder e-mail. Sharing it says
+# nothing about whether two records are one person, and blocking on it pairs everyone who gave
+# it, so it is compared and blocked on as if missing. Counted over all current records, like
+# term frequencies.
+SHARED_VALUE_PEOPLE = 6
+SHAREABLE_CONTACT_COLUMNS = (_PHONE, _EMAIL)
+
+
+def without_widely_shared_contacts(records_std: pd.DataFrame) -> pd.DataFrame:
+    """``records_std`` with each phone and e-mail that ``SHARED_VALUE_PEOPLE`` or more
+    differently named people give (distinct ``name_key``; a record without one counts as a
+    person of its own) set to null: what Splink compares and blocks on."""
+    person = records_std["name_key"].fillna("#" + records_std["unique_id"].astype(str))
+    cleared = {}
+    for column in SHAREABLE_CONTACT_COLUMNS:
+        people = person.groupby(records_std[column]).transform("nunique")
+        cleared[column] = records_std[column].mask(people >= SHARED_VALUE_PEOPLE)
+    return records_std.assign(**cleared)
+
 
 # The contact levels, strongest first, each with the columns it needs: a level whose columns the
 # input leaves empty is left out, or u sampling would wait for strangers to reach it, for ever.
