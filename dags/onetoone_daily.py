@@ -20,10 +20,10 @@ Builds the customer warehouse for one data interval, write-audit-publish style:
    quality, identity) in the state folder's `reports/`.
 
 Each dbt group runs in Cosmos's watcher mode: one task (`dbt_producer_watcher`) builds the
-group's models in a single `dbt build`, each model has its own task that succeeds or fails with
-that model's result, then one `dbt test` of the group, whose results, failed ones too, are kept
-for auditors in `audit.dbt_test_results` (a Cosmos callback), and `mart_quality_summary` counts
-them.
+group's models, seeds and snapshots in a single `dbt build`; then each of them has its own task
+that succeeds or fails with its result in that build; then one `dbt test` of the group, whose
+results, failed ones too, are kept for auditors in `audit.dbt_test_results` (a Cosmos callback),
+and `mart_quality_summary` counts them.
 
 Rerunning a run for the same interval gives the same tables: what a run writes is keyed by the
 interval it covers (`interval__<day>`), not by Airflow's run id. Logic lives in the `onetoone`

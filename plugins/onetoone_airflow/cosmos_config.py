@@ -89,26 +89,33 @@ def record_dbt_test_results(project_dir: str, context, **_) -> None:
     record(conninfo(AIRFLOW_CONN_ID), run_results, as_of=context["data_interval_end"])
 
 
-# How often a model's sensor looks at the build's results while the build runs. Between looks it
-# gives its worker slot back (reschedule): the build itself needs the slots, this deployment has
-# no triggerer for deferred sensors, and `airflow dags test` runs one task at a time, so a sensor
-# that held on while the build had not started yet would wait for ever.
-SENSOR_POKE_SECONDS = 5
-# A model's sensor gives up after this, whatever the build does: a hung build fails visibly.
+# A model's task gives up after this, whatever the build does: a hung build fails visibly.
 SENSOR_TIMEOUT = timedelta(hours=2)
 
 
 def configure_watcher_group(group) -> None:
-    """Per dbt task group in watcher mode: the test task records its tests for auditors; the
-    other dbt tasks (the build, and the model sensors, which run dbt only when retried) skip
-    dbt's JSON artifacts, which no one reads there and which cost half of a warm dbt
-    invocation (0.8 of 1.6 s); the sensors poke in reschedule mode."""
-    from cosmos.constants import InvocationMode
+    """Per dbt task group in watcher mode, before it is wired to the rest of the DAG:
+
+    - the test task records its tests for auditors; the other dbt tasks (the build, and the
+      models' tasks, which run dbt only when retried) skip dbt's JSON artifacts, which no one
+      reads there and which cost half of a warm dbt invocation (0.8 of 1.6 s);
+    - the models' tasks start once the build has ended (after Cosmos's gate behind it), so each
+      finds its node's result at its first look. Cosmos would start them beside the build, to
+      poll it: `airflow dags test` runs one task at a time, so a model's task taken before the
+      build would wait for ever, and under the LocalExecutor a rescheduled sensor is now and then
+      retried by the scheduler (it re-queues the sensor before the event of its last poke is in);
+    - the build's retry only restores its results and skips (Cosmos never runs a build twice),
+      then the gate passes and each model's task reports its node: failed in the build, the task
+      fails, and its own retry runs that model alone."""
+    from cosmos.constants import PRODUCER_WATCHER_DONE_TASK_ID, InvocationMode
     from cosmos.operators._watcher.base import BaseConsumerSensor
     from cosmos.operators.local import DbtLocalBaseOperator, DbtTestLocalOperator
     from cosmos.operators.watcher import DbtProducerWatcherOperator
 
-    for task in group.iter_tasks():
+    tasks = list(group.iter_tasks())
+    in_group = {task.task_id for task in tasks}
+    build_done = next(t for t in tasks if t.task_id.endswith("." + PRODUCER_WATCHER_DONE_TASK_ID))
+    for task in tasks:
         if isinstance(task, DbtTestLocalOperator):
             task.callback = record_dbt_test_results
             continue
@@ -120,8 +127,13 @@ def configure_watcher_group(group) -> None:
             # Airflow (an XCom per model) is logged through that stdout's buffer, and the build
             # fails. A subprocess costs one Python and dbt import per group.
             task.invocation_mode = InvocationMode.SUBPROCESS
+            task.retries = 1
+            task.retry_delay = timedelta(0)
         if isinstance(task, BaseConsumerSensor):
+            # Nothing to wait for once the build has ended; deferring would also need a
+            # triggerer, which `airflow dags test` and a scheduler alone do not have.
             task.deferrable = False
-            task.mode = "reschedule"
-            task.poke_interval = SENSOR_POKE_SECONDS
+            task.mode = "poke"
             task.timeout = SENSOR_TIMEOUT.total_seconds()
+            if not task.upstream_task_ids & in_group:
+                build_done >> task

@@ -47,6 +47,8 @@ def test_a_failed_gate_stops_everything_up_to_publish(dagbag):
     """A gate that raises leaves what follows it upstream_failed, so `marts` keeps its last good
     version: every task after a gate on the way to publish must wait for all its upstreams to
     succeed (a rule such as all_done would let publish run anyway)."""
+    from cosmos.operators._watcher.base import BaseConsumerSensor
+
     dag = dagbag.dags["onetoone_daily"]
     on_the_way = {"publish"}
     for gate in ("check_raw", "check_identity", "check_marts"):
@@ -58,17 +60,17 @@ def test_a_failed_gate_stops_everything_up_to_publish(dagbag):
                               dag.get_task(task_id).trigger_rule) for task_id in on_the_way}
     # One exception, Cosmos's own: in watcher mode the gate after each group's dbt build
     # (`dbt_producer_watcher_done`) passes a build that was skipped, which is what a retried
-    # build does (its models' tasks then carry the verdict). It still fails after a failed
-    # upstream, and what follows the group also waits for the group's test task, which waits
-    # for every model's task.
+    # build does (it restores the build's results instead of building again). It still fails
+    # after a failed upstream, and what follows it is the group's models' tasks, which fail
+    # for a node that failed in the build.
     done_gates = {t for t in rules if t.endswith(".dbt_producer_watcher_done")}
     assert len(done_gates) == 4
     for gate in done_gates:
         group = gate.split(".")[0]
         assert rules.pop(gate) == "none_failed"
         assert dag.get_task(gate).upstream_task_ids == {f"{group}.dbt_producer_watcher"}
-        for after in dag.get_task(gate).downstream_task_ids:
-            assert f"{group}.dbt_project_test" in dag.get_task(after).upstream_task_ids, after
+        after = dag.get_task(gate).downstream_task_ids
+        assert after and all(isinstance(dag.get_task(t), BaseConsumerSensor) for t in after)
     assert set(rules.values()) == {"all_success"}, rules
 
 
@@ -158,11 +160,16 @@ def test_each_dbt_group_builds_once_and_ends_in_one_test_of_all_its_models(dagba
         assert test.select == build.select and "resource_type:unit_test" in test.exclude, group
         models = {t.task_id for t in tasks if isinstance(t, BaseConsumerSensor)}
         assert models and models <= test.get_flat_relative_ids(upstream=True), group
+        # the models' tasks start after the build has ended: under `dags test` (one task at a
+        # time) one taken before the build would wait for it for ever
+        build_done = f"{group}.dbt_producer_watcher_done"
+        assert build.downstream_task_ids == {build_done}
+        assert set(build.upstream_task_ids) and not build.upstream_task_ids & models
         for model in models:
             sensor = dag.get_task(model)
             assert sensor.producer_task_id == build.task_id, model
-            # this deployment runs no triggerer, and `dags test` runs one task at a time
-            assert sensor.mode == "reschedule" and not sensor.deferrable, model
+            assert build_done in sensor.get_flat_relative_ids(upstream=True), model
+            assert not sensor.deferrable, model  # `dags test` runs no triggerer
         after = {t for t in test.downstream_task_ids}
         assert after and not any(t.startswith(group + ".") for t in after), group
 
