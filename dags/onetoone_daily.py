@@ -135,7 +135,9 @@ with DAG(
                      operator_args={"vars": DBT_VARS})
         for group_id, render in dbt_groups.items()
     )
-    # Each group's tests (failed ones too) kept for auditors, by run day.
+    # Each group's tests (failed ones too) kept for auditors, by run day; its models' tasks
+    # after its build. Before the groups are chained: what comes before a group waits for its
+    # build only.
     for group in (dbt_staging, dbt_keyed, dbt_marts, dbt_after_audit):
         configure_watcher_group(group)
     migrated = migrate()

@@ -18,8 +18,9 @@ TASK_TARGET_PATH = "target"
 
 def dbt_configs():
     """ProjectConfig, ProfileConfig, ExecutionConfig: dbt rendered from the last good manifest
-    of `onetoone dbt parse` (a half-written one never breaks parsing), run by Cosmos's watcher
-    mode in-process, with the profile built from the warehouse's Airflow connection."""
+    of `onetoone dbt parse` (a half-written one never breaks parsing), run in Cosmos's watcher
+    mode (configure_watcher_group), with the profile built from the warehouse's Airflow
+    connection."""
     from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig
     from cosmos.constants import ExecutionMode, InvocationMode
     from cosmos.profiles import PostgresUserPasswordProfileMapping
@@ -41,8 +42,8 @@ def dbt_configs():
     )
     # Watcher mode: one task per group (the producer) runs a single `dbt build` of the group's
     # models, seeds and snapshots, and each model keeps its own task, a sensor that succeeds or
-    # fails with that model's result in the build. One dbt start-up (~15 s: Python, dbt, the
-    # project's parse) per group instead of one per model. The group's test task, and a model's
+    # fails with that model's result in the build. One dbt start-up (Python, dbt, the project's
+    # parse) per group instead of one per model. The group's test task, and a model's
     # task when retried, run dbt in-process (dbtRunner); the build runs it as a subprocess
     # (configure_watcher_group).
     execution = ExecutionConfig(execution_mode=ExecutionMode.WATCHER,
