@@ -163,6 +163,18 @@ def task_result(airflow_db: Path, run_id: str, task_id: str) -> dict:
         return {}
 
 
+def busy_seconds(spans: list[tuple[float, float]]) -> float:
+    """The length of the union of ``spans``: time counted once however many tasks overlap. In
+    Cosmos's watcher mode a model's task (a sensor) spans the group's build it waits for, so the
+    plain sum of task times would count that build once per model."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(spans):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
 def slowest_tasks(windows: dict[str, list[tuple[float, float]]], belongs, count: int
                   ) -> list[tuple[str, float]]:
     """The ``count`` longest tasks of a stage: (task id, seconds of its tries together)."""
@@ -222,8 +234,9 @@ class DayRun:
     holdout: str = ""
 
     def stage_seconds(self, stage: str) -> float:
-        return sum(end - start for task, spans in self.windows.items() if STAGES[stage](task)
-                   for start, end in spans)
+        """Seconds in which at least one of the stage's tasks ran (see busy_seconds)."""
+        return busy_seconds([w for task, spans in self.windows.items() if STAGES[stage](task)
+                             for w in spans])
 
 
 @dataclass
@@ -307,24 +320,26 @@ def print_run(size: SizeRuns, run: DayRun, days: int) -> None:
           f" {run.label} {run.day} ({run.load} at its end) ==")
     if run is size.runs[0]:
         print(f"generate + load ERP source: {size.generated:.1f} s")
-    print(f"{'stage':<14}{'tasks':>6}{'wall s':>9}{'task s':>9}{'rows':>12}{'rows/s':>11}"
-          f"{'RSS MB':>9}{'+pg PSS MB':>12}")
+    print(f"{'stage':<14}{'tasks':>6}{'wall s':>9}{'task s':>9}{'busy s':>9}{'rows':>12}"
+          f"{'rows/s':>11}{'RSS MB':>9}{'+pg PSS MB':>12}")
     for stage, belongs in STAGES.items():
         spans = [w for task, ws in run.windows.items() if belongs(task) for w in ws]
         if not spans:
             continue
         first, last = min(s for s, _ in spans), max(e for _, e in spans)
-        busy = sum(e - s for s, e in spans)
+        task_time = sum(e - s for s, e in spans)
         wall = last - first
         peak = run.stage_memory[stage]
-        print(f"{stage:<14}{len(spans):>6}{wall:>9.1f}{busy:>9.1f}{run.rows[stage]:>12,}"
+        print(f"{stage:<14}{len(spans):>6}{wall:>9.1f}{task_time:>9.1f}{busy_seconds(spans):>9.1f}"
+              f"{run.rows[stage]:>12,}"
               f"{run.rows[stage] / wall if wall else 0:>11,.0f}"
               f"{peak.airflow_rss / 2**20:>9,.0f}{peak.together_pss / 2**20:>12,.0f}")
     rows = run.rows["extract/load"]
     print(f"{'whole DAG':<14}{sum(map(len, run.windows.values())):>6}{run.whole_dag:>9.1f}"
-          f"{'':>9}{rows:>12,}{rows / run.whole_dag:>11,.0f}"
+          f"{'':>18}{rows:>12,}{rows / run.whole_dag:>11,.0f}"
           f"{run.memory.airflow_rss / 2**20:>9,.0f}{run.memory.together_pss / 2**20:>12,.0f}")
     print(f"(wall s: first task start to last task end of the stage; task s: sum of task times;"
+          f" busy s: time in which at least one of the stage's tasks ran, what the ratios use;"
           f" rows: rows read this run for extract/load and the whole DAG, records keyed for"
           f" identity, customers scored for value, mart rows for dbt and publish, rows loaded"
           f" this run + mart rows for quality; `airflow dags test` with its start took"
@@ -338,8 +353,8 @@ def print_run(size: SizeRuns, run: DayRun, days: int) -> None:
           f" PSS: Airflow tree {run.memory.airflow_pss / GB:.2f} GB, PostgreSQL server"
           f" {run.memory.postgres_pss / GB:.2f} GB, together {run.memory.together_pss / GB:.2f}"
           " GB (peak of the sum)")
-    print("slowest dbt tasks (a model built, or a group's tests; a model that grows faster than"
-          " its input shows here first):")
+    print("slowest dbt tasks (a group's build or tests; a model's task spans the build it"
+          " waits for, its own time is in the build's log):")
     for task, seconds in slowest_tasks(run.windows, STAGES["dbt"], DBT_TASKS_SHOWN):
         print(f"  {task:<64}{seconds:>8.1f} s")
 

@@ -19,9 +19,11 @@ Builds the customer warehouse for one data interval, write-audit-publish style:
 9. **report**: one self-contained HTML page of the run (value pyramid, migrations, portfolios,
    quality, identity) in the state folder's `reports/`.
 
-Each dbt group runs its models one task each, then one `dbt test` of the group, whose results,
-failed ones too, are kept for auditors in `audit.dbt_test_results` (a Cosmos callback), and
-`mart_quality_summary` counts them.
+Each dbt group runs in Cosmos's watcher mode: one task (`dbt_producer_watcher`) builds the
+group's models, seeds and snapshots in a single `dbt build`; then each of them has its own task
+that succeeds or fails with its result in that build; then one `dbt test` of the group, whose
+results, failed ones too, are kept for auditors in `audit.dbt_test_results` (a Cosmos callback),
+and `mart_quality_summary` counts them.
 
 Rerunning a run for the same interval gives the same tables: what a run writes is keyed by the
 interval it covers (`interval__<day>`), not by Airflow's run id. Logic lives in the `onetoone`
@@ -38,7 +40,7 @@ from cosmos import DbtTaskGroup
 from onetoone.foundation.config import AIRFLOW_CONN_ID, ERP_CONN_ID, SOURCES
 from onetoone_airflow.assets import MARTS_ASSET, RAW_ASSETS
 from onetoone_airflow.connections import conninfo
-from onetoone_airflow.cosmos_config import dbt_configs, keep_only_the_test_results, render_config
+from onetoone_airflow.cosmos_config import configure_watcher_group, dbt_configs, render_config
 from onetoone_airflow.notifiers import TaskFailureLogNotifier
 
 DBT_VARS = {"as_of": "{{ data_interval_end | ds }}"}
@@ -133,9 +135,11 @@ with DAG(
                      operator_args={"vars": DBT_VARS})
         for group_id, render in dbt_groups.items()
     )
-    # Each group's tests (failed ones too) kept for auditors, by run day.
+    # Each group's tests (failed ones too) kept for auditors, by run day; its models' tasks
+    # after its build. Before the groups are chained: what comes before a group waits for its
+    # build only.
     for group in (dbt_staging, dbt_keyed, dbt_marts, dbt_after_audit):
-        keep_only_the_test_results(group)
+        configure_watcher_group(group)
     migrated = migrate()
     migrated >> ingested
     chain(check_raw(ingested), dbt_staging, identify(), check_identity(), dbt_keyed, value(),

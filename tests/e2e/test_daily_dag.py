@@ -30,9 +30,17 @@ def test_every_source_record_gets_one_customer_key(daily_run, warehouse_url):
             "select source, source_record_id from identity.customer_keys")}
         records = conn.execute(
             "select count(*) from intermediate.int_customer_records_unioned").fetchone()[0]
+        refused = conn.execute("select source, raw_record from raw.quarantine").fetchall()
     assert len(keyed) == records
     missing = {(t["source"], t["source_record_id"]) for t in truth} - keyed
-    assert not missing, f"{len(missing)} true records without a key, e.g. {sorted(missing)[:3]}"
+    # The sample's deliberately broken lines are quarantined, not loaded: a record whose every
+    # line was one of them waits there, without a key until reprocessed, but it is not lost.
+    # Which records that hits depends on the day the sample ends (today, here).
+    waiting = {(source, record) for source, record in missing
+               if any(source == s and record in (raw or "") for s, raw in refused)}
+    lost = missing - waiting
+    assert not lost, f"{len(lost)} true records neither keyed nor quarantined: {sorted(lost)[:3]}"
+    assert len(waiting) <= 0.01 * len(truth), sorted(waiting)[:3]
 
 
 def test_customer_count_is_close_to_the_true_number_of_people(daily_run, warehouse_url):
@@ -149,7 +157,10 @@ def test_the_ui_shows_the_runs_task_logs_and_its_true_duration(daily_run, onetoo
         assert started <= run.start_date <= run.end_date <= finished
         tasks = {ti.task_id: ti for ti in run.get_task_instances(session=session)}
         expected = {"migrate": "Done. Returned value was", "ingest_erp": "ingested erp",
-                    "dbt_staging.stg_erp__customers_run": "Running with dbt=",
+                    # watcher mode: dbt runs in the group's build; a model's task reports
+                    # its model from there
+                    "dbt_staging.dbt_producer_watcher": "Running with dbt=",
+                    "dbt_staging.stg_erp__customers_run": "Success criteria met",
                     "check_marts": "Done. Returned value was"}
         reader = TaskLogReader()
         for task_id, line in expected.items():

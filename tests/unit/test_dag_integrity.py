@@ -46,7 +46,9 @@ def test_daily_dag_checks_quality_before_publishing(dagbag):
 def test_a_failed_gate_stops_everything_up_to_publish(dagbag):
     """A gate that raises leaves what follows it upstream_failed, so `marts` keeps its last good
     version: every task after a gate on the way to publish must wait for all its upstreams to
-    succeed (a rule such as all_done or none_failed would let publish run anyway)."""
+    succeed (a rule such as all_done would let publish run anyway)."""
+    from cosmos.operators._watcher.base import BaseConsumerSensor
+
     dag = dagbag.dags["onetoone_daily"]
     on_the_way = {"publish"}
     for gate in ("check_raw", "check_identity", "check_marts"):
@@ -54,8 +56,22 @@ def test_a_failed_gate_stops_everything_up_to_publish(dagbag):
         assert "publish" in after_gate
         on_the_way |= after_gate & (dag.get_task("publish").get_flat_relative_ids(upstream=True)
                                     | {"publish"})
-    rules = {task_id: dag.get_task(task_id).trigger_rule for task_id in on_the_way}
-    assert {getattr(rule, "value", rule) for rule in rules.values()} == {"all_success"}, rules
+    rules = {task_id: getattr(dag.get_task(task_id).trigger_rule, "value",
+                              dag.get_task(task_id).trigger_rule) for task_id in on_the_way}
+    # One exception, Cosmos's own: in watcher mode the gate after each group's dbt build
+    # (`dbt_producer_watcher_done`) passes a build that was skipped, which is what a retried
+    # build does (it restores the build's results instead of building again). It still fails
+    # after a failed upstream, and what follows it is the group's models' tasks, which fail
+    # for a node that failed in the build.
+    done_gates = {t for t in rules if t.endswith(".dbt_producer_watcher_done")}
+    assert len(done_gates) == 4
+    for gate in done_gates:
+        group = gate.split(".")[0]
+        assert rules.pop(gate) == "none_failed"
+        assert dag.get_task(gate).upstream_task_ids == {f"{group}.dbt_producer_watcher"}
+        after = dag.get_task(gate).downstream_task_ids
+        assert after and all(isinstance(dag.get_task(t), BaseConsumerSensor) for t in after)
+    assert set(rules.values()) == {"all_success"}, rules
 
 
 @pytest.mark.parametrize("dag_id", sorted(EXPECTED_DAGS))
@@ -93,8 +109,9 @@ def test_the_run_report_is_written_after_publishing(dagbag):
 
 def test_every_dbt_test_task_records_its_test_results_for_auditors(dagbag):
     """Cosmos calls the callback in the task's copy of the project, before it raises for a failed
-    test: without it a dbt task's results vanish with that copy. The other dbt tasks hold no
-    tests and skip dbt's JSON artifacts."""
+    test: without it a dbt task's results vanish with that copy. The other dbt tasks (each
+    group's build, and the models' tasks, which run dbt only when retried) hold no tests and
+    skip dbt's JSON artifacts."""
     from cosmos.operators.local import DbtLocalBaseOperator, DbtTestLocalOperator
 
     from onetoone_airflow.cosmos_config import record_dbt_test_results
@@ -119,19 +136,54 @@ def test_a_dbt_task_that_wrote_no_run_results_records_nothing(tmp_path, caplog):
     assert "no dbt run results" in caplog.text
 
 
-def test_each_dbt_group_ends_in_one_test_of_all_its_models(dagbag):
-    """A group's models run one task each, then one `dbt test` of the whole group; what follows
-    the group waits for that test, so a failed test stops the run before the next stage."""
-    from cosmos.operators.local import DbtRunLocalOperator, DbtTestLocalOperator
+def test_each_dbt_group_builds_once_and_ends_in_one_test_of_all_its_models(dagbag):
+    """Watcher mode: a group's models are built by one `dbt build` (its producer task), each
+    model, seed and snapshot keeps a task of its own that fails when its node failed in that
+    build, then one `dbt test` of the whole group; what follows the group waits for that test, so
+    a failed test stops the run before the next stage."""
+    from cosmos.operators._watcher.base import BaseConsumerSensor
+    from cosmos.operators.local import DbtTestLocalOperator
+    from cosmos.operators.watcher import DbtProducerWatcherOperator
 
     dag = dagbag.dags["onetoone_daily"]
     for group in ("dbt_staging", "dbt_keyed", "dbt_marts", "dbt_after_audit"):
         tasks = [t for t in dag.tasks if t.task_id.startswith(group + ".")]
+        builds = [t for t in tasks if isinstance(t, DbtProducerWatcherOperator)]
+        assert len(builds) == 1, (group, [t.task_id for t in builds])
+        build = builds[0]
+        assert build.base_cmd == ["build"] and "resource_type:unit_test" in build.exclude
+        # the build leaves the tests to the group's test task
+        assert "test" not in build.dbt_cmd_flags and "model" in build.dbt_cmd_flags
         tests = [t for t in tasks if isinstance(t, DbtTestLocalOperator)]
         assert len(tests) == 1, (group, [t.task_id for t in tests])
         test = tests[0]
-        models = {t.task_id for t in tasks if isinstance(t, DbtRunLocalOperator)}
-        assert models <= test.get_flat_relative_ids(upstream=True), group
+        assert test.select == build.select and "resource_type:unit_test" in test.exclude, group
+        models = {t.task_id for t in tasks if isinstance(t, BaseConsumerSensor)}
+        assert models and models <= test.get_flat_relative_ids(upstream=True), group
+        # the models' tasks start after the build has ended: under `dags test` (one task at a
+        # time) one taken before the build would wait for it for ever
+        build_done = f"{group}.dbt_producer_watcher_done"
+        assert build.downstream_task_ids == {build_done}
+        assert set(build.upstream_task_ids) and not build.upstream_task_ids & models
+        for model in models:
+            sensor = dag.get_task(model)
+            assert sensor.producer_task_id == build.task_id, model
+            assert build_done in sensor.get_flat_relative_ids(upstream=True), model
+            assert not sensor.deferrable, model  # `dags test` runs no triggerer
         after = {t for t in test.downstream_task_ids}
         assert after and not any(t.startswith(group + ".") for t in after), group
-        assert "resource_type:unit_test" in test.exclude, group
+
+
+def test_a_run_starts_dbt_eight_times_whatever_the_models(dagbag):
+    """Four dbt builds and four dbt tests; every other dbt task is a model's sensor, which runs
+    dbt only when retried."""
+    from cosmos.operators._watcher.base import BaseConsumerSensor
+    from cosmos.operators.local import DbtLocalBaseOperator, DbtTestLocalOperator
+    from cosmos.operators.watcher import DbtProducerWatcherOperator
+
+    tasks = dagbag.dags["onetoone_daily"].tasks
+    assert sum(isinstance(t, DbtProducerWatcherOperator) for t in tasks) == 4
+    assert sum(isinstance(t, DbtTestLocalOperator) for t in tasks) == 4
+    others = [t for t in tasks if isinstance(t, DbtLocalBaseOperator)
+              and not isinstance(t, DbtProducerWatcherOperator | DbtTestLocalOperator)]
+    assert others and all(isinstance(t, BaseConsumerSensor) for t in others)
