@@ -77,6 +77,7 @@ def test_value_step_records_the_backtest_and_scores_one_time_buyers(keyed_transa
     with psycopg.connect(keyed_transactions) as conn, conn.transaction():
         result = score_customers(conn, run_id="run-1", as_of=as_of)
     assert result["customers"] > 1_000
+    assert (result["fit"], result["fit_reason"]) == ("refitted", "no saved fit")
     with psycopg.connect(keyed_transactions) as conn:
         # The business date in as_of_date; scored_at, what freshness reads, is the clock.
         dates, scored = conn.execute(
@@ -86,10 +87,10 @@ def test_value_step_records_the_backtest_and_scores_one_time_buyers(keyed_transa
     with psycopg.connect(keyed_transactions) as conn:
         run = conn.execute(
             "select purchase_model, alive_model, backtest_days, backtest_rmse,"
-            " backtest ->> 'winner', jsonb_array_length(backtest -> 'scores')"
+            " backtest ->> 'winner', jsonb_array_length(backtest -> 'scores'), fit_run_id"
             " from value.model_runs where model_run_id = 'run-1'").fetchone()
-        purchase_model, alive_model, days, rmse, winner, candidates = run
-        assert purchase_model == winner == result["purchase_model"]
+        purchase_model, alive_model, days, rmse, winner, candidates, fit_run_id = run
+        assert purchase_model == winner == result["purchase_model"] and fit_run_id == "run-1"
         assert alive_model in ("MBG/NBD", "Pareto/NBD")  # BG/NBD cannot tell one-time buyers
         # the 365-day scoring horizon, at most half of the 729 days seen: 364
         assert days == 364 and rmse > 0 and candidates == 4  # three classic + the correction
@@ -139,9 +140,11 @@ def test_value_ddl_upgrades_an_older_warehouse(warehouse_url) -> None:
             " and table_name in ('model_runs', 'customer_strategic_values')").fetchall()}
         assert {"purchase_model", "alive_model", "backtest_calibration_end", "backtest_days",
                 "backtest_rmse", "backtest_aggregate_error", "backtest",
-                "customer_events"} <= set(columns)
+                "customer_events", "fit_run_id"} <= set(columns)
         assert columns["probability_alive"] == "YES"
         assert conn.execute("select count(*) from value.model_runs").fetchone()[0] == 1
+        # no saved fit yet: the next run refits
+        assert conn.execute("select count(*) from value.model_fits").fetchone()[0] == 0
 
 
 def test_a_young_warehouse_gets_no_strategic_values_and_a_warning_not_a_failed_run(

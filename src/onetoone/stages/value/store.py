@@ -1,6 +1,7 @@
 """The value step of the pipeline: choose and fit the strategic value model on the keyed
 transactions that dbt builds, check it on a holdout, and write every customer's strategic value
 for dbt to read, with the model that won the backtest and its figures in `value.model_runs`.
+Between refits the step scores with the saved fit (`fits`: the refit policy).
 
 The customers' dated events that dbt builds beside the transactions (calls, complaints by
 resolution, web visits, returned and cancelled orders) are the boosted correction's extra
