@@ -40,6 +40,7 @@ from onetoone.stages.value.model import PURCHASE_MODELS, GammaGamma, ValueModel
 REFIT_EVERY = timedelta(days=7)
 # The libraries whose versions change what a fit is or how it is read back.
 FIT_LIBRARIES = ("numpy", "scipy", "scikit-learn", "pandas")
+PACKAGE_DIR = Path(__file__).parent
 
 
 @dataclass(frozen=True)
@@ -58,14 +59,15 @@ class FitDecision:
     saved: SavedFit | None = None
 
 
-def model_fingerprint() -> str:
+def model_fingerprint(package: Path = PACKAGE_DIR,
+                      libraries: tuple[str, ...] = FIT_LIBRARIES) -> str:
     """Identifies what a fit is: the value package's code (every module: the settings, the
     models, the backtest, the correction and the scoring live there) and the versions of the
     libraries it fits with. A fit of another fingerprint is never reused."""
     digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    for path in sorted(package.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    digest.update("|".join(f"{name}={version(name)}" for name in FIT_LIBRARIES).encode())
+    digest.update("|".join(f"{name}={version(name)}" for name in libraries).encode())
     return digest.hexdigest()[:16]
 
 
