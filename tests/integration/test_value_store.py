@@ -256,6 +256,7 @@ def test_a_later_day_within_the_refit_period_scores_with_the_saved_fit(
 
 def test_the_model_is_refitted_past_the_refit_period_for_an_earlier_day_and_for_new_code(
         keyed_transactions) -> None:
+    """And when the saved fit cannot be read back."""
     assert _run(keyed_transactions, "day-1", FIRST_DAY)["fit"] == "refitted"
 
     week_on = _run(keyed_transactions, "day-8", FIRST_DAY + timedelta(days=7))
@@ -276,6 +277,12 @@ def test_the_model_is_refitted_past_the_refit_period_for_an_earlier_day_and_for_
         fits_left = conn.execute("select fit_run_id, calibration_end, fingerprint"
                                  " from value.model_fits").fetchall()
     assert fits_left == [("day-8", date(2026, 1, 6), model_fingerprint())]
+
+    # a saved fit this code cannot read back (parameters it does not know) is refitted
+    with psycopg.connect(keyed_transactions, autocommit=True) as conn:
+        conn.execute("""update value.model_fits set purchase_params = '{"lambda": 1}'""")
+    unreadable = _run(keyed_transactions, "day-8", FIRST_DAY + timedelta(days=7))
+    assert unreadable["fit"] == "refitted" and "cannot be read back" in unreadable["fit_reason"]
 
 
 def test_rerunning_a_day_writes_the_same_value_tables(keyed_transactions) -> None:

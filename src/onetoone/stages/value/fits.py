@@ -88,16 +88,17 @@ def decide(conn: psycopg.Connection, calibration_end: date, fingerprint: str) ->
                                  f" {calibration_end} (the earliest is of {usable[-1][1]})")
     fit_run_id, fit_end, _ = earlier[0]
     age = calibration_end - fit_end
+    old = f"{age.days} day{'' if age.days == 1 else 's'} old"
     if age >= REFIT_EVERY:
-        return FitDecision(True, f"the saved fit of {fit_end} is {age.days} days old, the refit"
-                                 f" period is {REFIT_EVERY.days} days")
+        return FitDecision(True, f"the saved fit of {fit_end} is {old}, the refit period is"
+                                 f" {REFIT_EVERY.days} days")
     try:
         model = load_fit(conn, fit_run_id)
     except (pickle.UnpicklingError, AttributeError, ImportError, KeyError, TypeError,
             ValueError, EOFError) as error:
         return FitDecision(True, f"the saved fit of {fit_end} cannot be read back"
                                  f" ({type(error).__name__})")
-    return FitDecision(False, f"the saved fit of {fit_end} is {age.days} days old, within the"
+    return FitDecision(False, f"the saved fit of {fit_end} is {old}, within the"
                               f" {REFIT_EVERY.days}-day refit period",
                        SavedFit(fit_run_id, fit_end, model))
 
