@@ -232,6 +232,7 @@ class DayRun:
     identity_trained: bool
     load: str
     holdout: str = ""
+    value: dict = field(default_factory=dict)  # the value task's return value
 
     def stage_seconds(self, stage: str) -> float:
         """Seconds in which at least one of the stage's tasks ran (see busy_seconds)."""
@@ -274,7 +275,7 @@ def run_day(label: str, day: date, sampler: MemorySampler, log_dir: Path) -> Day
                              interval_run_id(datetime.combine(day, datetime.min.time()))),
                   sampler.peak(started, ended), stage_memory,
                   task_result(airflow_db, run_id, "identify"), trained, load_averages(),
-                  value_holdout(config.warehouse_url()))
+                  value_holdout(config.warehouse_url()), task_result(airflow_db, run_id, "value"))
 
 
 def measure(customers: int, seed: int, days: int, home: Path, *, increment: bool) -> SizeRuns:
@@ -349,6 +350,11 @@ def print_run(size: SizeRuns, run: DayRun, days: int) -> None:
           f"{run.identity.get('scoring', '?')} scoring"
           + (f", {scored:,} of {run.rows['identity']:,} records scored" if scored is not None
              else ""))
+    if run.value.get("fit"):
+        print(f"value: {run.value['fit']} the model ({run.value.get('fit_reason')}; fit of"
+              f" {run.value.get('fit_calibration_end')}), model work"
+              f" {run.value.get('model_seconds', 0):.1f} s for {run.value['customers']:,}"
+              " customers")
     print(f"memory peak: Airflow tree RSS {run.memory.airflow_rss / GB:.2f} GB;"
           f" PSS: Airflow tree {run.memory.airflow_pss / GB:.2f} GB, PostgreSQL server"
           f" {run.memory.postgres_pss / GB:.2f} GB, together {run.memory.together_pss / GB:.2f}"

@@ -127,6 +127,7 @@ def check_quality(layer: str, warehouse: str, *, as_of: datetime, run_id: str | 
 
 def value(warehouse: str, *, as_of: datetime, run_id: str | None = None) -> dict:
     """Strategic value of every customer (the model the backtest chose, with Gamma-Gamma
-    spend), for the marts to read."""
+    spend), for the marts to read; refitted only when the refit policy asks for it
+    (stages/value/fits.py)."""
     with psycopg.connect(warehouse) as conn, conn.transaction():
         return score_customers(conn, run_id=run_id or interval_run_id(as_of), as_of=as_of)

@@ -4,8 +4,9 @@
 calibration end, ``model`` holds BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma and the discounted
 CLV (fitted with scipy), ``hybrid`` the boosted correction (scikit-learn), ``selection`` the
 backtest inside the calibration window that chooses between them, ``scoring`` chooses, fits
-and scores in one call, ``report`` checks the predictions against a holdout period and
-``store`` is the pipeline's value step; `onetoone.cli.value` is the `onetoone value` command.
+and scores in one call, ``report`` checks the predictions against a holdout period,
+``store`` is the pipeline's value step and ``fits`` its saved fits and refit policy;
+`onetoone.cli.value` is the `onetoone value` command.
 """
 
 from onetoone.stages.value.io import ValueInputError, read_transactions, validate_transactions

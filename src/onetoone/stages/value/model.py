@@ -390,11 +390,13 @@ class ValueModel:
         return cls(purchase_model.fit(rfm["frequency"], rfm["recency"], rfm["T"], penalizer),
                    GammaGamma.fit(rfm["frequency"], rfm["monetary_value"], penalizer))
 
-    def expected_purchases(self, rfm: pd.DataFrame, horizon_days: float) -> Array:
-        """Occasions expected in the next `horizon_days`, corrected when there is a correction."""
+    def expected_purchases(self, rfm: pd.DataFrame, horizon_days: float,
+                           factor: Array | float | None = None) -> Array:
+        """Occasions expected in the next `horizon_days`, corrected when there is a correction
+        (`factor`: the correction's factors for `rfm` when the caller has them already)."""
         base = self.purchases.expected_purchases(horizon_days, rfm["frequency"], rfm["recency"],
                                                  rfm["T"])
-        return base * self._factor(rfm)
+        return base * (self._factor(rfm) if factor is None else factor)
 
     def predict(self, rfm: pd.DataFrame, horizon_days: float,
                 clv_months: int = DEFAULT_CLV_MONTHS,
@@ -402,13 +404,15 @@ class ValueModel:
         """Per customer (the index of `rfm`): `expected_purchases` (occasions in the next
         `horizon_days`), `expected_value` (those times the expected spend per occasion),
         `probability_alive` and `clv` (see `discounted_clv`)."""
-        purchases = self.expected_purchases(rfm, horizon_days)
+        # The correction's trees are most of a prediction's time: evaluated once for both.
+        factor = self._factor(rfm)
+        purchases = self.expected_purchases(rfm, horizon_days, factor)
         spend = self.spend.expected_spend(rfm["frequency"], rfm["monetary_value"])
         return pd.DataFrame({
             "expected_purchases": purchases,
             "expected_value": purchases * spend,
             "probability_alive": self.probability_alive(rfm),
-            "clv": self.discounted_clv(rfm, clv_months, annual_discount_rate),
+            "clv": self.discounted_clv(rfm, clv_months, annual_discount_rate, factor),
         }, index=rfm.index)
 
     def probability_alive(self, rfm: pd.DataFrame) -> Array:
@@ -424,7 +428,8 @@ class ValueModel:
         return self.correction.factor(rfm, self.purchases) if self.correction else 1.0
 
     def discounted_clv(self, rfm: pd.DataFrame, months: int = DEFAULT_CLV_MONTHS,
-                       annual_discount_rate: float = DEFAULT_ANNUAL_DISCOUNT_RATE) -> Array:
+                       annual_discount_rate: float = DEFAULT_ANNUAL_DISCOUNT_RATE,
+                       factor: Array | float | None = None) -> Array:
         """Present value of expected revenue over the next `months` months (36 by default):
         sum over m = 1..months of (E[Y(m)] - E[Y(m-1)]) * E[M] / (1 + d)^m, months of 365.25/12
         days, each month's revenue discounted at its end with the monthly rate
@@ -440,7 +445,7 @@ class ValueModel:
         discount = (1 + monthly_rate) ** -np.arange(1, months + 1)
         # A correction scales the whole curve: it is learned as a level, not a shape.
         monthly = np.diff(cumulative, axis=0) * discount[:, None]
-        return monthly.sum(axis=0) * spend * self._factor(rfm)
+        return monthly.sum(axis=0) * spend * (self._factor(rfm) if factor is None else factor)
 
     def describe(self) -> str:
         """The fitted parameters, with the implied population means, as text."""

@@ -27,7 +27,8 @@ declare
         'backtest_rmse', 'numeric',           -- the winner's, per customer, on the backtest
         'backtest_aggregate_error', 'numeric',  -- the winner's predicted / actual - 1
         'backtest', 'jsonb',                  -- every candidate's figures and the reason
-        'customer_events', 'jsonb'];          -- the events the run had: counts per kind only
+        'customer_events', 'jsonb',           -- the events the run had: counts per kind only
+        'fit_run_id', 'text'];                -- the run whose fit scored it (value.model_fits)
 begin
     for i in 1 .. array_length(wanted, 1) by 2 loop
         if not exists (select 1 from information_schema.columns where table_schema = 'value'
@@ -54,4 +55,19 @@ create table if not exists value.customer_strategic_values (
     clv                     numeric not null,
     model_run_id            text not null,
     scored_at               timestamptz not null  -- the clock at write, read by freshness
+);
+
+-- The saved fits the daily step reuses between refits (stages/value/fits.py). A run scores with
+-- the latest fit of its fingerprint whose calibration end is on or before its own.
+create table if not exists value.model_fits (
+    fit_run_id       text primary key,      -- the run that fitted it
+    calibration_end  date not null,         -- the last day of orders the fit saw
+    fingerprint      text not null,         -- the value code and library versions (fits.py)
+    fitted_at        timestamptz not null,  -- the clock at fit
+    purchase_model   text not null,         -- e.g. 'BG/NBD'
+    purchase_params  jsonb not null,
+    alive_model      text,                  -- null: the purchase model gives P(alive)
+    alive_params     jsonb,
+    spend_params     jsonb not null,        -- Gamma-Gamma p, q, v
+    correction       bytea                  -- the boosted correction, pickled; null: none
 );
