@@ -670,15 +670,14 @@ def pair_scorer(records_std: pd.DataFrame, model: dict[str, Any]
     among some of its records: ``score_among(table_name, unique_ids)``."""
     settings = {**model["splink_settings"], "retain_intermediate_calculation_columns": True}
     with _linker(records_std, settings) as backend:
-        con, db_api, _, linker = backend
+        con, db_api, records, linker = backend
         for column in linker._settings_obj._term_frequency_columns:
             linker.table_management.compute_tf_table(column.unquote().name)
 
         def score_among(table_name: str, unique_ids: Iterable[str]) -> SplinkDataFrame:
             # from the table of all records, as prepared from all of them
             con.register(f"{table_name}_ids", pd.DataFrame({"unique_id": list(unique_ids)}))
-            con.execute(f"create table {table_name} as select * from"
-                        f" {backend.records.physical_name}"
+            con.execute(f"create table {table_name} as select * from {records.physical_name}"
                         f" semi join {table_name}_ids using (unique_id)")
             subset = db_api.register(table_name)
             return linker.inference.score_pairs(subset, subset)
